@@ -1,0 +1,90 @@
+"""Settings read once from the environment, under the names FOLIO modules use."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(ValueError):
+    """A setting is malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    """Where PostgreSQL is. ``host is None`` means: start the embedded cluster."""
+
+    host: str | None = None
+    port: int = 5432
+    username: str = "folio_admin"
+    password: str = ""
+    database: str = "okapi_modules"
+    max_pool_size: int = 10
+    query_timeout_ms: int = 60_000
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the service needs to start."""
+
+    http_port: int = 8081
+    http_host: str = "0.0.0.0"
+    db: DatabaseSettings = field(default_factory=DatabaseSettings)
+    # Embedded cluster: a persistent data folder and an optional fixed port.
+    data_dir: Path = Path(".mod-users")
+    embedded_pg_port: int | None = None
+    contract_dir: Path = PROJECT_ROOT
+    # Bodies above this size answer 413 before any parsing.
+    max_body_bytes: int = 1_048_576
+    log_level: str = "INFO"
+
+    @property
+    def ramls_dir(self) -> Path:
+        return self.contract_dir / "ramls"
+
+    @property
+    def schemas_dir(self) -> Path:
+        return self.contract_dir / "schemas"
+
+
+def _int(env: Mapping[str, str], key: str, default: int, minimum: int = 0, maximum: int = 2**31 - 1) -> int:
+    raw = env.get(key)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{key} must be an integer, got {raw!r}") from None
+    if not minimum <= value <= maximum:
+        raise ConfigError(f"{key} must be between {minimum} and {maximum}, got {value}")
+    return value
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Build :class:`Settings` from ``env`` (default ``os.environ``); raise ConfigError naming a bad key."""
+    env = os.environ if env is None else env
+    host = env.get("DB_HOST") or None
+    db = DatabaseSettings(
+        host=host,
+        port=_int(env, "DB_PORT", 5432, 1, 65535),
+        username=env.get("DB_USERNAME") or "folio_admin",
+        password=env.get("DB_PASSWORD") or "",
+        database=env.get("DB_DATABASE") or "okapi_modules",
+        max_pool_size=_int(env, "DB_MAXPOOLSIZE", 10, 1, 1000),
+        query_timeout_ms=_int(env, "DB_QUERYTIMEOUT", 60_000, 1),
+    )
+    embedded_port = env.get("MOD_USERS_PG_PORT")
+    return Settings(
+        http_port=_int(env, "HTTP_PORT", 8081, 0, 65535),
+        http_host=env.get("HTTP_HOST") or "0.0.0.0",
+        db=db,
+        data_dir=Path(env.get("MOD_USERS_DATA_DIR") or ".mod-users"),
+        embedded_pg_port=_int(env, "MOD_USERS_PG_PORT", 0, 1, 65535) if embedded_port else None,
+        contract_dir=Path(env.get("MOD_USERS_CONTRACT_DIR") or PROJECT_ROOT),
+        max_body_bytes=_int(env, "MOD_USERS_MAX_BODY_BYTES", 1_048_576, 1024),
+        log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
+    )

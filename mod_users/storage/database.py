@@ -1,0 +1,85 @@
+"""Connecting to PostgreSQL: the database itself, the connection pool, the shared extensions."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import asyncpg
+
+from mod_users.config import DatabaseSettings
+
+# The advisory lock key that serialises database-wide DDL (extensions, shared functions) between
+# concurrent tenant inits and between several module instances.
+_SHARED_DDL_LOCK = 0x6D6F_6475
+
+
+async def ensure_database(db: DatabaseSettings) -> None:
+    """Create ``db.database`` if the server does not have it yet (the embedded cluster starts without it)."""
+    try:
+        con = await asyncpg.connect(**connect_kwargs(db))
+    except asyncpg.InvalidCatalogNameError:
+        pass
+    else:
+        await con.close()
+        return
+    admin = await asyncpg.connect(**connect_kwargs(db, database="postgres"))
+    try:
+        exists = await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", db.database)
+        if not exists:
+            # A database name cannot be a bind parameter; quote_ident on the server makes it safe.
+            quoted = await admin.fetchval("SELECT quote_ident($1)", db.database)
+            try:
+                await admin.execute(f"CREATE DATABASE {quoted}")
+            except asyncpg.DuplicateDatabaseError:
+                pass
+    finally:
+        await admin.close()
+
+
+def connect_kwargs(db: DatabaseSettings, database: str | None = None) -> dict[str, Any]:
+    """asyncpg connection arguments for ``db``."""
+    return {
+        "host": db.host,
+        "port": db.port,
+        "user": db.username,
+        "password": db.password or None,
+        "database": database or db.database,
+        "timeout": 10,
+        "command_timeout": db.query_timeout_ms / 1000,
+    }
+
+
+async def _init_connection(con: asyncpg.Connection) -> None:
+    # jsonb arrives as Python objects and goes out from them; json.dumps keeps non-ASCII as is.
+    await con.set_type_codec(
+        "jsonb", encoder=lambda v: json.dumps(v, ensure_ascii=False), decoder=json.loads,
+        schema="pg_catalog",
+    )
+
+
+async def create_pool(db: DatabaseSettings, min_size: int = 1) -> asyncpg.Pool:
+    """A pool whose connections decode jsonb to Python values."""
+    pool = await asyncpg.create_pool(
+        **connect_kwargs(db), min_size=min(min_size, db.max_pool_size), max_size=db.max_pool_size,
+        init=_init_connection,
+    )
+    assert pool is not None
+    return pool
+
+
+async def ensure_shared_objects(con: asyncpg.Connection) -> None:
+    """Extensions and the immutable unaccent wrapper that index expressions and CQL translations use.
+
+    ``unaccent()`` is only STABLE, so PostgreSQL refuses it in an index; like RMB we wrap it in an
+    IMMUTABLE function (``public.f_unaccent``) naming its dictionary explicitly.
+    """
+    async with con.transaction():
+        await con.execute("SELECT pg_advisory_xact_lock($1)", _SHARED_DDL_LOCK)
+        await con.execute("CREATE EXTENSION IF NOT EXISTS unaccent WITH SCHEMA public")
+        await con.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public")
+        await con.execute(
+            "CREATE OR REPLACE FUNCTION public.f_unaccent(text) RETURNS text "
+            "AS $$ SELECT public.unaccent('public.unaccent', $1) $$ "
+            "LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT"
+        )

@@ -1,0 +1,214 @@
+"""A private PostgreSQL cluster under a data folder, for `mod-users serve` and the test session.
+
+The cluster listens on 127.0.0.1 only, authenticates with a generated password (kept in the data
+folder, mode 0600) and is reused across restarts, so a library's data survives them. PostgreSQL refuses
+to run as root, so when we are root every server binary runs as the ``postgres`` OS user.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import logging
+import os
+import pwd
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+from pathlib import Path
+
+from mod_users.config import DatabaseSettings
+
+log = logging.getLogger(__name__)
+
+SUPERUSER = "folio_admin"
+DEFAULT_DATABASE = "okapi_modules"
+_SERVER_OS_USER = "postgres"
+
+
+class EmbeddedPostgresError(RuntimeError):
+    """The private cluster could not be created, started or stopped; the message says why."""
+
+
+def find_bin_dir() -> Path:
+    """Locate the PostgreSQL server binaries (``PG_BIN_DIR`` wins, then PATH, then Debian's layout)."""
+    explicit = os.environ.get("PG_BIN_DIR")
+    candidates: list[str] = [explicit] if explicit else []
+    on_path = shutil.which("initdb")
+    if on_path:
+        candidates.append(str(Path(on_path).parent))
+
+    def _version(path: str) -> tuple[int, ...]:
+        return tuple(int(p) for p in re.findall(r"\d+", path))
+
+    for pattern in ("/usr/lib/postgresql/*/bin", "/usr/local/pgsql/bin", "/usr/pgsql-*/bin"):
+        candidates.extend(sorted(glob.glob(pattern), key=_version, reverse=True))
+    for candidate in candidates:
+        if (Path(candidate) / "initdb").exists() and (Path(candidate) / "pg_ctl").exists():
+            return Path(candidate)
+    raise EmbeddedPostgresError(
+        "PostgreSQL server binaries (initdb, pg_ctl) not found; install the PostgreSQL server "
+        "or set PG_BIN_DIR, or point DB_HOST at a running server"
+    )
+
+
+def free_port() -> int:
+    """Ask the kernel for a currently free TCP port on 127.0.0.1."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class EmbeddedPostgres:
+    """One private cluster rooted at ``root`` (``root/pgdata`` holds the data, ``root/password`` the secret).
+
+    ``durable=False`` trades crash safety for speed (fsync off); the test session uses it for its
+    throwaway cluster, ``serve`` never does.
+    """
+
+    def __init__(self, root: Path, port: int | None = None, *, durable: bool = True,
+                 bin_dir: Path | None = None) -> None:
+        self.root = Path(root).absolute()
+        self.pgdata = self.root / "pgdata"
+        self.password_file = self.root / "password"
+        self.requested_port = port
+        self.durable = durable
+        self._bin_dir = bin_dir
+        self.port: int | None = None
+        self.started_here = False
+        self._as_postgres = os.geteuid() == 0
+
+    @property
+    def bin_dir(self) -> Path:
+        if self._bin_dir is None:
+            self._bin_dir = find_bin_dir()
+        return self._bin_dir
+
+    # -- running the server binaries ------------------------------------------------------------
+    def _run(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        cmd = [str(self.bin_dir / args[0]), *args[1:]]
+        if self._as_postgres:
+            cmd = ["runuser", "-u", _SERVER_OS_USER, "--", *cmd]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd="/")
+        if check and proc.returncode != 0:
+            raise EmbeddedPostgresError(
+                f"{args[0]} failed (exit {proc.returncode}): {proc.stderr.strip() or proc.stdout.strip()}"
+            )
+        return proc
+
+    def _give_to_server_user(self, path: Path) -> None:
+        if self._as_postgres:
+            entry = pwd.getpwnam(_SERVER_OS_USER)
+            os.chown(path, entry.pw_uid, entry.pw_gid)
+
+    def _check_reachable_by_server_user(self) -> None:
+        """Every parent of the data folder must be searchable by ``postgres``, or initdb fails obscurely."""
+        if not self._as_postgres:
+            return
+        for parent in self.root.parents:
+            mode = parent.stat().st_mode
+            if not mode & 0o001:
+                raise EmbeddedPostgresError(
+                    f"the data folder {self.root} is inside {parent}, which the 'postgres' OS user cannot "
+                    "enter; choose another folder with MOD_USERS_DATA_DIR (for example under /var/lib or /srv)"
+                )
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def _password(self) -> str:
+        if self.password_file.exists():
+            return self.password_file.read_text().strip()
+        secret = secrets.token_urlsafe(24)
+        fd = os.open(self.password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secret + "\n")
+        return secret
+
+    def initialised(self) -> bool:
+        return (self.pgdata / "PG_VERSION").exists()
+
+    def _initdb(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._check_reachable_by_server_user()
+        if self._as_postgres:
+            # postgres must pass through the data folder to reach pgdata; the secret inside stays 0600.
+            self.root.chmod(self.root.stat().st_mode & 0o7777 | 0o001)
+        password = self._password()
+        self.pgdata.mkdir(mode=0o700, exist_ok=True)
+        self._give_to_server_user(self.pgdata)
+        pwfile = self.pgdata.parent / f".initdb-pw-{secrets.token_hex(4)}"
+        fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(password + "\n")
+            self._give_to_server_user(pwfile)
+            # C collation sorts by code point (as the CQL vectors assume); C.UTF-8 ctype keeps lower()
+            # Unicode-aware for case-insensitive matching.
+            self._run(
+                "initdb", "-D", str(self.pgdata), "-U", SUPERUSER, f"--pwfile={pwfile}",
+                "--auth=scram-sha-256", "-E", "UTF8", "--lc-collate=C", "--lc-ctype=C.UTF-8",
+            )
+        finally:
+            pwfile.unlink(missing_ok=True)
+        settings = [
+            "listen_addresses = '127.0.0.1'",
+            "unix_socket_directories = ''",
+            "max_connections = 200",
+            "shared_buffers = 128MB",
+        ]
+        if not self.durable:
+            settings += ["fsync = off", "synchronous_commit = off", "full_page_writes = off"]
+        with (self.pgdata / "postgresql.conf").open("a") as conf:
+            conf.write("\n# mod-users embedded cluster\n" + "\n".join(settings) + "\n")
+
+    def _running_port(self) -> int | None:
+        """The port of a server already running on this data folder, if any."""
+        pidfile = self.pgdata / "postmaster.pid"
+        if not pidfile.exists():
+            return None
+        if self._run("pg_ctl", "status", "-D", str(self.pgdata), check=False).returncode != 0:
+            return None
+        lines = pidfile.read_text().splitlines()
+        return int(lines[3]) if len(lines) > 3 and lines[3].strip().isdigit() else None
+
+    def start(self) -> DatabaseSettings:
+        """Create the cluster if needed, start it (or reuse a running one), return how to connect."""
+        if not self.initialised():
+            log.info("creating embedded PostgreSQL cluster", extra={"pgdata": str(self.pgdata)})
+            self._initdb()
+        running = self._running_port()
+        if running is not None:
+            self.port = running
+            log.info("reusing running embedded PostgreSQL", extra={"port": running})
+        else:
+            self.port = self.requested_port or free_port()
+            self._run(
+                "pg_ctl", "start", "-D", str(self.pgdata), "-w", "-t", "60",
+                "-l", str(self.pgdata / "server.log"), "-o", f"-p {int(self.port)}",
+            )
+            self.started_here = True
+            log.info("started embedded PostgreSQL", extra={"port": self.port})
+        return self.settings()
+
+    def settings(self) -> DatabaseSettings:
+        if self.port is None:
+            raise EmbeddedPostgresError("the embedded cluster has not been started")
+        return DatabaseSettings(
+            host="127.0.0.1", port=self.port, username=SUPERUSER,
+            password=self._password(), database=DEFAULT_DATABASE,
+        )
+
+    def stop(self) -> None:
+        """Stop the server if this object started it (a reused server belongs to whoever started it)."""
+        if not self.started_here:
+            return
+        self._run("pg_ctl", "stop", "-D", str(self.pgdata), "-m", "fast", "-w", "-t", "60", check=False)
+        self.started_here = False
+        log.info("stopped embedded PostgreSQL")
+
+    def destroy(self) -> None:
+        """Stop and delete the cluster (the test session's throwaway cluster)."""
+        self.stop()
+        with contextlib.suppress(FileNotFoundError):
+            shutil.rmtree(self.root)
