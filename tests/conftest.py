@@ -9,14 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import asyncpg
 import pytest
 
-from mod_users.config import DatabaseSettings, load_settings
-from mod_users.storage.database import ensure_database
+from mod_users.app import init_app
+from mod_users.config import DatabaseSettings, Settings, load_settings
+from mod_users.storage.database import connect_kwargs, ensure_database
 from mod_users.storage.embedded import EmbeddedPostgres
+from mod_users.storage.migrations import purge_tenant
+from mod_users.storage.tenants import TenantSchema
+from mod_users.tenant.api import run_init
 
 
 @pytest.fixture(scope="session")
@@ -34,3 +40,60 @@ def db_settings() -> Iterator[DatabaseSettings]:
         yield settings
     finally:
         cluster.destroy()
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    """Service settings as the environment gives them (the contract is this checkout's)."""
+    return load_settings()
+
+
+@pytest.fixture
+async def app_client(aiohttp_client, settings, db_settings):
+    """An in-process client of a fresh application on the test database."""
+    return await aiohttp_client(init_app(settings, db_settings))
+
+
+async def _init_tenant(db: DatabaseSettings, tenant: str, settings: Settings, reference: bool) -> None:
+    from aiohttp import web
+
+    app = init_app(settings, db)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    try:
+        params = [{"key": "loadReference", "value": str(reference).lower()}]
+        await run_init(app, TenantSchema(tenant), {"module_to": "mod-users-0.1.0", "parameters": params})
+    finally:
+        await runner.cleanup()
+
+
+async def _purge_tenant(db: DatabaseSettings, tenant: str) -> None:
+    con = await asyncpg.connect(**connect_kwargs(db))
+    try:
+        await purge_tenant(con, TenantSchema(tenant))
+    finally:
+        await con.close()
+
+
+def unique_tenant(prefix: str = "t") -> str:
+    """A tenant name no other test uses (tests may share a configured database)."""
+    return f"{prefix}{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture(scope="session")
+def tenant(db_settings, settings) -> Iterator[str]:
+    """A tenant initialised once for the session, with reference data. Tests add their own records
+    to it and must not assume they are alone in it; use ``fresh_tenant`` for that."""
+    name = unique_tenant("s")
+    asyncio.run(_init_tenant(db_settings, name, settings, reference=True))
+    yield name
+    asyncio.run(_purge_tenant(db_settings, name))
+
+
+@pytest.fixture
+def fresh_tenant(db_settings, settings) -> Iterator[str]:
+    """A tenant of its own for one test, initialised without reference data, purged afterwards."""
+    name = unique_tenant("f")
+    asyncio.run(_init_tenant(db_settings, name, settings, reference=False))
+    yield name
+    asyncio.run(_purge_tenant(db_settings, name))

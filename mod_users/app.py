@@ -1,0 +1,85 @@
+"""The aiohttp application: middlewares, routes checked against the RAML, the pool's lifetime."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Iterable
+
+from aiohttp import web
+
+from mod_users.config import DatabaseSettings, Settings
+from mod_users.contract import Contract, load_contract
+from mod_users.middlewares import error_mapping, okapi_context
+from mod_users.resources import patron_block_conditions
+from mod_users.routing import Route, bind, text_response
+from mod_users.state import BACKGROUND, CONTRACT, POOL, SETTINGS, STORE
+from mod_users.storage.database import create_pool
+from mod_users.storage.records import RecordStore
+from mod_users.tenant import api as tenant_api
+
+log = logging.getLogger(__name__)
+
+# Every route the module serves that its RAML describes; start-up checks the two agree both ways.
+ROUTES: tuple[Route, ...] = (
+    *tenant_api.ROUTES,
+    *patron_block_conditions.ROUTES,
+)
+
+
+class ContractMismatch(RuntimeError):
+    """The code's routes and the RAML endpoints differ; the service refuses to start."""
+
+
+def add_routes(app: web.Application, contract: Contract, routes: Iterable[Route]) -> None:
+    """Register ``routes``, each bound to its RAML endpoint; fail unless code and RAML agree."""
+    routes = list(routes)
+    declared = {(e.method, e.path): e for e in contract.endpoints()}
+    served = {(r.method, r.path) for r in routes}
+    missing_in_raml = sorted(served - set(declared))
+    missing_in_code = sorted(set(declared) - served)
+    if missing_in_raml or missing_in_code:
+        raise ContractMismatch(
+            "routes and RAML disagree; "
+            f"served but not in the RAML: {missing_in_raml or 'none'}; in the RAML but not served: {missing_in_code or 'none'}"
+        )
+    for route in routes:
+        app.router.add_route(route.method, route.aiohttp_path(), bind(route, declared[(route.method, route.path)], contract))
+
+
+async def health(request: web.Request) -> web.StreamResponse:
+    """200 when the service and its database answer, 503 when the database does not."""
+    try:
+        await asyncio.wait_for(request.app[POOL].fetchval("SELECT 1"), timeout=3)
+    except Exception as exc:  # any failure to reach the database is "unhealthy", never a 500
+        log.warning("health check failed", extra={"error": f"{exc.__class__.__name__}: {exc}"})
+        return text_response("Database unavailable", 503)
+    return text_response("OK", 200)
+
+
+def _database(db: DatabaseSettings) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def lifetime(app: web.Application) -> AsyncIterator[None]:
+        # min_size=0: start even while the database is away; requests answer 503 until it is back.
+        pool = await create_pool(db, min_size=0)
+        app[POOL] = pool
+        app[STORE] = RecordStore(pool)
+        yield
+        tasks = list(app[BACKGROUND])
+        if tasks:
+            await asyncio.wait(tasks, timeout=30)
+        await asyncio.wait_for(pool.close(), timeout=10)
+
+    return lifetime
+
+
+def init_app(settings: Settings, db: DatabaseSettings, contract: Contract | None = None) -> web.Application:
+    """Build the application (the CLI and the tests both call this)."""
+    contract = contract or load_contract(settings.ramls_dir, settings.schemas_dir)
+    app = web.Application(middlewares=[okapi_context, error_mapping], client_max_size=settings.max_body_bytes)
+    app[SETTINGS] = settings
+    app[CONTRACT] = contract
+    app[BACKGROUND] = set()
+    add_routes(app, contract, ROUTES)
+    app.router.add_get("/admin/health", health)
+    app.cleanup_ctx.append(_database(db))
+    return app

@@ -1,0 +1,141 @@
+"""The ``mod-users`` command: a thin layer over the library.
+
+    mod-users serve                     run the service (embedded PostgreSQL unless DB_HOST is set)
+    mod-users tenant init TENANT        create/upgrade a tenant's schema (--load-reference, --load-sample)
+    mod-users tenant purge TENANT       drop a tenant's schema
+    mod-users cql "QUERY"               print the SQL a CQL query becomes
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from mod_users.config import ConfigError, DatabaseSettings, Settings, load_settings
+from mod_users.logs import configure_logging
+from mod_users.storage.database import ensure_database
+from mod_users.storage.embedded import EmbeddedPostgres, EmbeddedPostgresError
+
+log = logging.getLogger("mod_users")
+
+MODULE_ID = "mod-users"
+
+
+@contextlib.contextmanager
+def database(settings: Settings) -> Iterator[DatabaseSettings]:
+    """The configured database, or the embedded cluster for the lifetime of the block."""
+    if settings.db.host:
+        asyncio.run(ensure_database(settings.db))
+        yield settings.db
+        return
+    cluster = EmbeddedPostgres(settings.data_dir, settings.embedded_pg_port)
+    db = cluster.start()
+    try:
+        asyncio.run(ensure_database(db))
+        yield db
+    finally:
+        cluster.stop()
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from mod_users.app import init_app
+
+    port = args.port if args.port is not None else settings.http_port
+    with database(settings) as db:
+        app = init_app(settings, db)
+        log.info("mod-users listening", extra={"port": port, "database": f"{db.host}:{db.port}/{db.database}"})
+        web.run_app(app, host=args.host or settings.http_host, port=port, print=None, shutdown_timeout=30,
+                    access_log=None)
+    return 0
+
+
+def _tenant(settings: Settings, args: argparse.Namespace) -> int:
+    from mod_users.storage.tenants import TenantSchema
+
+    ts = TenantSchema(args.tenant)
+
+    async def run(db: DatabaseSettings) -> list[str]:
+        from aiohttp import web
+
+        from mod_users.app import init_app
+        from mod_users.storage.migrations import purge_tenant
+        from mod_users.tenant.api import run_init
+
+        app = init_app(settings, db)
+        runner = web.AppRunner(app)
+        await runner.setup()  # runs the app's start-up: the pool exists from here on
+        try:
+            from mod_users.state import POOL
+
+            if args.action == "purge":
+                async with app[POOL].acquire() as con:
+                    return [f"purged: {await purge_tenant(con, ts)}"]
+            parameters = [{"key": "loadReference", "value": str(args.load_reference).lower()},
+                          {"key": "loadSample", "value": str(args.load_sample).lower()}]
+            return await run_init(app, ts, {"module_to": args.module_to, "parameters": parameters})
+        finally:
+            await runner.cleanup()
+
+    with database(settings) as db:
+        for message in asyncio.run(run(db)):
+            print(message)
+    return 0
+
+
+def _cql(settings: Settings, args: argparse.Namespace) -> int:
+    from mod_users.cql.explain import main as explain
+
+    return explain([args.query])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mod-users", description="FOLIO-style users module")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the HTTP service")
+    serve.add_argument("--port", type=int, help="HTTP port (default HTTP_PORT or 8081)")
+    serve.add_argument("--host", help="address to listen on (default 0.0.0.0)")
+    serve.add_argument("--data-dir", type=Path, help="embedded database folder (default MOD_USERS_DATA_DIR or .mod-users)")
+    serve.set_defaults(run=_serve)
+    tenant = sub.add_parser("tenant", help="initialise or purge a tenant without going through HTTP")
+    tenant.add_argument("action", choices=["init", "purge"])
+    tenant.add_argument("tenant")
+    tenant.add_argument("--module-to", default=f"{MODULE_ID}-0.1.0")
+    tenant.add_argument("--load-reference", action="store_true")
+    tenant.add_argument("--load-sample", action="store_true")
+    tenant.add_argument("--data-dir", type=Path)
+    tenant.set_defaults(run=_tenant)
+    cql = sub.add_parser("cql", help="print the SQL translation of a CQL query")
+    cql.add_argument("query")
+    cql.set_defaults(run=_cql)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``mod-users`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"mod-users: configuration error: {exc}", file=sys.stderr)
+        return 2
+    if getattr(args, "data_dir", None):
+        from dataclasses import replace
+
+        settings = replace(settings, data_dir=args.data_dir)
+    configure_logging(settings.log_level)
+    try:
+        return int(args.run(settings, args))
+    except EmbeddedPostgresError as exc:
+        print(f"mod-users: embedded PostgreSQL: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""The JSON Schemas of ``schemas/``: one registry, compiled validators, every failing field reported."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft4Validator
+from jsonschema.exceptions import ValidationError
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT4
+
+# Schemas get file URIs rooted at this fake folder so that relative $refs between them resolve
+# exactly as they do on disk, whatever folder the project lives in.
+_BASE = "file:///schemas/"
+SCHEMA_SUFFIXES = (".json", ".schema")
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One failing field: where it is (dotted path), the value found, and what is wrong."""
+
+    field: str
+    value: Any
+    message: str
+    keyword: str
+
+
+class SchemaRegistry:
+    """Every schema under ``schemas_dir``, addressable by its path relative to that folder."""
+
+    def __init__(self, schemas_dir: Path) -> None:
+        self.root = schemas_dir.resolve()
+        self._documents: dict[str, Any] = {}
+        for path in sorted(self.root.rglob("*")):
+            if path.is_file() and path.suffix in SCHEMA_SUFFIXES:
+                rel = path.relative_to(self.root).as_posix()
+                try:
+                    self._documents[rel] = json.loads(path.read_text(encoding="utf-8"))
+                except json.JSONDecodeError as exc:
+                    raise ValueError(f"schema {rel} is not valid JSON: {exc}") from exc
+        self._validators: dict[str, Draft4Validator] = {}
+
+    @cached_property
+    def _registry(self) -> Registry:
+        resources = [(_BASE + rel, Resource(doc, specification=DRAFT4)) for rel, doc in self._documents.items()]
+        return Registry().with_resources(resources)
+
+    def paths(self) -> list[str]:
+        """Relative paths of all schemas, sorted."""
+        return list(self._documents)
+
+    def document(self, rel: str) -> Any:
+        """The parsed schema at ``rel``; KeyError when there is none."""
+        return self._documents[rel]
+
+    def relative(self, path: Path) -> str:
+        """The registry key of a schema file path."""
+        return path.resolve().relative_to(self.root).as_posix()
+
+    def validator(self, rel: str) -> Draft4Validator:
+        """A compiled validator for the schema at ``rel`` (built once, then cached)."""
+        found = self._validators.get(rel)
+        if found is None:
+            if rel not in self._documents:
+                raise KeyError(rel)
+            found = Draft4Validator({"$ref": _BASE + rel}, registry=self._registry)
+            self._validators[rel] = found
+        return found
+
+    def errors(self, rel: str, instance: Any) -> list[FieldError]:
+        """Every way ``instance`` fails the schema at ``rel`` (empty when it is valid)."""
+        found = [f for e in self.validator(rel).iter_errors(instance) for f in _field_errors(e)]
+        found.sort(key=lambda e: (e.field, e.keyword))
+        return found
+
+
+def _dotted(parts: Any) -> str:
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _field_errors(error: ValidationError) -> list[FieldError]:
+    """Name the fields a human would look at: for ``required`` and ``additionalProperties`` that is each
+    missing or unexpected property, not the object that holds it."""
+    path = list(error.absolute_path)
+    keyword = str(error.validator)
+    if keyword == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else ""
+        return [FieldError(_dotted([*path, missing]), None, "must not be null", keyword)]
+    if keyword == "additionalProperties" and isinstance(error.instance, dict):
+        schema = error.schema if isinstance(error.schema, dict) else {}
+        allowed = set(schema.get("properties", {}))
+        return [
+            FieldError(_dotted([*path, name]), error.instance[name],
+                       f"Unrecognized field \"{name}\" (not allowed by the schema)", keyword)
+            for name in sorted(k for k in error.instance if k not in allowed)
+        ]
+    return [FieldError(_dotted(path), error.instance, error.message, keyword)]

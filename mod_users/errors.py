@@ -1,0 +1,106 @@
+"""The error shapes clients see: FOLIO text/plain and 422 ``errors``, and Polaris' error object.
+
+Handlers raise these; the error middleware turns them into responses. Anything else that escapes a
+handler is our bug and becomes a logged 500, never a client's fault.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from mod_users.contract.schemas import FieldError
+
+
+class ApiError(Exception):
+    """A client-facing error answered as ``text/plain``."""
+
+    status = 400
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if status is not None:
+            self.status = status
+
+
+class BadRequest(ApiError):
+    status = 400
+
+
+class Forbidden(ApiError):
+    status = 403
+
+
+class NotFound(ApiError):
+    status = 404
+
+
+class Conflict(ApiError):
+    status = 409
+
+
+class PayloadTooLarge(ApiError):
+    status = 413
+
+
+class ServiceUnavailable(ApiError):
+    status = 503
+
+
+class ValidationFailed(Exception):
+    """422: the body breaks the schema or a business rule; carries every failing field."""
+
+    status = 422
+
+    def __init__(self, errors: Iterable[dict[str, Any]]) -> None:
+        self.errors = list(errors)
+        super().__init__("; ".join(e["message"] for e in self.errors))
+
+    def body(self) -> dict[str, Any]:
+        return {"errors": self.errors, "total_records": len(self.errors)}
+
+
+def folio_error(message: str, key: str | None = None, value: Any = None, code: str = "-1") -> dict[str, Any]:
+    """One entry of FOLIO's ``errors`` array (the shape of RMB's errors.schema)."""
+    entry: dict[str, Any] = {"message": message, "type": "1", "code": code}
+    if key is not None:
+        entry["parameters"] = [{"key": key, "value": "null" if value is None else _as_text(value)}]
+    return entry
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        import json
+
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def schema_failure(errors: Iterable[FieldError]) -> ValidationFailed:
+    """Turn schema validation results into one 422 naming each failing field."""
+    return ValidationFailed(
+        folio_error(e.message, e.field, e.value, code=f"jsonSchema.{e.keyword}") for e in errors
+    )
+
+
+class PolarisError(Exception):
+    """An error in the Polaris ApplicationServices shape, with its HTTP status and ErrorCode."""
+
+    def __init__(self, status: int, message: str, error_code: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.error_code = error_code
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "ErrorCode": self.error_code,
+            "Message": self.message,
+            "MessageDetail": None,
+            "StackTrace": None,
+            "InnerException": None,
+            "Data": None,
+        }

@@ -1,0 +1,104 @@
+"""The ``X-Okapi-*`` headers a gateway sends, read into one request context.
+
+Okapi has already verified the token before the request reaches us, so its payload is only decoded
+(for ``user_id``/``sub``), never checked again.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from mod_users.storage.tenants import TenantSchema
+
+TENANT = "X-Okapi-Tenant"
+TOKEN = "X-Okapi-Token"
+USER_ID = "X-Okapi-User-Id"
+REQUEST_ID = "X-Okapi-Request-Id"
+PERMISSIONS = "X-Okapi-Permissions"
+URL = "X-Okapi-Url"
+
+_MAX_HEADER = 8192
+# metadata.schema declares user ids as UUIDs; a header that is not one is not trusted into stored data.
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+@dataclass(frozen=True)
+class OkapiContext:
+    """Who is calling, for which tenant, with which permissions."""
+
+    tenant_name: str | None
+    user_id: str | None
+    token: str | None
+    request_id: str
+    permissions: frozenset[str] = field(default_factory=frozenset)
+    okapi_url: str | None = None
+
+    @property
+    def tenant(self) -> TenantSchema | None:
+        """The validated tenant (raises InvalidTenant for a bad name), None when the header is absent."""
+        return None if self.tenant_name is None else TenantSchema(self.tenant_name)
+
+
+def token_payload(token: str | None) -> dict[str, object]:
+    """The JSON payload of a JWT, or ``{}`` when there is none or it cannot be read."""
+    if not token or len(token) > _MAX_HEADER:
+        return {}
+    parts = token.split(".")
+    if len(parts) < 2:
+        return {}
+    segment = parts[1] + "=" * (-len(parts[1]) % 4)
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(segment.encode("ascii")))
+    except (binascii.Error, ValueError, UnicodeError):
+        return {}
+    return payload if isinstance(payload, dict) else {}
+
+
+def _user_from_token(token: str | None) -> str | None:
+    payload = token_payload(token)
+    for claim in ("user_id", "sub"):
+        value = payload.get(claim)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def _permissions(raw: str | None) -> frozenset[str]:
+    """``X-Okapi-Permissions`` is a JSON array of permission names; anything else grants nothing."""
+    if not raw or len(raw) > 65536:
+        return frozenset()
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return frozenset()
+    if not isinstance(value, list):
+        return frozenset()
+    return frozenset(p for p in value if isinstance(p, str))
+
+
+def new_request_id() -> str:
+    """A request id in Okapi's style (six digits) for calls that did not come through Okapi."""
+    return f"{secrets.randbelow(1_000_000):06d}"
+
+
+def context_from_headers(headers: Mapping[str, str]) -> OkapiContext:
+    """Read the Okapi headers; the tenant name is validated only when a route uses it."""
+    token = headers.get(TOKEN)
+    user_id = headers.get(USER_ID) or _user_from_token(token)
+    if user_id and not _UUID.fullmatch(user_id.strip()):
+        user_id = None
+    request_id = (headers.get(REQUEST_ID) or "").strip()[:256] or new_request_id()
+    return OkapiContext(
+        tenant_name=headers.get(TENANT),
+        user_id=user_id.strip().lower() if user_id else None,
+        token=token,
+        request_id=request_id,
+        permissions=_permissions(headers.get(PERMISSIONS)),
+        okapi_url=headers.get(URL),
+    )

@@ -1,0 +1,174 @@
+"""Routes declared by resource modules, bound to their RAML endpoints.
+
+A resource module lists ``Route(method, path, handler)`` with the path exactly as its RAML writes it.
+Binding finds the RAML endpoint (start-up fails if there is none), and wraps the handler so that it
+receives a :class:`Call` whose query parameters are already converted and checked against the RAML and
+whose JSON body is parsed and valid against the declared schema.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from mod_users.contract import Contract, Endpoint, ParamError, parse_params
+from mod_users.errors import BadRequest, PolarisError, schema_failure
+from mod_users.okapi import OkapiContext
+from mod_users.state import STORE
+from mod_users.storage.records import RecordStore
+from mod_users.storage.tenants import TenantSchema
+
+Handler = Callable[["Call"], Awaitable[web.StreamResponse]]
+
+OKAPI_KEY = web.RequestKey("okapi", OkapiContext)  # set by the okapi_context middleware
+
+
+@dataclass(frozen=True)
+class Route:
+    """One HTTP route of a resource module.
+
+    ``path`` is the RAML path template. ``tenant`` says whether ``X-Okapi-Tenant`` is required.
+    ``style`` picks the error shape for bad input: ``"folio"`` (text/plain 400, 422 errors) or
+    ``"polaris"`` (Polaris error objects, 400 for a bad body). ``case_insensitive_prefix`` makes the
+    literal segments before the first ``{parameter}`` match in any letter case (Polaris clients differ).
+    """
+
+    method: str
+    path: str
+    handler: Handler
+    tenant: bool = True
+    style: str = "folio"
+    case_insensitive_prefix: bool = False
+
+    def aiohttp_path(self) -> str:
+        if not self.case_insensitive_prefix:
+            return self.path
+        segments = self.path.split("/")
+        out = []
+        literal = True
+        for i, segment in enumerate(segments):
+            if segment.startswith("{"):
+                literal = False
+            if literal and segment:
+                out.append(f"{{_ci{i}:(?i:{re.escape(segment)})}}")
+            else:
+                out.append(segment)
+        return "/".join(out)
+
+
+@dataclass
+class Call:
+    """What a handler gets: the request, who calls, checked parameters and body, and the store."""
+
+    request: web.Request
+    okapi: OkapiContext
+    endpoint: Endpoint
+    params: dict[str, Any]
+    body: Any
+    store: RecordStore
+    uri: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def tenant(self) -> TenantSchema:
+        ts = self.okapi.tenant
+        if ts is None:  # bind() refuses tenant routes without the header, so this is a wiring bug
+            raise BadRequest("Missing X-Okapi-Tenant header")
+        return ts
+
+    def path(self, name: str) -> str:
+        return self.request.match_info[name]
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    """A JSON response; non-ASCII text is sent as UTF-8, not escaped."""
+    return web.Response(
+        body=json.dumps(data, ensure_ascii=False).encode(), status=status,
+        content_type="application/json", headers=headers,
+    )
+
+
+def text_response(text: str, status: int) -> web.Response:
+    return web.Response(text=text, status=status, content_type="text/plain")
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+async def read_json(request: web.Request) -> Any:
+    """Parse the request body as JSON; a 400 says what is wrong and where."""
+    raw = await request.read()
+    if not raw.strip():
+        raise BadRequest("Request body is empty; a JSON document is required")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadRequest(f"Request body is not valid UTF-8 (byte {exc.start})") from None
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise BadRequest(f"Malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    except ValueError as exc:
+        raise BadRequest(f"Malformed JSON: {exc}") from None
+    except RecursionError:
+        raise BadRequest("Malformed JSON: nested too deeply") from None
+
+
+def bind(route: Route, endpoint: Endpoint, contract: Contract) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """Wrap ``route.handler`` with the checks its RAML endpoint declares."""
+    schema_key = contract.schema_key(endpoint.json_body)
+    uri_params = {name: p for name, p in endpoint.uri_params.items()}
+
+    def reject(message: str) -> Exception:
+        return PolarisError(400, message, -1) if route.style == "polaris" else BadRequest(message)
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        okapi: OkapiContext = request[OKAPI_KEY]
+        if route.tenant:
+            if not okapi.tenant_name:
+                raise BadRequest("Missing X-Okapi-Tenant header")
+            okapi.tenant  # noqa: B018 -- validates the name before anything uses it
+        try:
+            params = parse_params(endpoint.query_params, request.query)
+            uri = parse_params(uri_params, request.match_info) if uri_params else {}
+        except ParamError as exc:
+            raise reject(str(exc)) from None
+        body = None
+        if endpoint.bodies:
+            if "application/json" in endpoint.bodies:
+                try:
+                    body = await read_json(request)
+                except BadRequest as exc:
+                    raise reject(exc.message) from None
+                if route.style == "folio" and isinstance(body, dict):
+                    # Server-set, as in RMB: a client's metadata is ignored, even a malformed one.
+                    body.pop("metadata", None)
+                if schema_key is not None:
+                    errors = contract.schemas.errors(schema_key, body)
+                    if errors:
+                        if route.style == "polaris":
+                            first = errors[0]
+                            where = f"'{first.field}': " if first.field else ""
+                            raise PolarisError(400, f"Invalid request body: {where}{first.message}", -1)
+                        raise schema_failure(errors)
+        call = Call(request, okapi, endpoint, params, body, request.app[STORE], uri)
+        return await route.handler(call)
+
+    handle.__name__ = getattr(route.handler, "__name__", "handle")
+    return handle
+
+
+__all__ = [
+    "OKAPI_KEY",
+    "Call",
+    "Route",
+    "bind",
+    "json_response",
+    "read_json",
+    "text_response",
+]

@@ -1,0 +1,19 @@
+"""What the aiohttp application holds, as typed keys (set up in ``app.init_app``)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+from aiohttp import web
+
+from mod_users.config import Settings
+from mod_users.contract import Contract
+from mod_users.storage.records import RecordStore
+
+SETTINGS = web.AppKey("settings", Settings)
+CONTRACT = web.AppKey("contract", Contract)
+POOL = web.AppKey("pool", asyncpg.Pool)
+STORE = web.AppKey("store", RecordStore)
+# Tenant jobs running in the background; shutdown waits for them.
+BACKGROUND = web.AppKey("background", set[asyncio.Task[None]])

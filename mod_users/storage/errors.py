@@ -1,0 +1,36 @@
+"""What can go wrong in storage, in terms the HTTP layer can map without knowing SQL."""
+
+from __future__ import annotations
+
+
+class StorageError(Exception):
+    """Base of every storage failure a caller may want to handle."""
+
+
+class InvalidTenant(StorageError):
+    """The tenant name is not a safe identifier; it never reaches SQL."""
+
+
+class TenantNotInitialised(StorageError):
+    """The tenant's schema does not exist: ``POST /_/tenant`` was never run for it."""
+
+    def __init__(self, tenant: str) -> None:
+        super().__init__(f"Tenant '{tenant}' is not initialised for mod-users; run POST /_/tenant first")
+        self.tenant = tenant
+
+
+class DuplicateRecord(StorageError):
+    """An insert or update would break a primary key or unique index."""
+
+    def __init__(self, message: str, field: str | None = None, value: object = None) -> None:
+        super().__init__(message)
+        self.field = field
+        self.value = value
+
+
+class VersionConflict(StorageError):
+    """Optimistic locking: the ``_version`` sent is not the stored one."""
+
+
+class DatabaseUnavailable(StorageError):
+    """PostgreSQL cannot be reached or stopped answering; the request may be retried later."""

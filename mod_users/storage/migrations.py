@@ -1,0 +1,121 @@
+"""Creating, upgrading and purging a tenant's schema.
+
+Two mechanisms, as RMB has them: the declared tables and indexes (``tables.py``) are reconciled on every
+init — created when missing, indexes no longer declared dropped — and *versioned migrations* run once
+each, in order, for changes that declarations cannot express (data rewrites). Applied migrations are
+recorded in the schema, so init is idempotent and an upgrade never touches existing records otherwise.
+Everything runs in one transaction under a per-tenant advisory lock: two inits cannot interleave, and a
+failed upgrade leaves the schema as it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+import asyncpg
+
+from mod_users import cql
+from mod_users.storage.database import ensure_shared_objects
+from mod_users.storage.tables import Table
+from mod_users.storage.tenants import TenantSchema
+
+# Our index names carry this prefix so that reconciling never drops an index someone else made.
+_INDEX_PREFIX = "mu_"
+_LOCK_NAMESPACE = 0x6D75
+
+
+@dataclass(frozen=True)
+class Migration:
+    """A one-off change, identified by ``id`` and applied at most once per tenant."""
+
+    id: str
+    apply: Callable[[asyncpg.Connection, TenantSchema], Awaitable[None]]
+
+
+# One-off changes in the order they were introduced; ids are never reused or reordered.
+MIGRATIONS: tuple[Migration, ...] = ()
+
+
+def index_name(table: Table, index: cql.Index) -> str:
+    """A stable, <= 63 character name for an index declaration."""
+    base = f"{_INDEX_PREFIX}{table.name}_{index.field.replace('.', '_')}_{index.kind}"
+    if not index.case_sensitive or not index.remove_accents:
+        base += f"_{int(index.case_sensitive)}{int(index.remove_accents)}"
+    base = base.lower()
+    if len(base) > 63:
+        digest = hashlib.sha1(base.encode()).hexdigest()[:8]
+        base = base[:54] + "_" + digest
+    return base
+
+
+async def upgrade_tenant(con: asyncpg.Connection, ts: TenantSchema, tables: Sequence[Table],
+                         migrations: Sequence[Migration], module_to: str) -> list[str]:
+    """Bring ``ts``'s schema to the declared state; return what was done, for the tenant job's messages."""
+    await ensure_shared_objects(con)
+    done: list[str] = []
+    async with con.transaction():
+        await con.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", _LOCK_NAMESPACE, ts.schema)
+        await con.execute(f"CREATE SCHEMA IF NOT EXISTS {ts.schema}")
+        await con.execute(
+            f"CREATE TABLE IF NOT EXISTS {ts.table('schema_migrations')} "
+            "(id text PRIMARY KEY, applied timestamptz NOT NULL DEFAULT now())"
+        )
+        await con.execute(
+            f"CREATE TABLE IF NOT EXISTS {ts.table('module_version')} "
+            "(singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton), module text NOT NULL, "
+            "updated timestamptz NOT NULL DEFAULT now())"
+        )
+        for table in tables:
+            await con.execute(
+                f"CREATE TABLE IF NOT EXISTS {ts.table(table.name)} (id uuid PRIMARY KEY, jsonb jsonb NOT NULL)"
+            )
+            done += await _reconcile_indexes(con, ts, table)
+        applied = {r[0] for r in await con.fetch(f"SELECT id FROM {ts.table('schema_migrations')}")}
+        for migration in migrations:
+            if migration.id not in applied:
+                await migration.apply(con, ts)
+                await con.execute(f"INSERT INTO {ts.table('schema_migrations')} (id) VALUES ($1)", migration.id)
+                done.append(f"applied migration {migration.id}")
+        await con.execute(
+            f"INSERT INTO {ts.table('module_version')} (module) VALUES ($1) "
+            "ON CONFLICT (singleton) DO UPDATE SET module = EXCLUDED.module, updated = now()", module_to,
+        )
+    return done
+
+
+async def _reconcile_indexes(con: asyncpg.Connection, ts: TenantSchema, table: Table) -> list[str]:
+    wanted = {index_name(table, index): index for index in table.indexes}
+    existing = {
+        r[0] for r in await con.fetch(
+            "SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename = $2 AND indexname LIKE $3",
+            ts.schema, table.name, _INDEX_PREFIX + "%",
+        )
+    }
+    done = []
+    for name in sorted(existing - set(wanted)):
+        await con.execute(f"DROP INDEX IF EXISTS {ts.schema}.{name}")
+        done.append(f"dropped index {name}")
+    for name, index in wanted.items():
+        if name not in existing:
+            await con.execute(cql.index_ddl(index, ts.table(table.name), name))
+            done.append(f"created index {name}")
+    return done
+
+
+async def installed_module(con: asyncpg.Connection, ts: TenantSchema) -> str | None:
+    """The module version the tenant's schema was last initialised with, or None if it has no schema."""
+    exists = await con.fetchval("SELECT 1 FROM pg_namespace WHERE nspname = $1", ts.schema)
+    if not exists:
+        return None
+    return await con.fetchval(f"SELECT module FROM {ts.table('module_version')}")
+
+
+async def purge_tenant(con: asyncpg.Connection, ts: TenantSchema) -> bool:
+    """Drop the tenant's schema and everything in it; False when there was nothing to drop."""
+    async with con.transaction():
+        await con.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", _LOCK_NAMESPACE, ts.schema)
+        exists = await con.fetchval("SELECT 1 FROM pg_namespace WHERE nspname = $1", ts.schema)
+        await con.execute(f"DROP SCHEMA IF EXISTS {ts.schema} CASCADE")
+    return bool(exists)

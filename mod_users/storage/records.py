@@ -1,0 +1,257 @@
+"""The one JSONB record store every resource uses: get, search, insert, update, delete.
+
+Every call names the tenant (a validated :class:`TenantSchema`) and the :class:`Table`; values only ever
+travel as bind parameters. Database failures come out as :mod:`mod_users.storage.errors`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+
+from mod_users import cql
+from mod_users.storage.errors import (
+    DatabaseUnavailable,
+    DuplicateRecord,
+    StorageError,
+    TenantNotInitialised,
+    VersionConflict,
+)
+from mod_users.storage.tables import Table
+from mod_users.storage.tenants import TenantSchema
+
+# Above this many matches totalRecords comes from the planner's estimate instead of a count, as RMB
+# does: counting a million rows to print one number is not worth the scan.
+EXACT_COUNT_LIMIT = 1000
+
+_CONNECTION_ERRORS = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.InterfaceError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+)
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of search results and the total number of matches (exact or estimated)."""
+
+    records: list[dict[str, Any]]
+    total: int
+    exact: bool = True
+
+
+def now_iso() -> str:
+    """The current time as FOLIO writes metadata dates (ISO 8601, UTC, milliseconds)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{datetime.now(UTC).microsecond // 1000:03d}+00:00"
+
+
+def new_metadata(user_id: str | None, created: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Server-set metadata: created* kept from ``created`` when given, updated* now."""
+    stamp = now_iso()
+    meta: dict[str, Any] = {"createdDate": stamp, "updatedDate": stamp}
+    if user_id:
+        meta["createdByUserId"] = user_id
+        meta["updatedByUserId"] = user_id
+    if created:
+        for key in ("createdDate", "createdByUserId", "createdByUsername"):
+            if key in created:
+                meta[key] = created[key]
+            else:
+                meta.pop(key, None)
+    return meta
+
+
+@contextlib.contextmanager
+def _translate_errors(ts: TenantSchema) -> Any:
+    """Map asyncpg failures to storage errors the HTTP layer understands."""
+    try:
+        yield
+    except (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError) as exc:
+        raise TenantNotInitialised(ts.tenant) from exc
+    except asyncpg.UniqueViolationError as exc:
+        raise DuplicateRecord(_unique_message(exc)) from exc
+    except _CONNECTION_ERRORS as exc:
+        raise DatabaseUnavailable(f"database unavailable: {exc.__class__.__name__}") from exc
+    except asyncpg.QueryCanceledError as exc:
+        raise DatabaseUnavailable("database query timed out") from exc
+
+
+def _unique_message(exc: asyncpg.UniqueViolationError) -> str:
+    constraint = getattr(exc, "constraint_name", "") or ""
+    if constraint.endswith("_pkey"):
+        return "id value already exists in table " + constraint[: -len("_pkey")]
+    detail = getattr(exc, "detail", "") or ""
+    return f"value already exists: {detail}" if detail else "value already exists"
+
+
+class RecordStore:
+    """Tenant-scoped CRUD and CQL search over JSONB tables, on a pool or inside one transaction."""
+
+    def __init__(self, executor: asyncpg.Pool | asyncpg.Connection) -> None:
+        self._db = executor
+
+    @contextlib.asynccontextmanager
+    async def transaction(self, ts: TenantSchema) -> AsyncIterator[RecordStore]:
+        """A store whose calls all run in one transaction: all of them land, or none."""
+        if isinstance(self._db, asyncpg.Connection):
+            async with self._db.transaction():
+                yield RecordStore(self._db)
+            return
+        with _translate_errors(ts):
+            async with self._db.acquire() as con, con.transaction():
+                yield RecordStore(con)
+
+    # -- reading ----------------------------------------------------------------------------------
+    async def get(self, ts: TenantSchema, table: Table, record_id: str, *, for_update: bool = False
+                  ) -> dict[str, Any] | None:
+        """The record with ``record_id``, or None (also None for a malformed id: it cannot exist)."""
+        rid = _as_uuid(record_id)
+        if rid is None:
+            return None
+        lock = " FOR UPDATE" if for_update else ""
+        with _translate_errors(ts):
+            return await self._db.fetchval(
+                f"SELECT jsonb FROM {ts.table(table.name)} WHERE id = $1{lock}", rid
+            )
+
+    async def search(self, ts: TenantSchema, table: Table, query: str | None, offset: int, limit: int
+                     ) -> Page:
+        """Records matching the CQL ``query`` (all when empty), one page, with totalRecords.
+
+        Raises :class:`mod_users.cql.CQLError` for a query that cannot be translated.
+        """
+        tr = cql.translate(query or "cql.allRecords=1", indexes=table.indexes,
+                           server_choice=table.server_choice)
+        return await self.search_where(ts, table, tr.where, tr.params, tr.order_by, offset, limit)
+
+    async def search_where(self, ts: TenantSchema, table: Table, where: str, params: list[Any],
+                           order_by: str, offset: int, limit: int) -> Page:
+        """Like :meth:`search` for an already translated condition (resources add their own filters)."""
+        source = f"FROM {ts.table(table.name)} WHERE {where}"
+        n = len(params)
+        order = f" ORDER BY {order_by}" if order_by else ""
+        sql = f"SELECT jsonb {source}{order} LIMIT ${n + 1} OFFSET ${n + 2}"
+        with _translate_errors(ts):
+            rows = await self._db.fetch(sql, *params, limit, offset)
+            records = [r[0] for r in rows]
+            if len(records) < limit and (records or offset == 0):
+                return Page(records, offset + len(records))
+            counted = await self._db.fetchval(
+                f"SELECT count(*) FROM (SELECT 1 {source} LIMIT ${n + 1}) AS bounded", *params,
+                EXACT_COUNT_LIMIT + 1,
+            )
+            if counted <= EXACT_COUNT_LIMIT:
+                return Page(records, counted)
+            plan = await self._db.fetchval(f"EXPLAIN (FORMAT JSON) SELECT 1 {source}", *params)
+            estimate = int(_plan_rows(plan))
+            return Page(records, max(estimate, offset + len(records), EXACT_COUNT_LIMIT + 1), exact=False)
+
+    # -- writing ----------------------------------------------------------------------------------
+    async def insert(self, ts: TenantSchema, table: Table, record: dict[str, Any], user_id: str | None
+                     ) -> dict[str, Any]:
+        """Store a new record (generating its id when absent) with server-set metadata; return it."""
+        doc = dict(record)
+        doc["id"] = str(doc.get("id") or uuid.uuid4())
+        rid = _as_uuid(doc["id"])
+        if rid is None:
+            raise StorageError(f"invalid id {doc['id']!r}")
+        doc["metadata"] = new_metadata(user_id)
+        if table.optimistic_locking:
+            doc["_version"] = 1
+        with _translate_errors(ts):
+            return await self._db.fetchval(
+                f"INSERT INTO {ts.table(table.name)} (id, jsonb) VALUES ($1, $2) RETURNING jsonb", rid, doc
+            )
+
+    async def upsert_missing(self, ts: TenantSchema, table: Table, record: dict[str, Any]) -> bool:
+        """Insert ``record`` unless its id exists (reference data: a library's edits are kept)."""
+        doc = dict(record)
+        doc["metadata"] = new_metadata(None)
+        with _translate_errors(ts):
+            status = await self._db.execute(
+                f"INSERT INTO {ts.table(table.name)} (id, jsonb) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
+                _as_uuid(doc["id"]), doc,
+            )
+        return status.endswith(" 1")
+
+    async def update(self, ts: TenantSchema, table: Table, record_id: str, record: dict[str, Any],
+                     user_id: str | None) -> dict[str, Any] | None:
+        """Replace the record's document, keeping its created* metadata; None when it does not exist.
+
+        With optimistic locking the stored ``_version`` must equal the one sent (409 otherwise) and is
+        incremented; the check and the write are one statement, so concurrent updates cannot both win.
+        """
+        rid = _as_uuid(record_id)
+        if rid is None:
+            return None
+        doc = dict(record)
+        doc["id"] = str(rid)
+        doc["metadata"] = new_metadata(user_id)
+        target = ts.table(table.name)
+        created = ("jsonb_strip_nulls(jsonb_build_object('createdDate', t.jsonb->'metadata'->'createdDate', "
+                   "'createdByUserId', t.jsonb->'metadata'->'createdByUserId', "
+                   "'createdByUsername', t.jsonb->'metadata'->'createdByUsername'))")
+        new_doc = (f"jsonb_set($2::jsonb, '{{metadata}}', "
+                   f"(($2::jsonb->'metadata') - 'createdDate' - 'createdByUserId') || {created})")
+        with _translate_errors(ts):
+            if not table.optimistic_locking:
+                return await self._db.fetchval(
+                    f"UPDATE {target} AS t SET jsonb = {new_doc} WHERE t.id = $1 RETURNING t.jsonb", rid, doc
+                )
+            sent = record.get("_version")
+            doc.pop("_version", None)
+            row = await self._db.fetchrow(
+                f"UPDATE {target} AS t SET jsonb = jsonb_set({new_doc}, '{{_version}}', "
+                f"to_jsonb(coalesce((t.jsonb->>'_version')::int, 0) + 1)) "
+                f"WHERE t.id = $1 AND ($3::int IS NULL OR coalesce((t.jsonb->>'_version')::int, 0) = $3::int) "
+                f"RETURNING t.jsonb", rid, doc, sent,
+            )
+            if row is not None:
+                return row[0]
+            stored = await self._db.fetchval(f"SELECT jsonb->'_version' FROM {target} WHERE id = $1", rid)
+            if stored is None and not await self._db.fetchval(f"SELECT 1 FROM {target} WHERE id = $1", rid):
+                return None
+            raise VersionConflict(
+                f"Cannot update record {rid} because it has been changed (optimistic locking): "
+                f"Stored _version is {stored}, _version of request is {sent}"
+            )
+
+    async def delete(self, ts: TenantSchema, table: Table, record_id: str) -> bool:
+        """Delete one record; False when there was none."""
+        rid = _as_uuid(record_id)
+        if rid is None:
+            return False
+        with _translate_errors(ts):
+            status = await self._db.execute(f"DELETE FROM {ts.table(table.name)} WHERE id = $1", rid)
+        return status == "DELETE 1"
+
+    async def delete_where(self, ts: TenantSchema, table: Table, where: str, params: list[Any]) -> int:
+        """Delete every record matching an already translated condition; return how many went."""
+        with _translate_errors(ts):
+            status = await self._db.execute(f"DELETE FROM {ts.table(table.name)} WHERE {where}", *params)
+        return int(status.rsplit(" ", 1)[-1])
+
+
+def _as_uuid(value: Any) -> uuid.UUID | None:
+    try:
+        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    except (ValueError, AttributeError):
+        return None
+
+
+def _plan_rows(plan: Any) -> float:
+    if isinstance(plan, str):
+        import json
+
+        plan = json.loads(plan)
+    return float(plan[0]["Plan"]["Plan Rows"])

@@ -1,0 +1,108 @@
+"""The tenant API, interface ``_tenant`` 2.0, as RMB modules answer it.
+
+``POST /_/tenant`` starts a job (201 + ``Location``) that creates or upgrades the schema and loads
+reference/sample data; ``GET /_/tenant/{id}?wait=ms`` reports it; ``DELETE`` forgets it. ``purge`` drops
+the tenant's schema at once (204), and a body without ``module_to`` (a disable) has nothing to do (204).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from typing import Any
+
+from aiohttp import web
+
+from mod_users.errors import NotFound
+from mod_users.routing import Call, Route, json_response
+from mod_users.state import BACKGROUND, CONTRACT, POOL, SETTINGS
+from mod_users.storage.migrations import MIGRATIONS, purge_tenant, upgrade_tenant
+from mod_users.storage.records import RecordStore
+from mod_users.storage.tables import ALL_TABLES
+from mod_users.storage.tenants import TenantSchema
+from mod_users.tenant import jobs
+from mod_users.tenant.data_sets import REFERENCE_DATA, SAMPLE_DATA, load_data_sets
+
+log = logging.getLogger(__name__)
+
+
+def _flag(attributes: dict[str, Any], key: str) -> bool:
+    for parameter in attributes.get("parameters") or ():
+        if parameter.get("key") == key:
+            return str(parameter.get("value", "")).strip().lower() == "true"
+    return False
+
+
+async def run_init(app: web.Application, ts: TenantSchema, attributes: dict[str, Any]) -> list[str]:
+    """Create or upgrade the schema and load the requested data; return what was done."""
+    pool = app[POOL]
+    async with pool.acquire() as con:
+        messages = await upgrade_tenant(con, ts, ALL_TABLES, MIGRATIONS, attributes["module_to"])
+    root = app[SETTINGS].contract_dir
+    schemas = app[CONTRACT].schemas
+    store = RecordStore(pool)
+    if _flag(attributes, "loadReference"):
+        messages += await load_data_sets(store, ts, root / "reference-data", REFERENCE_DATA, schemas)
+    if _flag(attributes, "loadSample"):
+        messages += await load_data_sets(store, ts, root / "sample-data", SAMPLE_DATA, schemas)
+    return messages
+
+
+async def _run_job(app: web.Application, ts: TenantSchema, job: dict[str, Any]) -> None:
+    try:
+        messages = await run_init(app, ts, job["tenantAttributes"])
+        error = None
+        log.info("tenant init done", extra={"job": job["id"], "steps": len(messages)})
+    except Exception as exc:  # the job reports any failure; nothing may escape a background task
+        log.exception("tenant init failed", extra={"job": job["id"]})
+        messages, error = [], f"{exc.__class__.__name__}: {exc}"
+    async with app[POOL].acquire() as con:
+        await jobs.finish_job(con, ts, job, messages, error)
+
+
+async def post_tenant(call: Call) -> web.StreamResponse:
+    attributes: dict[str, Any] = call.body
+    ts = call.tenant
+    app = call.request.app
+    if attributes.get("purge"):
+        async with app[POOL].acquire() as con:
+            await purge_tenant(con, ts)
+        return web.Response(status=204)
+    if not attributes.get("module_to"):
+        return web.Response(status=204)
+    async with app[POOL].acquire() as con:
+        job = await jobs.create_job(con, ts, attributes)
+    task = asyncio.create_task(_run_job(app, ts, job))
+    app[BACKGROUND].add(task)
+    task.add_done_callback(app[BACKGROUND].discard)
+    return json_response(job, status=201, headers={"Location": f"/_/tenant/{job['id']}"})
+
+
+def _job_id(call: Call) -> uuid.UUID:
+    try:
+        return uuid.UUID(call.path("operationId"))
+    except ValueError:
+        raise NotFound(f"Job not found: {call.path('operationId')[:64]}") from None
+
+
+async def get_tenant_job(call: Call) -> web.StreamResponse:
+    job_id = _job_id(call)
+    job = await jobs.get_job(call.request.app[POOL], call.tenant, job_id, call.params["wait"] or 0)
+    if job is None:
+        raise NotFound(f"Job not found: {job_id}")
+    return json_response(job)
+
+
+async def delete_tenant_job(call: Call) -> web.StreamResponse:
+    job_id = _job_id(call)
+    if not await jobs.delete_job(call.request.app[POOL], call.tenant, job_id):
+        raise NotFound(f"Job not found: {job_id}")
+    return web.Response(status=204)
+
+
+ROUTES = (
+    Route("POST", "/_/tenant", post_tenant),
+    Route("GET", "/_/tenant/{operationId}", get_tenant_job),
+    Route("DELETE", "/_/tenant/{operationId}", delete_tenant_job),
+)
