@@ -40,11 +40,12 @@ def add_routes(app: web.Application, contract: Contract, routes: Iterable[Route]
     missing_in_code = sorted(set(declared) - served)
     if missing_in_raml or missing_in_code:
         raise ContractMismatch(
-            "routes and RAML disagree; "
-            f"served but not in the RAML: {missing_in_raml or 'none'}; in the RAML but not served: {missing_in_code or 'none'}"
+            f"routes and RAML disagree; served but not in the RAML: {missing_in_raml or 'none'}; "
+            f"in the RAML but not served: {missing_in_code or 'none'}"
         )
     for route in routes:
-        app.router.add_route(route.method, route.aiohttp_path(), bind(route, declared[(route.method, route.path)], contract))
+        handler = bind(route, declared[(route.method, route.path)], contract)
+        app.router.add_route(route.method, route.aiohttp_path(), handler)
 
 
 async def health(request: web.Request) -> web.StreamResponse:

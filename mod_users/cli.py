@@ -33,7 +33,7 @@ def database(settings: Settings) -> Iterator[DatabaseSettings]:
         asyncio.run(ensure_database(settings.db))
         yield settings.db
         return
-    cluster = EmbeddedPostgres(settings.data_dir, settings.embedded_pg_port)
+    cluster = EmbeddedPostgres(EmbeddedPostgres.usable_root(settings.data_dir), settings.embedded_pg_port)
     db = cluster.start()
     try:
         asyncio.run(ensure_database(db))
@@ -101,7 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the HTTP service")
     serve.add_argument("--port", type=int, help="HTTP port (default HTTP_PORT or 8081)")
     serve.add_argument("--host", help="address to listen on (default 0.0.0.0)")
-    serve.add_argument("--data-dir", type=Path, help="embedded database folder (default MOD_USERS_DATA_DIR or .mod-users)")
+    serve.add_argument("--data-dir", type=Path,
+                       help="embedded database folder (default MOD_USERS_DATA_DIR or .mod-users)")
     serve.set_defaults(run=_serve)
     tenant = sub.add_parser("tenant", help="initialise or purge a tenant without going through HTTP")
     tenant.add_argument("action", choices=["init", "purge"])

@@ -119,13 +119,32 @@ async def read_json(request: web.Request) -> Any:
         raise BadRequest("Malformed JSON: nested too deeply") from None
 
 
-def bind(route: Route, endpoint: Endpoint, contract: Contract) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+async def _checked_body(route: Route, request: web.Request, contract: Contract, schema_key: str | None) -> Any:
+    """The JSON body, parsed and valid against its schema, or the error in the route's style."""
+    try:
+        body = await read_json(request)
+    except BadRequest as exc:
+        if route.style == "polaris":
+            raise PolarisError(400, exc.message, -1) from None
+        raise
+    if route.style == "folio" and isinstance(body, dict):
+        # Server-set, as in RMB: a client's metadata is ignored, even a malformed one.
+        body.pop("metadata", None)
+    errors = contract.schemas.errors(schema_key, body) if schema_key else []
+    if errors and route.style == "polaris":
+        first = errors[0]
+        where = f"'{first.field}': " if first.field else ""
+        raise PolarisError(400, f"Invalid request body: {where}{first.message}", -1)
+    if errors:
+        raise schema_failure(errors)
+    return body
+
+
+def bind(route: Route, endpoint: Endpoint, contract: Contract
+         ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     """Wrap ``route.handler`` with the checks its RAML endpoint declares."""
     schema_key = contract.schema_key(endpoint.json_body)
-    uri_params = {name: p for name, p in endpoint.uri_params.items()}
-
-    def reject(message: str) -> Exception:
-        return PolarisError(400, message, -1) if route.style == "polaris" else BadRequest(message)
+    has_json_body = endpoint.json_body is not None
 
     async def handle(request: web.Request) -> web.StreamResponse:
         okapi: OkapiContext = request[OKAPI_KEY]
@@ -135,27 +154,12 @@ def bind(route: Route, endpoint: Endpoint, contract: Contract) -> Callable[[web.
             okapi.tenant  # noqa: B018 -- validates the name before anything uses it
         try:
             params = parse_params(endpoint.query_params, request.query)
-            uri = parse_params(uri_params, request.match_info) if uri_params else {}
+            uri = parse_params(endpoint.uri_params, request.match_info) if endpoint.uri_params else {}
         except ParamError as exc:
-            raise reject(str(exc)) from None
-        body = None
-        if endpoint.bodies:
-            if "application/json" in endpoint.bodies:
-                try:
-                    body = await read_json(request)
-                except BadRequest as exc:
-                    raise reject(exc.message) from None
-                if route.style == "folio" and isinstance(body, dict):
-                    # Server-set, as in RMB: a client's metadata is ignored, even a malformed one.
-                    body.pop("metadata", None)
-                if schema_key is not None:
-                    errors = contract.schemas.errors(schema_key, body)
-                    if errors:
-                        if route.style == "polaris":
-                            first = errors[0]
-                            where = f"'{first.field}': " if first.field else ""
-                            raise PolarisError(400, f"Invalid request body: {where}{first.message}", -1)
-                        raise schema_failure(errors)
+            if route.style == "polaris":
+                raise PolarisError(400, str(exc), -1) from None
+            raise BadRequest(str(exc)) from None
+        body = await _checked_body(route, request, contract, schema_key) if has_json_body else None
         call = Call(request, okapi, endpoint, params, body, request.app[STORE], uri)
         return await route.handler(call)
 

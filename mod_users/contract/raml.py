@@ -238,11 +238,9 @@ class RamlApi:
     def _walk(self, path: str, node: dict[str, Any], inherited_uri: dict[str, Param]) -> None:
         uri_params = dict(inherited_uri)
         uri_params.update(self._params(node.get("uriParameters")))
-        resource_name = path.rstrip("/").rsplit("/", 1)[-1]
-        context = {
-            "resourcePath": path,
-            "resourcePathName": re.sub(r"[{}]", "", resource_name),
-        }
+        # RAML: the rightmost path segment that is not a URI parameter.
+        plain = [s for s in path.split("/") if s and not s.startswith("{")]
+        context = {"resourcePath": path, "resourcePathName": plain[-1] if plain else ""}
         node = self._apply_resource_type(node, context)
         for method in METHODS:
             if method in node:

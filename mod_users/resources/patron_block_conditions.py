@@ -21,10 +21,11 @@ def message_goes_with_blocked_actions(condition: dict[str, Any]) -> list[dict[st
     """A blocked action needs a message, and a message needs a blocked action."""
     message = str(condition.get("message") or "").strip()
     blocked = any(condition.get(action) is True for action in _ACTIONS)
+    # FOLIO names the condition, not the field, in these errors: key "patron block condition id".
     if blocked and not message:
-        return [folio_error(MESSAGE_REQUIRED, "message", condition.get("message"))]
+        return [folio_error(MESSAGE_REQUIRED, "patron block condition id", condition.get("id"))]
     if message and not blocked:
-        return [folio_error(ACTION_REQUIRED, "message", condition.get("message"))]
+        return [folio_error(ACTION_REQUIRED, "patron block condition id", condition.get("id"))]
     return []
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -29,10 +30,8 @@ async def ensure_database(db: DatabaseSettings) -> None:
         if not exists:
             # A database name cannot be a bind parameter; quote_ident on the server makes it safe.
             quoted = await admin.fetchval("SELECT quote_ident($1)", db.database)
-            try:
+            with contextlib.suppress(asyncpg.DuplicateDatabaseError):  # created meanwhile by another process
                 await admin.execute(f"CREATE DATABASE {quoted}")
-            except asyncpg.DuplicateDatabaseError:
-                pass
     finally:
         await admin.close()
 

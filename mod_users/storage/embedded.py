@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import hashlib
 import logging
 import os
 import pwd
@@ -102,6 +103,19 @@ class EmbeddedPostgres:
         if self._as_postgres:
             entry = pwd.getpwnam(_SERVER_OS_USER)
             os.chown(path, entry.pw_uid, entry.pw_gid)
+
+    @staticmethod
+    def usable_root(root: Path) -> Path:
+        """``root``, or — when we are root and ``postgres`` cannot enter one of its parent folders (a
+        checkout under /root, say) — a stable folder under /var/lib/mod-users named after it."""
+        root = Path(root).absolute()
+        if os.geteuid() != 0 or all(p.stat().st_mode & 0o001 for p in root.parents if p.exists()):
+            return root
+        digest = hashlib.sha1(str(root).encode()).hexdigest()[:10]
+        moved = Path("/var/lib/mod-users") / f"{root.name.strip('.') or 'data'}-{digest}"
+        log.warning("data folder not reachable by the postgres user; using another",
+                    extra={"requested": str(root), "used": str(moved)})
+        return moved
 
     def _check_reachable_by_server_user(self) -> None:
         """Every parent of the data folder must be searchable by ``postgres``, or initdb fails obscurely."""

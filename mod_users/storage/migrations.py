@@ -41,7 +41,7 @@ MIGRATIONS: tuple[Migration, ...] = ()
 def index_name(table: Table, index: cql.Index) -> str:
     """A stable, <= 63 character name for an index declaration."""
     base = f"{_INDEX_PREFIX}{table.name}_{index.field.replace('.', '_')}_{index.kind}"
-    if not index.case_sensitive or not index.remove_accents:
+    if index.case_sensitive or not index.remove_accents:
         base += f"_{int(index.case_sensitive)}{int(index.remove_accents)}"
     base = base.lower()
     if len(base) > 63:

@@ -72,24 +72,24 @@ def new_metadata(user_id: str | None, created: dict[str, Any] | None = None) -> 
 
 
 @contextlib.contextmanager
-def _translate_errors(ts: TenantSchema) -> Any:
+def _translate_errors(ts: TenantSchema, record_id: Any = None) -> Any:
     """Map asyncpg failures to storage errors the HTTP layer understands."""
     try:
         yield
     except (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError) as exc:
         raise TenantNotInitialised(ts.tenant) from exc
     except asyncpg.UniqueViolationError as exc:
-        raise DuplicateRecord(_unique_message(exc)) from exc
+        raise DuplicateRecord(_unique_message(exc, record_id)) from exc
     except _CONNECTION_ERRORS as exc:
         raise DatabaseUnavailable(f"database unavailable: {exc.__class__.__name__}") from exc
     except asyncpg.QueryCanceledError as exc:
         raise DatabaseUnavailable("database query timed out") from exc
 
 
-def _unique_message(exc: asyncpg.UniqueViolationError) -> str:
+def _unique_message(exc: asyncpg.UniqueViolationError, record_id: Any) -> str:
     constraint = getattr(exc, "constraint_name", "") or ""
     if constraint.endswith("_pkey"):
-        return "id value already exists in table " + constraint[: -len("_pkey")]
+        return f"id value already exists in table {constraint[: -len('_pkey')]}: {record_id}"
     detail = getattr(exc, "detail", "") or ""
     return f"value already exists: {detail}" if detail else "value already exists"
 
@@ -144,17 +144,30 @@ class RecordStore:
         with _translate_errors(ts):
             rows = await self._db.fetch(sql, *params, limit, offset)
             records = [r[0] for r in rows]
-            if len(records) < limit and (records or offset == 0):
-                return Page(records, offset + len(records))
-            counted = await self._db.fetchval(
-                f"SELECT count(*) FROM (SELECT 1 {source} LIMIT ${n + 1}) AS bounded", *params,
-                EXACT_COUNT_LIMIT + 1,
-            )
-            if counted <= EXACT_COUNT_LIMIT:
-                return Page(records, counted)
-            plan = await self._db.fetchval(f"EXPLAIN (FORMAT JSON) SELECT 1 {source}", *params)
-            estimate = int(_plan_rows(plan))
-            return Page(records, max(estimate, offset + len(records), EXACT_COUNT_LIMIT + 1), exact=False)
+            if 0 < len(records) < limit or (offset == 0 and not records and limit > 0):
+                return Page(records, offset + len(records))  # the page itself says how many there are
+            total, exact = await self._count(source, params)
+        # As RMB: a page cannot contradict the total it comes with.
+        if not records and offset > 0 and total > offset:
+            total = offset
+        if limit and len(records) == limit and total < offset + limit:
+            total, exact = offset + limit, False
+        return Page(records, total, exact)
+
+    async def _count(self, source: str, params: list[Any]) -> tuple[int, bool]:
+        """RMB's totalRecords: the planner's estimate when it is far above the exact-count limit,
+        otherwise a count that stops at the limit, so no large result is ever counted row by row."""
+        plan = await self._db.fetchval(f"EXPLAIN (FORMAT JSON) SELECT 1 {source}", *params)
+        estimate = int(_plan_rows(plan))
+        if estimate > 4 * EXACT_COUNT_LIMIT:
+            return estimate, False
+        n = len(params)
+        counted = await self._db.fetchval(
+            f"SELECT count(*) FROM (SELECT 1 {source} LIMIT ${n + 1}) AS bounded", *params, EXACT_COUNT_LIMIT
+        )
+        if counted < EXACT_COUNT_LIMIT:
+            return counted, True
+        return max(estimate, EXACT_COUNT_LIMIT), False
 
     # -- writing ----------------------------------------------------------------------------------
     async def insert(self, ts: TenantSchema, table: Table, record: dict[str, Any], user_id: str | None
@@ -168,7 +181,7 @@ class RecordStore:
         doc["metadata"] = new_metadata(user_id)
         if table.optimistic_locking:
             doc["_version"] = 1
-        with _translate_errors(ts):
+        with _translate_errors(ts, rid):
             return await self._db.fetchval(
                 f"INSERT INTO {ts.table(table.name)} (id, jsonb) VALUES ($1, $2) RETURNING jsonb", rid, doc
             )

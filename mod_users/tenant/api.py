@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from mod_users.errors import NotFound
+from mod_users.errors import BadRequest, NotFound
 from mod_users.routing import Call, Route, json_response
 from mod_users.state import BACKGROUND, CONTRACT, POOL, SETTINGS
 from mod_users.storage.migrations import MIGRATIONS, purge_tenant, upgrade_tenant
@@ -83,7 +83,7 @@ def _job_id(call: Call) -> uuid.UUID:
     try:
         return uuid.UUID(call.path("operationId"))
     except ValueError:
-        raise NotFound(f"Job not found: {call.path('operationId')[:64]}") from None
+        raise BadRequest(f"Invalid UUID string: {call.path('operationId')[:64]}") from None
 
 
 async def get_tenant_job(call: Call) -> web.StreamResponse:

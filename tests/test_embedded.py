@@ -1,0 +1,102 @@
+"""The embedded PostgreSQL cluster: created once, reused, data kept across restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from mod_users.storage.database import connect_kwargs, ensure_database
+from mod_users.storage.embedded import EmbeddedPostgres, EmbeddedPostgresError, free_port
+
+
+@pytest.fixture
+def cluster_root():
+    root = Path(tempfile.mkdtemp(prefix="mod-users-embedded-"))
+    yield root
+    EmbeddedPostgres(root).destroy()
+
+
+async def _query(db, sql, *args):
+    con = await asyncpg.connect(**connect_kwargs(db))
+    try:
+        if ";" in sql:
+            return await con.execute(sql)
+        return await con.fetchval(sql, *args)
+    finally:
+        await con.close()
+
+
+def test_data_survives_a_restart(cluster_root):
+    port = free_port()
+    first = EmbeddedPostgres(cluster_root, port=port, durable=False)
+    db = first.start()
+    assert db.port == port and db.host == "127.0.0.1"
+    asyncio.run(ensure_database(db))
+    asyncio.run(_query(db, "CREATE TABLE kept (v text); INSERT INTO kept VALUES ('still here')"))
+    first.stop()
+    assert not (cluster_root / "pgdata" / "postmaster.pid").exists()
+
+    second = EmbeddedPostgres(cluster_root, durable=False)
+    db2 = second.start()
+    try:
+        assert db2.password == db.password
+        assert asyncio.run(_query(db2, "SELECT v FROM kept")) == "still here"
+    finally:
+        second.stop()
+
+
+def test_a_running_cluster_is_reused_and_left_to_its_starter(cluster_root):
+    owner = EmbeddedPostgres(cluster_root, durable=False)
+    db = owner.start()
+    try:
+        guest = EmbeddedPostgres(cluster_root)
+        assert guest.start().port == db.port
+        assert not guest.started_here
+        guest.stop()  # not ours to stop
+        asyncio.run(ensure_database(db))
+        assert asyncio.run(_query(db, "SELECT 1")) == 1
+    finally:
+        owner.stop()
+
+
+def test_the_password_file_is_private(cluster_root):
+    cluster = EmbeddedPostgres(cluster_root, durable=False)
+    cluster.start()
+    try:
+        assert (cluster_root / "password").stat().st_mode & 0o777 == 0o600
+    finally:
+        cluster.stop()
+
+
+def test_wrong_password_is_refused(cluster_root):
+    cluster = EmbeddedPostgres(cluster_root, durable=False)
+    db = cluster.start()
+    try:
+        kwargs = connect_kwargs(db, database="postgres")
+        kwargs["password"] = "guess"
+        with pytest.raises(asyncpg.InvalidPasswordError):
+            asyncio.run(asyncpg.connect(**kwargs))
+    finally:
+        cluster.stop()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root has to step around unreachable folders")
+def test_as_root_an_unreachable_folder_is_replaced(tmp_path):
+    hidden = tmp_path / "private"
+    hidden.mkdir(mode=0o700)
+    os.chmod(hidden, 0o700)
+    chosen = EmbeddedPostgres.usable_root(hidden / "data")
+    assert chosen.parent == Path("/var/lib/mod-users")
+    assert chosen == EmbeddedPostgres.usable_root(hidden / "data")  # stable across runs
+    assert EmbeddedPostgres.usable_root(Path("/tmp/x-data")) == Path("/tmp/x-data")
+
+
+def test_missing_binaries_are_reported(cluster_root, monkeypatch):
+    cluster = EmbeddedPostgres(cluster_root, bin_dir=cluster_root / "nowhere")
+    with pytest.raises((EmbeddedPostgresError, FileNotFoundError)):
+        cluster.start()

@@ -1,0 +1,67 @@
+"""The generic JSONB record store: totals, transactions, metadata, bad ids."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from mod_users.storage.database import create_pool
+from mod_users.storage.errors import DuplicateRecord, TenantNotInitialised
+from mod_users.storage.records import EXACT_COUNT_LIMIT, RecordStore
+from mod_users.storage.tables import PATRON_BLOCK_CONDITIONS as TABLE
+from mod_users.storage.tenants import TenantSchema
+
+
+@pytest.fixture
+async def store(db_settings):
+    pool = await create_pool(db_settings)
+    yield RecordStore(pool)
+    await pool.close()
+
+
+def _record(i):
+    return {"name": f"r{i:05d}", "blockBorrowing": False, "blockRenewals": False, "blockRequests": False,
+            "valueType": "Integer"}
+
+
+async def test_totals_are_exact_up_to_the_limit_then_estimated(store, fresh_tenant):
+    ts = TenantSchema(fresh_tenant)
+    count = EXACT_COUNT_LIMIT + 500
+    async with store.transaction(ts) as tx:
+        await tx._db.executemany(
+            f"INSERT INTO {ts.table(TABLE.name)} (id, jsonb) VALUES ($1, $2)",
+            [(uuid.uuid4(), _record(i)) for i in range(count)],
+        )
+        await tx._db.execute(f"ANALYZE {ts.table(TABLE.name)}")
+    page = await store.search(ts, TABLE, None, 0, 10)
+    assert len(page.records) == 10
+    assert page.exact is False
+    assert page.total > EXACT_COUNT_LIMIT
+    assert abs(page.total - count) < count * 0.2  # the planner's estimate after ANALYZE
+    small = await store.search_where(ts, TABLE, "jsonb->>'name' < $1", ["r00020"], "", 0, 5)
+    assert (small.total, small.exact, len(small.records)) == (20, True, 5)
+
+
+async def test_a_failed_transaction_stores_nothing(store, fresh_tenant):
+    ts = TenantSchema(fresh_tenant)
+    rid = str(uuid.uuid4())
+    await store.insert(ts, TABLE, {**_record(1), "id": rid}, None)
+    fresh = str(uuid.uuid4())
+    with pytest.raises(DuplicateRecord):
+        async with store.transaction(ts) as tx:
+            await tx.insert(ts, TABLE, {**_record(2), "id": fresh}, None)
+            await tx.insert(ts, TABLE, {**_record(3), "id": rid}, None)
+    assert await store.get(ts, TABLE, fresh) is None
+
+
+async def test_unknown_tenant_is_reported_as_such(store):
+    with pytest.raises(TenantNotInitialised):
+        await store.get(TenantSchema("nobodyhere"), TABLE, str(uuid.uuid4()))
+
+
+async def test_malformed_ids_find_nothing(store, fresh_tenant):
+    ts = TenantSchema(fresh_tenant)
+    assert await store.get(ts, TABLE, "1 OR 1=1") is None
+    assert await store.update(ts, TABLE, "nope", _record(1), None) is None
+    assert await store.delete(ts, TABLE, "nope") is False
