@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable
 
@@ -10,10 +11,13 @@ from aiohttp import web
 
 from mod_users.config import DatabaseSettings, Settings
 from mod_users.contract import Contract, load_contract
+from mod_users.contract.openapi import build_openapi
+from mod_users.descriptor import module_version
 from mod_users.middlewares import error_mapping, okapi_context
 from mod_users.resources import patron_block_conditions
+from mod_users.resources.contract_files import add_system_routes
 from mod_users.routing import Route, bind, text_response
-from mod_users.state import BACKGROUND, CONTRACT, POOL, SETTINGS, STORE
+from mod_users.state import BACKGROUND, CONTRACT, OPENAPI, POOL, SETTINGS, STORE
 from mod_users.storage.database import create_pool
 from mod_users.storage.records import RecordStore
 from mod_users.tenant import api as tenant_api
@@ -81,6 +85,10 @@ def init_app(settings: Settings, db: DatabaseSettings, contract: Contract | None
     app[CONTRACT] = contract
     app[BACKGROUND] = set()
     add_routes(app, contract, ROUTES)
+    openapi = build_openapi(contract, module_version(settings.contract_dir),
+                            [(r.method, r.path) for r in ROUTES if r.tenant])
+    app[OPENAPI] = json.dumps(openapi, ensure_ascii=False).encode()
+    add_system_routes(app)
     app.router.add_get("/admin/health", health)
     app.cleanup_ctx.append(_database(db))
     return app

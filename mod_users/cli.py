@@ -4,6 +4,8 @@
     mod-users tenant init TENANT        create/upgrade a tenant's schema (--load-reference, --load-sample)
     mod-users tenant purge TENANT       drop a tenant's schema
     mod-users cql "QUERY"               print the SQL a CQL query becomes
+    mod-users descriptor                print the ModuleDescriptor (template filled in)
+    mod-users contract URL --tenant T   check a running instance against the RAML and schemas
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
 import sys
 from collections.abc import Iterator
@@ -95,6 +98,31 @@ def _cql(settings: Settings, args: argparse.Namespace) -> int:
     return explain([args.query])
 
 
+def _descriptor(settings: Settings, args: argparse.Namespace) -> int:
+    from mod_users.descriptor import module_version, render_descriptor
+
+    root = settings.contract_dir
+    descriptor = render_descriptor(root / "descriptors" / "ModuleDescriptor-template.json", module_version(root))
+    print(json.dumps(descriptor, indent=2))
+    return 0
+
+
+def _contract(settings: Settings, args: argparse.Namespace) -> int:
+    from mod_users.contract import load_contract
+    from mod_users.contract.checker import check_instance
+
+    contract = load_contract(settings.ramls_dir, settings.schemas_dir)
+    findings = asyncio.run(check_instance(args.url, args.tenant, contract))
+    failed = [f for f in findings if f.problems]
+    for finding in findings:
+        mark = "FAIL" if finding.problems else "ok  "
+        print(f"{mark} {finding.status} {finding.method} {finding.url} ({finding.probe})")
+        for problem in finding.problems:
+            print(f"       {problem}")
+    print(f"{len(findings)} requests, {len(failed)} broke the contract")
+    return 1 if failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mod-users", description="FOLIO-style users module")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -115,6 +143,11 @@ def build_parser() -> argparse.ArgumentParser:
     cql = sub.add_parser("cql", help="print the SQL translation of a CQL query")
     cql.add_argument("query")
     cql.set_defaults(run=_cql)
+    sub.add_parser("descriptor", help="print the ModuleDescriptor").set_defaults(run=_descriptor)
+    contract = sub.add_parser("contract", help="check a running instance against the contract")
+    contract.add_argument("url", help="base URL of the module, e.g. http://localhost:8081")
+    contract.add_argument("--tenant", required=True, help="an initialised tenant to run against")
+    contract.set_defaults(run=_contract)
     return parser
 
 

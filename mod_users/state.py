@@ -15,5 +15,7 @@ SETTINGS = web.AppKey("settings", Settings)
 CONTRACT = web.AppKey("contract", Contract)
 POOL = web.AppKey("pool", asyncpg.Pool)
 STORE = web.AppKey("store", RecordStore)
+# The OpenAPI rendering of the contract, encoded once at start-up.
+OPENAPI = web.AppKey("openapi", bytes)
 # Tenant jobs running in the background; shutdown waits for them.
 BACKGROUND = web.AppKey("background", set[asyncio.Task[None]])

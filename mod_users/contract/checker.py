@@ -1,0 +1,122 @@
+"""Checking answers against the contract, for our tests and for other teams' running instances.
+
+``response_problems`` says what is wrong with one answer (an undocumented status, a media type the RAML
+does not give for it, a body that breaks its schema). ``check_instance`` drives a running module through
+every RAML endpoint — the examples, then unknown ids, malformed JSON and missing tenants — and reports every
+answer that breaks the contract. ``mod-users contract URL --tenant T`` runs it from the command line.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+
+from mod_users.contract import Contract, Endpoint
+
+
+@dataclass
+class Finding:
+    """One request made by the checker and what was wrong with its answer (nothing, ideally)."""
+
+    method: str
+    url: str
+    probe: str
+    status: int
+    problems: list[str] = field(default_factory=list)
+
+
+def response_problems(contract: Contract, endpoint: Endpoint, status: int, content_type: str,
+                      body: bytes) -> list[str]:
+    """Everything about one answer that the RAML does not allow; empty when it conforms."""
+    response = endpoint.responses.get(status)
+    if response is None:
+        return [f"status {status} is not documented (documented: {sorted(endpoint.responses)})"]
+    if not response.bodies:
+        return [] if not body else [f"status {status} is documented without a body, got {len(body)} bytes"]
+    media = content_type.split(";", 1)[0].strip()
+    declared = response.bodies.get(media)
+    if declared is None:
+        return [f"media type {media!r} is not documented for {status} (documented: {sorted(response.bodies)})"]
+    key = contract.schema_key(declared)
+    if key is None:
+        return []
+    try:
+        document = json.loads(body)
+    except ValueError as exc:
+        return [f"body is not JSON: {exc}"]
+    return [f"{e.field or '(root)'}: {e.message}" for e in contract.schemas.errors(key, document)]
+
+
+def _fill(endpoint: Endpoint, ids: dict[str, str]) -> str:
+    """The endpoint's path with its parameters filled: a known id, else a value the RAML allows."""
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name in ids:
+            return ids[name]
+        param = endpoint.uri_params.get(name)
+        if param is not None and param.enum:
+            return str(param.enum[0])
+        if param is not None and param.type == "integer":
+            return "999999"
+        return str(uuid.uuid4())
+
+    return re.sub(r"\{([^}]+)\}", value, endpoint.path)
+
+
+def _example(endpoint: Endpoint) -> Any:
+    body = endpoint.json_body
+    if body is None or not body.has_example:
+        return None
+    example = json.loads(json.dumps(body.example))
+    if isinstance(example, dict) and endpoint.method == "POST":
+        example.pop("id", None)  # a fresh record each run
+    return example
+
+
+async def check_instance(base_url: str, tenant: str, contract: Contract,
+                         headers: dict[str, str] | None = None) -> list[Finding]:
+    """Exercise every endpoint of ``contract`` on the module at ``base_url``; return every request made."""
+    base = base_url.rstrip("/")
+    common = {"X-Okapi-Tenant": tenant, **(headers or {})}
+    findings: list[Finding] = []
+    created: dict[str, str] = {}
+
+    async with aiohttp.ClientSession() as session:
+        async def call(endpoint: Endpoint, probe: str, path: str, *, data: bytes | None = None,
+                       send_tenant: bool = True) -> tuple[int, bytes]:
+            hdrs = dict(common) if send_tenant else {k: v for k, v in common.items() if k != "X-Okapi-Tenant"}
+            if data is not None:
+                hdrs["Content-Type"] = "application/json"
+            async with session.request(endpoint.method, base + path, data=data, headers=hdrs) as resp:
+                raw = await resp.read()
+                problems = response_problems(contract, endpoint, resp.status, resp.content_type or "", raw)
+                findings.append(Finding(endpoint.method, path, probe, resp.status, problems))
+                return resp.status, raw
+
+        order = {"POST": 0, "GET": 1, "PUT": 2, "DELETE": 3}
+        endpoints = sorted(contract.endpoints(), key=lambda e: (order.get(e.method, 9), e.path))
+        for endpoint in endpoints:
+            if endpoint.path.startswith("/_/"):
+                continue  # the tenant API is exercised by Okapi, not by a contract run
+            example = _example(endpoint)
+            data = None if example is None else json.dumps(example).encode()
+            status, raw = await call(endpoint, "example", _fill(endpoint, created), data=data)
+            if endpoint.method == "POST" and status == 201:
+                record_id = json.loads(raw).get("id")
+                item = re.compile(re.escape(endpoint.path) + r"/\{([^}]+)\}")
+                for other in contract.endpoints():
+                    found = item.fullmatch(other.path)
+                    if found and record_id:
+                        created[found.group(1)] = str(record_id)
+            if "{" in endpoint.path:
+                await call(endpoint, "unknown id", _fill(endpoint, {}), data=data)
+            if endpoint.json_body is not None:
+                await call(endpoint, "malformed JSON", _fill(endpoint, created), data=b'{"unterminated')
+            await call(endpoint, "no tenant", _fill(endpoint, created), data=data, send_tenant=False)
+    return findings
