@@ -1,0 +1,200 @@
+"""Walk the RAML: every documented status code of every route is provoked here, and the answer is
+checked against the contract (status, media type, body schema).
+
+A new route or status in the RAML without a provocation below fails ``test_every_documented_answer``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from mod_users.config import PROJECT_ROOT
+from mod_users.contract import load_contract
+from mod_users.contract.checker import response_problems
+from mod_users.storage.records import RecordStore
+from mod_users.tenant import jobs
+
+CONTRACT = load_contract(PROJECT_ROOT / "ramls", PROJECT_ROOT / "schemas")
+PBC = "/patron-block-conditions"
+ITEM = PBC + "/{patronBlockConditionId}"
+JOB = "/_/tenant/{operationId}"
+
+
+def _condition(**extra):
+    return {"name": f"c-{uuid.uuid4().hex[:6]}", "blockBorrowing": False, "blockRenewals": False,
+            "blockRequests": False, "valueType": "Integer", **extra}
+
+
+async def _created(client, tenant):
+    resp = await client.post(PBC, json=_condition(), headers={"X-Okapi-Tenant": tenant})
+    return (await resp.json())["id"]
+
+
+def _broken(monkeypatch, target, name):
+    async def fail(*args, **kwargs):
+        raise RuntimeError("injected failure")
+
+    monkeypatch.setattr(target, name, fail)
+
+
+async def _job(client, tenant):
+    resp = await client.post("/_/tenant", json={"module_to": "mod-users-0.1.0"}, headers={"X-Okapi-Tenant": tenant})
+    job = await resp.json()
+    await client.get(f"/_/tenant/{job['id']}", params={"wait": "30000"}, headers={"X-Okapi-Tenant": tenant})
+    return job["id"]
+
+
+Provocation = Callable[..., Awaitable]
+H = "X-Okapi-Tenant"
+
+PROVOKE: dict[tuple[str, str, int], Provocation] = {
+    ("GET", PBC, 200): lambda c, t, mp: c.get(PBC, headers={H: t}),
+    ("GET", PBC, 400): lambda c, t, mp: c.get(PBC, params={"limit": "x"}, headers={H: t}),
+    ("POST", PBC, 201): lambda c, t, mp: c.post(PBC, json=_condition(), headers={H: t}),
+    ("POST", PBC, 400): lambda c, t, mp: c.post(PBC, data=b"{", headers={H: t}),
+    ("POST", PBC, 413): lambda c, t, mp: c.post(PBC, json=_condition(message="m" * 2_000_000), headers={H: t}),
+    ("POST", PBC, 422): lambda c, t, mp: c.post(PBC, json={"name": 1}, headers={H: t}),
+}
+
+
+async def _get_item(c, t, mp):
+    return await c.get(f"{PBC}/{await _created(c, t)}", headers={H: t})
+
+
+async def _put_item(c, t, mp):
+    rid = await _created(c, t)
+    return await c.put(f"{PBC}/{rid}", json=_condition(id=rid), headers={H: t})
+
+
+async def _delete_item(c, t, mp):
+    return await c.delete(f"{PBC}/{await _created(c, t)}", headers={H: t})
+
+
+async def _fail_search(c, t, mp):
+    _broken(mp, RecordStore, "search")
+    return await c.get(PBC, headers={H: t})
+
+
+async def _fail_insert(c, t, mp):
+    _broken(mp, RecordStore, "insert")
+    return await c.post(PBC, json=_condition(), headers={H: t})
+
+
+async def _fail_get(c, t, mp):
+    _broken(mp, RecordStore, "get")
+    return await c.get(f"{PBC}/{uuid.uuid4()}", headers={H: t})
+
+
+async def _fail_update(c, t, mp):
+    _broken(mp, RecordStore, "update")
+    return await c.put(f"{PBC}/{uuid.uuid4()}", json=_condition(), headers={H: t})
+
+
+async def _fail_delete(c, t, mp):
+    _broken(mp, RecordStore, "delete")
+    return await c.delete(f"{PBC}/{uuid.uuid4()}", headers={H: t})
+
+
+async def _job_get(c, t, mp):
+    return await c.get(f"/_/tenant/{await _job(c, t)}", headers={H: t})
+
+
+async def _job_delete(c, t, mp):
+    return await c.delete(f"/_/tenant/{await _job(c, t)}", headers={H: t})
+
+
+async def _fail_job_create(c, t, mp):
+    _broken(mp, jobs, "create_job")
+    return await c.post("/_/tenant", json={"module_to": "mod-users-0.1.0"}, headers={H: t})
+
+
+async def _fail_job_get(c, t, mp):
+    _broken(mp, jobs, "get_job")
+    return await c.get(f"/_/tenant/{uuid.uuid4()}", headers={H: t})
+
+
+async def _fail_job_delete(c, t, mp):
+    _broken(mp, jobs, "delete_job")
+    return await c.delete(f"/_/tenant/{uuid.uuid4()}", headers={H: t})
+
+
+PROVOKE.update({
+    ("GET", PBC, 500): _fail_search,
+    ("POST", PBC, 500): _fail_insert,
+    ("GET", ITEM, 200): _get_item,
+    ("GET", ITEM, 400): lambda c, t, mp: c.get(f"{PBC}/{uuid.uuid4()}", params={"lang": "xyz"}, headers={H: t}),
+    ("GET", ITEM, 404): lambda c, t, mp: c.get(f"{PBC}/{uuid.uuid4()}", headers={H: t}),
+    ("GET", ITEM, 500): _fail_get,
+    ("PUT", ITEM, 204): _put_item,
+    ("PUT", ITEM, 400): lambda c, t, mp: c.put(f"{PBC}/{uuid.uuid4()}", data=b"[", headers={H: t}),
+    ("PUT", ITEM, 404): lambda c, t, mp: c.put(f"{PBC}/{uuid.uuid4()}", json=_condition(), headers={H: t}),
+    ("PUT", ITEM, 413): lambda c, t, mp: c.put(f"{PBC}/{uuid.uuid4()}", json=_condition(message="m" * 2_000_000),
+                                               headers={H: t}),
+    ("PUT", ITEM, 422): lambda c, t, mp: c.put(f"{PBC}/{uuid.uuid4()}", json={}, headers={H: t}),
+    ("PUT", ITEM, 500): _fail_update,
+    ("DELETE", ITEM, 204): _delete_item,
+    ("DELETE", ITEM, 400): lambda c, t, mp: c.delete(f"{PBC}/{uuid.uuid4()}"),
+    ("DELETE", ITEM, 404): lambda c, t, mp: c.delete(f"{PBC}/{uuid.uuid4()}", headers={H: t}),
+    ("DELETE", ITEM, 500): _fail_delete,
+    ("POST", "/_/tenant", 201): lambda c, t, mp: c.post("/_/tenant", json={"module_to": "mod-users-0.1.0"},
+                                                        headers={H: t}),
+    ("POST", "/_/tenant", 204): lambda c, t, mp: c.post("/_/tenant", json={"module_from": "mod-users-0.1.0"},
+                                                        headers={H: t}),
+    ("POST", "/_/tenant", 400): lambda c, t, mp: c.post("/_/tenant", json={"module_to": "mod-users-0.1.0"}),
+    ("POST", "/_/tenant", 413): lambda c, t, mp: c.post("/_/tenant", data=b"[" + b" " * 2_000_000 + b"]",
+                                                        headers={H: t}),
+    ("POST", "/_/tenant", 422): lambda c, t, mp: c.post("/_/tenant", json={"purge": "soon"}, headers={H: t}),
+    ("POST", "/_/tenant", 500): _fail_job_create,
+    ("GET", JOB, 200): _job_get,
+    ("GET", JOB, 400): lambda c, t, mp: c.get("/_/tenant/not-a-uuid", headers={H: t}),
+    ("GET", JOB, 404): lambda c, t, mp: c.get(f"/_/tenant/{uuid.uuid4()}", headers={H: t}),
+    ("GET", JOB, 500): _fail_job_get,
+    ("DELETE", JOB, 204): _job_delete,
+    ("DELETE", JOB, 400): lambda c, t, mp: c.delete("/_/tenant/not-a-uuid", headers={H: t}),
+    ("DELETE", JOB, 404): lambda c, t, mp: c.delete(f"/_/tenant/{uuid.uuid4()}", headers={H: t}),
+    ("DELETE", JOB, 500): _fail_job_delete,
+})
+
+DOCUMENTED = sorted((e.method, e.path, status) for e in CONTRACT.endpoints() for status in e.responses)
+
+
+def test_no_provocation_for_an_undocumented_answer():
+    assert set(PROVOKE) - set(DOCUMENTED) == set()
+
+
+@pytest.mark.parametrize(("method", "path", "status"), DOCUMENTED, ids=[f"{m} {p} {s}" for m, p, s in DOCUMENTED])
+async def test_every_documented_answer(app_client, fresh_tenant, monkeypatch, method, path, status):
+    provoke = PROVOKE.get((method, path, status))
+    assert provoke is not None, f"no test provokes {status} for {method} {path}"
+    resp = await provoke(app_client, fresh_tenant, monkeypatch)
+    body = await resp.read()
+    assert resp.status == status, body[:500]
+    endpoint = CONTRACT.endpoint(method, path)
+    assert response_problems(CONTRACT, endpoint, resp.status, resp.content_type or "", body) == []
+
+
+async def test_contract_checker_passes_against_a_running_instance(app_client, fresh_tenant):
+    from mod_users.contract.checker import check_instance
+
+    base = str(app_client.make_url(""))
+    findings = await check_instance(base, fresh_tenant, CONTRACT)
+    assert len(findings) >= 15
+    assert [f for f in findings if f.problems] == []
+    assert {f.status for f in findings} >= {200, 201, 204, 400, 404}
+
+
+async def test_contract_checker_reports_a_broken_answer(app_client, fresh_tenant, monkeypatch):
+    from mod_users.contract.checker import check_instance
+    from mod_users.storage.records import Page
+
+    async def corrupt(self, *args, **kwargs):
+        return Page([{"name": 42}], 1)
+
+    monkeypatch.setattr(RecordStore, "search", corrupt)
+    findings = await check_instance(str(app_client.make_url("")), fresh_tenant, CONTRACT)
+    broken = [f for f in findings if f.problems]
+    assert [(f.method, f.url, f.probe) for f in broken] == [("GET", PBC, "example")]
+    assert any("name" in p for p in broken[0].problems)
