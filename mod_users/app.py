@@ -12,7 +12,7 @@ from aiohttp import web
 from mod_users.config import DatabaseSettings, Settings
 from mod_users.contract import Contract, load_contract
 from mod_users.contract.openapi import build_openapi
-from mod_users.descriptor import module_version
+from mod_users.descriptor import Handler, handler_for, handlers, module_version, render_descriptor, sample_path
 from mod_users.middlewares import error_mapping, okapi_context
 from mod_users.resources import patron_block_conditions
 from mod_users.resources.contract_files import add_system_routes
@@ -35,8 +35,10 @@ class ContractMismatch(RuntimeError):
     """The code's routes and the RAML endpoints differ; the service refuses to start."""
 
 
-def add_routes(app: web.Application, contract: Contract, routes: Iterable[Route]) -> None:
-    """Register ``routes``, each bound to its RAML endpoint; fail unless code and RAML agree."""
+def add_routes(app: web.Application, contract: Contract, routes: Iterable[Route],
+               descriptor_handlers: list[Handler] | None = None) -> None:
+    """Register ``routes``, each bound to its RAML endpoint and to the permissions its descriptor
+    handler desires; fail unless code and RAML agree."""
     routes = list(routes)
     declared = {(e.method, e.path): e for e in contract.endpoints()}
     served = {(r.method, r.path) for r in routes}
@@ -48,7 +50,9 @@ def add_routes(app: web.Application, contract: Contract, routes: Iterable[Route]
             f"in the RAML but not served: {missing_in_code or 'none'}"
         )
     for route in routes:
-        handler = bind(route, declared[(route.method, route.path)], contract)
+        entry = handler_for(descriptor_handlers or [], route.method, sample_path(route.path))
+        desired = entry.permissions_desired if entry else ()
+        handler = bind(route, declared[(route.method, route.path)], contract, desired)
         app.router.add_route(route.method, route.aiohttp_path(), handler)
 
 
@@ -84,8 +88,10 @@ def init_app(settings: Settings, db: DatabaseSettings, contract: Contract | None
     app[SETTINGS] = settings
     app[CONTRACT] = contract
     app[BACKGROUND] = set()
-    add_routes(app, contract, ROUTES)
-    openapi = build_openapi(contract, module_version(settings.contract_dir),
+    version = module_version(settings.contract_dir)
+    descriptor = render_descriptor(settings.contract_dir / "descriptors" / "ModuleDescriptor-template.json", version)
+    add_routes(app, contract, ROUTES, handlers(descriptor))
+    openapi = build_openapi(contract, version,
                             [(r.method, r.path) for r in ROUTES if r.tenant])
     app[OPENAPI] = json.dumps(openapi, ensure_ascii=False).encode()
     add_system_routes(app)

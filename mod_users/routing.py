@@ -17,7 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from mod_users.contract import Contract, Endpoint, ParamError, parse_params
-from mod_users.errors import BadRequest, PolarisError, schema_failure
+from mod_users.errors import BadRequest, Forbidden, PolarisError, schema_failure
 from mod_users.okapi import OkapiContext
 from mod_users.state import STORE
 from mod_users.storage.records import RecordStore
@@ -140,9 +140,11 @@ async def _checked_body(route: Route, request: web.Request, contract: Contract, 
     return body
 
 
-def bind(route: Route, endpoint: Endpoint, contract: Contract
+def bind(route: Route, endpoint: Endpoint, contract: Contract, desired: tuple[str, ...] = ()
          ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-    """Wrap ``route.handler`` with the checks its RAML endpoint declares."""
+    """Wrap ``route.handler`` with the checks its RAML endpoint declares, and with the permissions its
+    ModuleDescriptor handler desires: Okapi grants those in ``X-Okapi-Permissions``, and a route that
+    desires one refuses (403) a call that was not granted it."""
     schema_key = contract.schema_key(endpoint.json_body)
     has_json_body = endpoint.json_body is not None
 
@@ -152,6 +154,11 @@ def bind(route: Route, endpoint: Endpoint, contract: Contract
             if not okapi.tenant_name:
                 raise BadRequest("Missing X-Okapi-Tenant header")
             okapi.tenant  # noqa: B018 -- validates the name before anything uses it
+        missing = [p for p in desired if p not in okapi.permissions]
+        if missing:
+            if route.style == "polaris":
+                raise PolarisError(403, "User or workstation is not privileged.", -1)
+            raise Forbidden(f"Access requires permission: {', '.join(missing)}")
         try:
             params = parse_params(endpoint.query_params, request.query)
             uri = parse_params(endpoint.uri_params, request.match_info) if endpoint.uri_params else {}

@@ -166,3 +166,39 @@ async def test_openapi_is_a_valid_openapi_3_document_of_every_endpoint(app_clien
     assert set(post["responses"]) >= {"201", "400", "422"}
     tenant_header = [p for p in post["parameters"] if p["in"] == "header"]
     assert tenant_header and tenant_header[0]["name"] == "X-Okapi-Tenant"
+
+
+async def test_a_route_that_desires_a_permission_refuses_calls_without_it(aiohttp_client, settings, db_settings,
+                                                                         tenant):
+    from aiohttp import web
+
+    from mod_users.app import add_routes, health
+    from mod_users.contract import load_contract
+    from mod_users.descriptor import Handler
+    from mod_users.middlewares import error_mapping, okapi_context
+    from mod_users.state import BACKGROUND, CONTRACT, POOL, STORE
+    from mod_users.storage.database import create_pool
+    from mod_users.storage.records import RecordStore
+
+    contract = load_contract(settings.ramls_dir, settings.schemas_dir)
+    app = web.Application(middlewares=[okapi_context, error_mapping])
+    app[CONTRACT] = contract
+    app[BACKGROUND] = set()
+    wanted = Handler("patron-block-conditions", ("GET",), "/patron-block-conditions", (), ("pbc.read.extra",))
+    add_routes(app, contract, ROUTES, [wanted])
+    app.router.add_get("/admin/health", health)
+
+    async def pool(app):
+        app[POOL] = await create_pool(db_settings)
+        app[STORE] = RecordStore(app[POOL])
+        yield
+        await app[POOL].close()
+
+    app.cleanup_ctx.append(pool)
+    client = await aiohttp_client(app)
+    resp = await client.get("/patron-block-conditions", headers={"X-Okapi-Tenant": tenant})
+    assert resp.status == 403
+    assert "pbc.read.extra" in await resp.text()
+    resp = await client.get("/patron-block-conditions", headers={"X-Okapi-Tenant": tenant,
+                                                                  "X-Okapi-Permissions": '["pbc.read.extra"]'})
+    assert resp.status == 200
