@@ -66,7 +66,13 @@ async def _get_item(c, t, mp):
 
 async def _put_item(c, t, mp):
     rid = await _created(c, t)
-    return await c.put(f"{PBC}/{rid}", json=_condition(id=rid), headers={H: t})
+    return await c.put(f"{PBC}/{rid}", json=_condition(id=rid, _version=1), headers={H: t})
+
+
+async def _put_stale(c, t, mp):
+    rid = await _created(c, t)
+    await c.put(f"{PBC}/{rid}", json=_condition(id=rid, _version=1), headers={H: t})
+    return await c.put(f"{PBC}/{rid}", json=_condition(id=rid, _version=1), headers={H: t})
 
 
 async def _delete_item(c, t, mp):
@@ -130,6 +136,7 @@ PROVOKE.update({
     ("GET", ITEM, 500): _fail_get,
     ("PUT", ITEM, 204): _put_item,
     ("PUT", ITEM, 400): lambda c, t, mp: c.put(f"{PBC}/{uuid.uuid4()}", data=b"[", headers={H: t}),
+    ("PUT", ITEM, 409): _put_stale,
     ("PUT", ITEM, 404): lambda c, t, mp: c.put(f"{PBC}/{uuid.uuid4()}", json=_condition(), headers={H: t}),
     ("PUT", ITEM, 413): lambda c, t, mp: c.put(f"{PBC}/{uuid.uuid4()}", json=_condition(message="m" * 2_000_000),
                                                headers={H: t}),

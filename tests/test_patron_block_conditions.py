@@ -65,7 +65,8 @@ async def test_full_lifecycle(app_client, fresh_tenant):
     assert (await resp.json())["name"] == "Lifecycle"
 
     other_user = str(uuid.uuid4())
-    changed = condition(name="Lifecycle renamed", id=rid, blockBorrowing=False, blockRequests=True)
+    changed = condition(name="Lifecycle renamed", id=rid, blockBorrowing=False, blockRequests=True,
+                        _version=created["_version"])
     resp = await app_client.put(f"{PATH}/{rid}", json=changed,
                                 headers={"X-Okapi-Tenant": fresh_tenant, "X-Okapi-User-Id": other_user})
     assert resp.status == 204
@@ -89,7 +90,7 @@ async def test_post_keeps_a_given_id_and_put_without_id_in_body(app_client, tena
     resp = await app_client.post(PATH, json=condition(id=rid), headers=h)
     assert resp.status == 201
     assert (await resp.json())["id"] == rid
-    resp = await app_client.put(f"{PATH}/{rid}", json=condition(name="no id in body"), headers=h)
+    resp = await app_client.put(f"{PATH}/{rid}", json=condition(name="no id in body", _version=1), headers=h)
     assert resp.status == 204
     assert (await (await app_client.get(f"{PATH}/{rid}", headers=h)).json())["id"] == rid
 
@@ -122,7 +123,7 @@ async def test_get_unknown_and_malformed_ids_are_404(app_client, tenant):
 
 async def test_put_unknown_id_is_404(app_client, tenant):
     rid = str(uuid.uuid4())
-    resp = await app_client.put(f"{PATH}/{rid}", json=condition(id=rid), headers={"X-Okapi-Tenant": tenant})
+    resp = await app_client.put(f"{PATH}/{rid}", json=condition(id=rid, _version=1), headers={"X-Okapi-Tenant": tenant})
     assert resp.status == 404
 
 
@@ -332,3 +333,41 @@ async def test_request_id_is_echoed(app_client, tenant):
     assert resp.headers["X-Okapi-Request-Id"] == "123456/pbc"
     resp = await app_client.get(PATH, headers={"X-Okapi-Tenant": tenant})
     assert resp.headers["X-Okapi-Request-Id"]
+
+
+async def test_optimistic_locking_refuses_a_stale_version(app_client, tenant):
+    h = {"X-Okapi-Tenant": tenant}
+    created = await (await app_client.post(PATH, json=condition(name="v1"), headers=h)).json()
+    assert created["_version"] == 1
+    item = f"{PATH}/{created['id']}"
+    assert (await app_client.put(item, json=condition(name="v2", _version=1), headers=h)).status == 204
+    stored = await (await app_client.get(item, headers=h)).json()
+    assert stored["_version"] == 2 and stored["name"] == "v2"
+    for stale in (1, None, 7):
+        body = condition(name="lost update") if stale is None else condition(name="lost update", _version=stale)
+        resp = await app_client.put(item, json=body, headers=h)
+        assert resp.status == 409
+        assert "Stored _version is 2" in await resp.text()
+    assert (await (await app_client.get(item, headers=h)).json())["name"] == "v2"
+
+
+async def test_concurrent_updates_with_the_same_version_let_exactly_one_win(app_client, tenant):
+    import asyncio
+
+    h = {"X-Okapi-Tenant": tenant}
+    created = await (await app_client.post(PATH, json=condition(name="race"), headers=h)).json()
+    item = f"{PATH}/{created['id']}"
+    puts = [app_client.put(item, json=condition(name=f"writer {i}", _version=1), headers=h) for i in range(8)]
+    statuses = sorted(r.status for r in await asyncio.gather(*puts))
+    assert statuses == [204] + [409] * 7
+    assert (await (await app_client.get(item, headers=h)).json())["_version"] == 2
+
+
+async def test_concurrent_creates_with_the_same_id_let_exactly_one_win(app_client, tenant):
+    import asyncio
+
+    h = {"X-Okapi-Tenant": tenant}
+    rid = str(uuid.uuid4())
+    posts = [app_client.post(PATH, json=condition(id=rid, name=f"creator {i}"), headers=h) for i in range(8)]
+    statuses = sorted(r.status for r in await asyncio.gather(*posts))
+    assert statuses == [201] + [422] * 7

@@ -77,7 +77,8 @@ async def test_reinit_and_upgrade_keep_records_and_a_librarys_edits(app_client, 
     h = {"X-Okapi-Tenant": new_tenant}
     await run_job(app_client, new_tenant, init_body())
     edited = {"id": LOST_ITEMS, "name": "Lost items (our wording)", "blockBorrowing": True,
-              "blockRenewals": False, "blockRequests": False, "valueType": "Integer", "message": "Find them"}
+              "blockRenewals": False, "blockRequests": False, "valueType": "Integer", "message": "Find them",
+              "_version": 1}
     assert (await app_client.put(f"{PBC}/{LOST_ITEMS}", json=edited, headers=h)).status == 204
     own = await (await app_client.post(PBC, json={**edited, "id": str(uuid.uuid4()), "name": "ours"},
                                        headers=h)).json()

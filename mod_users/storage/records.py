@@ -190,6 +190,8 @@ class RecordStore:
         """Insert ``record`` unless its id exists (reference data: a library's edits are kept)."""
         doc = dict(record)
         doc["metadata"] = new_metadata(None)
+        if table.optimistic_locking:
+            doc["_version"] = 1
         with _translate_errors(ts):
             status = await self._db.execute(
                 f"INSERT INTO {ts.table(table.name)} (id, jsonb) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
@@ -221,22 +223,24 @@ class RecordStore:
                 return await self._db.fetchval(
                     f"UPDATE {target} AS t SET jsonb = {new_doc} WHERE t.id = $1 RETURNING t.jsonb", rid, doc
                 )
+            # RMB's failOnConflict: the request must carry the stored _version (absent matches absent);
+            # the stored one then goes up by one, wrapping as RMB does at 2^31.
             sent = record.get("_version")
             doc.pop("_version", None)
             row = await self._db.fetchrow(
                 f"UPDATE {target} AS t SET jsonb = jsonb_set({new_doc}, '{{_version}}', "
-                f"to_jsonb(coalesce((t.jsonb->>'_version')::int, 0) + 1)) "
-                f"WHERE t.id = $1 AND ($3::int IS NULL OR coalesce((t.jsonb->>'_version')::int, 0) = $3::int) "
+                f"to_jsonb((coalesce((t.jsonb->>'_version')::bigint, 0) + 1) % 2147483648)) "
+                f"WHERE t.id = $1 AND (t.jsonb->'_version') IS NOT DISTINCT FROM to_jsonb($3::bigint) "
                 f"RETURNING t.jsonb", rid, doc, sent,
             )
             if row is not None:
                 return row[0]
-            stored = await self._db.fetchval(f"SELECT jsonb->'_version' FROM {target} WHERE id = $1", rid)
-            if stored is None and not await self._db.fetchval(f"SELECT 1 FROM {target} WHERE id = $1", rid):
+            stored = await self._db.fetchrow(f"SELECT jsonb->'_version' FROM {target} WHERE id = $1", rid)
+            if stored is None:
                 return None
             raise VersionConflict(
                 f"Cannot update record {rid} because it has been changed (optimistic locking): "
-                f"Stored _version is {stored}, _version of request is {sent}"
+                f"Stored _version is {stored[0]}, _version of request is {sent}"
             )
 
     async def delete(self, ts: TenantSchema, table: Table, record_id: str) -> bool:

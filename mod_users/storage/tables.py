@@ -32,6 +32,7 @@ PATRON_BLOCK_CONDITIONS = Table(
     "patron_block_conditions",
     indexes=(Index("name", "btree"),),
     server_choice=("name",),
+    optimistic_locking=True,
 )
 
 ALL_TABLES: tuple[Table, ...] = (PATRON_BLOCK_CONDITIONS,)
