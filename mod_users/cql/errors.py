@@ -1,0 +1,36 @@
+"""The one exception the CQL package raises for bad input."""
+
+from __future__ import annotations
+
+SYNTAX = "syntax error"
+UNSUPPORTED = "unsupported feature"
+INVALID = "invalid query"
+
+
+class CQLError(ValueError):
+    """A query that cannot be parsed or answered.
+
+    ``position`` is the 1-based column in the query string where the problem was found; ``kind`` says
+    whether the query is malformed (``"syntax error"``), uses something this translator does not do
+    (``"unsupported feature"``) or is well-formed but meaningless here (``"invalid query"``).
+    ``str(err)`` reads ``"syntax error at column 6: expected a term after '=='"``.
+    """
+
+    def __init__(self, message: str, position: int = 1, kind: str = SYNTAX) -> None:
+        super().__init__(message, position)
+        self.message = message
+        self.position = max(1, position)
+        self.kind = kind
+
+    def __str__(self) -> str:
+        return f"{self.kind} at column {self.position}: {self.message}"
+
+
+def unsupported(message: str, position: int) -> CQLError:
+    """A CQLError for a valid CQL feature that this translator rejects."""
+    return CQLError(message, position, UNSUPPORTED)
+
+
+def invalid(message: str, position: int) -> CQLError:
+    """A CQLError for a well-formed query that cannot be answered (bad field name, bad number, ...)."""
+    return CQLError(message, position, INVALID)

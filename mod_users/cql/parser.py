@@ -1,0 +1,190 @@
+"""CQL 1.2 parser: a recursive-descent parser producing :mod:`mod_users.cql.nodes` trees.
+
+Grammar (as cql-java, the parser behind FOLIO's CQL2PgJSON, accepts it)::
+
+    query       ::= clauses [ 'sortBy' sortKey+ ]
+    clauses     ::= term ( boolean modifiers term )*        -- left to right, no precedence
+    term        ::= '(' clauses ')' | '>' prefixAssignment clauses
+                  | index relation modifiers ( '(' clauses ')' | searchTerm )
+                  | searchTerm                              -- index and relation from the context
+    modifiers   ::= ( '/' name [ comparison value ] )*
+
+Index and relation are inherited by the bare terms inside parentheses (``name==(a or b)`` means
+``name==a or name==b``); at the top the context is ``cql.serverChoice =``. Several unquoted words in a
+row form one term (``lang = au dk``), as in cql-java.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mod_users.cql.errors import CQLError
+from mod_users.cql.lexer import BOOLEANS, Kind, Token, tokenize
+from mod_users.cql.nodes import (
+    SERVER_CHOICE,
+    BooleanNode,
+    Modifier,
+    Node,
+    PrefixNode,
+    Query,
+    Relation,
+    SearchClause,
+    SortKey,
+)
+
+NAMED_RELATIONS = frozenset({"adj", "all", "any", "within", "encloses", "exact"})
+
+# Parentheses nest recursively; bound them so that a hostile query cannot exhaust the stack.
+MAX_NESTING = 100
+
+
+@dataclass(frozen=True)
+class _Context:
+    index: str
+    relation: Relation
+
+
+def parse(query: str) -> Query:
+    """Parse a CQL query into a :class:`~mod_users.cql.nodes.Query`; raise CQLError when it is malformed."""
+    if not isinstance(query, str):
+        raise TypeError("a CQL query must be a str")
+    return _Parser(tokenize(query)).parse_query_with_sort()
+
+
+def named_relation(word: str) -> str | None:
+    """The canonical name if ``word`` is a named relation (``any``, ``cql.adj`` ...), else None."""
+    lowered = word.lower()
+    if lowered.startswith("cql."):
+        lowered = lowered[4:]
+    return lowered if lowered in NAMED_RELATIONS else None
+
+
+class _Parser:
+    def __init__(self, tokens: list[Token]) -> None:
+        self.tokens = tokens
+        self.i = 0
+        self.depth = 0
+
+    @property
+    def tok(self) -> Token:
+        return self.tokens[self.i]
+
+    def advance(self) -> Token:
+        token = self.tokens[self.i]
+        if token.kind is not Kind.EOF:
+            self.i += 1
+        return token
+
+    def fail(self, expected: str) -> CQLError:
+        return CQLError(f"expected {expected}, got {self.tok.describe()}", self.tok.position)
+
+    def parse_query_with_sort(self) -> Query:
+        if self.tok.kind is Kind.EOF:
+            raise CQLError("the query is empty", 1)
+        root = self.clauses(_Context(SERVER_CHOICE, Relation("=", 1)))
+        keys: list[SortKey] = []
+        if self.tok.kind is Kind.SORTBY:
+            sortby = self.advance()
+            while self.tok.kind is not Kind.EOF:
+                key = self.symbol(f"a sort key after '{sortby.text}'" if not keys else "a sort key")
+                keys.append(SortKey(key.text, key.position, self.modifiers()))
+            if not keys:
+                raise self.fail(f"a sort key after '{sortby.text}'")
+        if self.tok.kind is Kind.RPAREN:
+            raise CQLError("unbalanced ')': there is no '(' to close", self.tok.position)
+        if self.tok.kind is not Kind.EOF:
+            raise self.fail("a boolean operator (and, or, not) or the end of the query")
+        return Query(root, tuple(keys))
+
+    def clauses(self, ctx: _Context) -> Node:
+        node = self.term(ctx, None)
+        while self.tok.kind not in (Kind.EOF, Kind.RPAREN, Kind.SORTBY):
+            if self.tok.kind not in BOOLEANS:
+                raise self.fail("a boolean operator (and, or, not) between search clauses")
+            op = self.advance()
+            modifiers = self.modifiers()
+            right = self.term(ctx, op)
+            node = BooleanNode(op.text.lower(), node, right, op.position, modifiers)
+        return node
+
+    def term(self, ctx: _Context, after: Token | None) -> Node:
+        if self.tok.kind is Kind.LPAREN:
+            return self.parenthesised(ctx)
+        if self.tok.kind is Kind.RELATION and self.tok.text == ">":
+            return self.prefix(ctx)
+        expected = f"a search clause after '{after.text}'" if after else "a search term or an index"
+        first = self.symbol(expected)
+        words = self.join_words(first.text)
+        if not self.at_relation():
+            return SearchClause(ctx.index, ctx.relation, words, first.position, first.position,
+                                first.kind is Kind.STRING)
+        relation = self.relation()
+        inner = _Context(words, relation)
+        if self.tok.kind is Kind.LPAREN:
+            return self.parenthesised(inner)
+        shown = f"'{relation.base}' and its modifiers" if relation.modifiers else f"'{relation.base}'"
+        term = self.symbol(f"a term after {shown}")
+        text = self.join_words(term.text)
+        if self.at_relation():
+            raise self.fail("a boolean operator (and, or, not) after the search clause")
+        return SearchClause(words, relation, text, first.position, term.position, term.kind is Kind.STRING)
+
+    def parenthesised(self, ctx: _Context) -> Node:
+        opening = self.advance()
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise CQLError(f"parentheses nested deeper than {MAX_NESTING} levels", opening.position)
+        node = self.clauses(ctx)
+        if self.tok.kind is not Kind.RPAREN:
+            raise self.fail(f"')' to close the '(' at column {opening.position}")
+        self.advance()
+        self.depth -= 1
+        return node
+
+    def prefix(self, ctx: _Context) -> Node:
+        marker = self.advance()
+        name = self.symbol("a prefix name or a context set URI after '>'")
+        if self.tok.kind is Kind.RELATION and self.tok.text == "=":
+            self.advance()
+            uri = self.symbol("a context set URI after '='")
+            prefix, identifier = name.text, uri.text
+        else:
+            prefix, identifier = None, name.text
+        return PrefixNode(prefix, identifier, self.clauses(ctx), marker.position)
+
+    def join_words(self, text: str) -> str:
+        # cql-java glues following unquoted words onto a term ("lang = au dk" has the term "au dk").
+        while self.tok.kind is Kind.WORD and not self.at_relation():
+            text += " " + self.advance().text
+        return text
+
+    def at_relation(self) -> bool:
+        if self.tok.kind is Kind.RELATION:
+            return True
+        return self.tok.kind is Kind.WORD and named_relation(self.tok.text) is not None
+
+    def relation(self) -> Relation:
+        token = self.advance()
+        base = token.text if token.kind is Kind.RELATION else named_relation(token.text)
+        assert base is not None
+        return Relation(base, token.position, self.modifiers())
+
+    def modifiers(self) -> tuple[Modifier, ...]:
+        found: list[Modifier] = []
+        while self.tok.kind is Kind.SLASH:
+            slash = self.advance()
+            if self.tok.kind is not Kind.WORD:
+                raise self.fail("a modifier name after '/'")
+            name = self.advance()
+            if self.tok.kind is Kind.RELATION:
+                comparison = self.advance()
+                value = self.symbol(f"a modifier value after '{name.text}{comparison.text}'")
+                found.append(Modifier(name.text.lower(), slash.position, comparison.text, value.text))
+            else:
+                found.append(Modifier(name.text.lower(), slash.position))
+        return tuple(found)
+
+    def symbol(self, expected: str) -> Token:
+        if not self.tok.is_symbol:
+            raise self.fail(expected)
+        return self.advance()

@@ -1,0 +1,177 @@
+"""CQL to a parameterised PostgreSQL WHERE condition and ORDER BY list over a JSONB column.
+
+Booleans are evaluated left to right as written (CQL has no precedence); ``a not b`` is
+``a AND (b) IS NOT TRUE`` so that records where ``b`` is NULL (the field is missing) count as "not b",
+as in CQL2PgJSON. Clauses that are always true or false (``cql.allRecords=1``, ``name=*``,
+``id=<not a uuid>``) are folded away.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from mod_users.cql.errors import invalid, unsupported
+from mod_users.cql.fields import ORDER_INDEXES, FieldClauses
+from mod_users.cql.indexes import FOREIGN_KEY, Catalog, Index, folded_text, foreign_key_column, truncated
+from mod_users.cql.modifiers import sort_options
+from mod_users.cql.nodes import BooleanNode, Node, PrefixNode, SearchClause, SortKey
+from mod_users.cql.parser import parse
+from mod_users.cql.sql import FALSE, TRUE, Renderer, Sql, check_column, is_field, join, json_value
+from mod_users.cql.uuids import uuid_condition
+
+ALL_RECORDS = "cql.allrecords"
+SERVER_CHOICE = "cql.serverchoice"
+PRIMARY_KEY = "id"
+
+
+@dataclass(frozen=True)
+class Translation:
+    """The SQL for a CQL query.
+
+    ``where``: a condition with ``$1 … $n`` placeholders (``TRUE`` when every record matches);
+    ``order_by``: the ORDER BY list without the keywords (``""`` without ``sortBy``);
+    ``params``: the values for the placeholders, in order (str, decimal.Decimal or uuid.UUID, matching
+    the ``::text``, ``::numeric`` and ``::uuid`` casts on the placeholders).
+    """
+
+    where: str
+    order_by: str
+    params: list[Any]
+
+
+def translate(query: str, json_column: str = "jsonb", *, indexes: Sequence[Index] = (),
+              server_choice: Sequence[str] = (), id_column: str = "id") -> Translation:
+    """Translate a CQL query for a table whose records are in ``json_column``.
+
+    ``indexes`` declares the table's indexes (the translator then emits the expressions they serve and
+    honours their case/accent settings); ``server_choice`` lists the fields a bare term searches;
+    ``id_column`` is the uuid primary-key column that the index ``id`` means. Raises CQLError (with the
+    column in the query) for a query that is malformed or cannot be answered, ValueError for a bad
+    ``json_column``, ``id_column`` or ``server_choice``.
+    """
+    check_column(json_column, "json_column")
+    check_column(id_column, "id_column")
+    fields = tuple(server_choice)
+    for field in fields:
+        if not isinstance(field, str) or not (field == PRIMARY_KEY or is_field(field)):
+            raise ValueError(f"server_choice fields must be dotted paths: {field!r}")
+    parsed = parse(query)
+    translator = _Translator(json_column, id_column, Catalog(indexes), fields)
+    where = translator.node(parsed.root)
+    order_by = translator.sort(parsed.sort_keys)
+    renderer = Renderer()
+    return Translation(renderer.render(where), renderer.render(order_by), renderer.values)
+
+
+class _Translator:
+    def __init__(self, json_column: str, id_column: str, catalog: Catalog,
+                 server_choice: tuple[str, ...]) -> None:
+        self.json_column = json_column
+        self.id_column = id_column
+        self.catalog = catalog
+        self.server_choice = server_choice
+        self.fields = FieldClauses(json_column, catalog)
+
+    def node(self, node: Node) -> Sql:
+        # Walk the left spine iteratively: "a or b or c …" nests to the left as deep as it is long.
+        spine: list[BooleanNode] = []
+        while isinstance(node, BooleanNode):
+            spine.append(node)
+            node = node.left
+        op: str | None = None
+        operands = [self.leaf(node)]
+        for boolean in reversed(spine):
+            self.check_boolean(boolean)
+            right = self.node(boolean.right)
+            next_op = "or" if boolean.op == "or" else "and"
+            if boolean.op == "not":
+                right = negation(right)
+            if op is not None and next_op != op:
+                operands = [combine(op, operands)]
+            op = next_op
+            operands.append(right)
+        return combine(op or "and", operands)
+
+    def check_boolean(self, boolean: BooleanNode) -> None:
+        if boolean.op == "prox":
+            raise unsupported("prox (proximity) is not supported; use adj for adjacent words",
+                              boolean.position)
+        if boolean.modifiers:
+            modifier = boolean.modifiers[0]
+            raise unsupported(f"boolean modifier /{modifier.name} is not supported", modifier.position)
+
+    def leaf(self, node: Node) -> Sql:
+        if isinstance(node, PrefixNode):
+            raise unsupported("prefix assignments ('>') are not supported", node.position)
+        assert isinstance(node, SearchClause)
+        index = node.index.lower()
+        if index == ALL_RECORDS:
+            return TRUE
+        if index == SERVER_CHOICE:
+            if not self.server_choice:
+                raise invalid("a bare search term needs server-choice fields (cql.serverChoice), and this "
+                              "collection has none; name the field to search, e.g. name=value", node.position)
+            return combine("or", [self.field(field, node) for field in self.server_choice])
+        return self.field(node.index, node)
+
+    def field(self, field: str, clause: SearchClause) -> Sql:
+        if field == PRIMARY_KEY:
+            return uuid_condition(self.id_column, clause, field, primary_key=True)
+        if not is_field(field):
+            raise invalid(f"invalid index name {field!r}: use letters, digits, underscores and dots "
+                          "(e.g. personal.lastName)", clause.position)
+        if self.catalog.get(field, FOREIGN_KEY) is not None:
+            column = foreign_key_column(self.id_column, field)
+            return uuid_condition(column, clause, field, primary_key=False)
+        return self.fields.condition(field, clause)
+
+    def sort(self, keys: Sequence[SortKey]) -> Sql:
+        return join(", ", (self.sort_key(key) for key in keys))
+
+    def sort_key(self, key: SortKey) -> Sql:
+        options = sort_options(key.modifiers)
+        direction = " DESC" if options.descending else ""
+        field = key.index
+        if field == PRIMARY_KEY:
+            return Sql(self.id_column + direction)
+        if not is_field(field) or field.lower() in (ALL_RECORDS, SERVER_CHOICE):
+            raise invalid(f"cannot sort by {field!r}: name a field (letters, digits, underscores, dots)",
+                          key.position)
+        if self.catalog.get(field, FOREIGN_KEY) is not None:
+            return Sql(foreign_key_column(self.id_column, field) + direction)
+        if options.number:
+            # jsonb order: numbers numerically, before strings; never a cast that could fail.
+            return Sql(json_value(self.json_column, field) + direction)
+        folded = self.fields.folding(field, options.folding, ORDER_INDEXES)
+        value = folded_text(self.json_column, field, folded.case_sensitive, folded.remove_accents)
+        if folded.btree:
+            # The b-tree index holds the first 600 characters; the full value breaks ties among long ones.
+            return Sql(truncated(value), direction, ", ", value, direction)
+        return Sql(value, direction)
+
+
+def negation(operand: Sql) -> Sql:
+    """The right side of CQL's NOT: true where ``operand`` is false or NULL (a missing field)."""
+    if operand.is_true:
+        return FALSE
+    if operand.is_false:
+        return TRUE
+    return Sql("(", operand, ") IS NOT TRUE")
+
+
+def combine(op: str, operands: list[Sql]) -> Sql:
+    """``(a) AND (b) …`` or ``(a) OR (b) …`` with TRUE/FALSE folded away."""
+    absorbing, neutral = (FALSE, TRUE) if op == "and" else (TRUE, FALSE)
+    kept: list[Sql] = []
+    for operand in operands:
+        if operand == absorbing:
+            return absorbing
+        if operand != neutral:
+            kept.append(operand)
+    if not kept:
+        return neutral
+    if len(kept) == 1:
+        return kept[0]
+    return join(f" {op.upper()} ", (Sql("(", operand, ")") for operand in kept))
