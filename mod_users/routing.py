@@ -127,9 +127,6 @@ async def _checked_body(route: Route, request: web.Request, contract: Contract, 
         if route.style == "polaris":
             raise PolarisError(400, exc.message, -1) from None
         raise
-    if route.style == "folio" and isinstance(body, dict):
-        # Server-set, as in RMB: a client's metadata is ignored, even a malformed one.
-        body.pop("metadata", None)
     errors = contract.schemas.errors(schema_key, body) if schema_key else []
     if errors and route.style == "polaris":
         first = errors[0]
@@ -137,6 +134,9 @@ async def _checked_body(route: Route, request: web.Request, contract: Contract, 
         raise PolarisError(400, f"Invalid request body: {where}{first.message}", -1)
     if errors:
         raise schema_failure(errors)
+    if route.style == "folio" and isinstance(body, dict):
+        # Server-set, as in RMB: a client's (well-formed) metadata is replaced, never stored.
+        body.pop("metadata", None)
     return body
 
 

@@ -103,13 +103,26 @@ async def test_metadata_user_comes_from_the_token_when_no_user_header(app_client
     assert (await resp.json())["metadata"]["createdByUserId"] == USER
 
 
-async def test_client_metadata_is_ignored(app_client, tenant):
-    sent = condition(metadata={"createdDate": "1999-01-01T00:00:00Z", "createdByUserId": "not-a-uuid", "x": 1})
+async def test_client_metadata_is_replaced_by_the_server(app_client, tenant):
+    other = "33333333-3333-4333-8333-333333333333"
+    sent = condition(metadata={"createdDate": "1999-01-01T00:00:00Z", "createdByUserId": other})
     resp = await app_client.post(PATH, json=sent, headers={"X-Okapi-Tenant": tenant})
     assert resp.status == 201
     meta = (await resp.json())["metadata"]
     assert not meta["createdDate"].startswith("1999")
-    assert "createdByUserId" not in meta and "x" not in meta
+    assert "createdByUserId" not in meta
+
+
+@pytest.mark.parametrize("metadata", [
+    {"createdDate": "yesterday"},
+    {"createdDate": "2020-01-01T00:00:00Z", "createdByUserId": "not-a-uuid"},
+    {"createdDate": "2020-01-01T00:00:00Z", "x": 1},
+    {},
+])
+async def test_malformed_client_metadata_is_422_as_in_rmb(app_client, tenant, metadata):
+    resp = await app_client.post(PATH, json=condition(metadata=metadata), headers={"X-Okapi-Tenant": tenant})
+    assert resp.status == 422
+    assert all(e["parameters"][0]["key"].startswith("metadata") for e in (await resp.json())["errors"])
 
 
 async def test_get_unknown_and_malformed_ids_are_404(app_client, tenant):

@@ -85,3 +85,53 @@ def test_serve_keeps_data_across_restarts_and_stops_its_database(data_dir):
         assert '"totalRecords": 7' in body
     finally:
         _stop(proc)
+
+
+def test_sigterm_drains_in_flight_requests_then_stops_the_database(data_dir):
+    import asyncio
+    import threading
+    import uuid
+
+    import asyncpg
+
+    from mod_users.storage.database import connect_kwargs
+    from mod_users.storage.tenants import TenantSchema
+
+    port = free_port()
+    proc = _start(port, data_dir)
+    try:
+        assert _call(port, "POST", "/_/tenant", b'{"module_to":"mod-users-0.1.0"}', tenant="drain")[0] == 201
+        # A job that never completes keeps a `?wait=` request in flight for its whole wait.
+        db = EmbeddedPostgres(data_dir).start()  # the running cluster, reused
+        job = str(uuid.uuid4())
+
+        async def stuck_job():
+            con = await asyncpg.connect(**connect_kwargs(db))
+            try:
+                table = TenantSchema("drain").table("tenant_jobs")
+                await con.execute(f"INSERT INTO {table} (id, jsonb) VALUES ($1, $2::jsonb)", uuid.UUID(job),
+                                  f'{{"id": "{job}", "complete": false}}')
+            finally:
+                await con.close()
+
+        asyncio.run(stuck_job())
+        answer: dict = {}
+
+        def slow_request():
+            started = time.monotonic()
+            answer["result"] = _call(port, "GET", f"/_/tenant/{job}?wait=3000", tenant="drain")
+            answer["seconds"] = time.monotonic() - started
+
+        thread = threading.Thread(target=slow_request)
+        thread.start()
+        time.sleep(0.7)
+        proc.send_signal(signal.SIGTERM)
+        thread.join(timeout=30)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    status, body = answer["result"]
+    assert status == 200 and '"complete": false' in body
+    assert answer["seconds"] >= 2.5  # it was answered after its wait, not cut off by the shutdown
+    assert not (data_dir / "pgdata" / "postmaster.pid").exists()

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft4Validator
+from jsonschema import Draft4Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
@@ -17,6 +19,21 @@ from referencing.jsonschema import DRAFT4
 # exactly as they do on disk, whatever folder the project lives in.
 _BASE = "file:///schemas/"
 SCHEMA_SUFFIXES = (".json", ".schema")
+
+
+_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
+FORMATS = FormatChecker(formats=())
+
+
+@FORMATS.checks("date-time", raises=ValueError)
+def _is_date_time(value: object) -> bool:
+    """RFC 3339 date-time (an offset is required), checked without an extra dependency."""
+    if not isinstance(value, str):
+        return True
+    if not _DATE_TIME.fullmatch(value):
+        return False
+    datetime.fromisoformat(value.replace("z", "Z").replace("Z", "+00:00").replace("t", "T"))
+    return True
 
 
 @dataclass(frozen=True)
@@ -67,7 +84,7 @@ class SchemaRegistry:
         if found is None:
             if rel not in self._documents:
                 raise KeyError(rel)
-            found = Draft4Validator({"$ref": _BASE + rel}, registry=self._registry)
+            found = Draft4Validator({"$ref": _BASE + rel}, registry=self._registry, format_checker=FORMATS)
             self._validators[rel] = found
         return found
 

@@ -213,11 +213,13 @@ class EmbeddedPostgres:
             password=self._password(), database=DEFAULT_DATABASE,
         )
 
-    def stop(self) -> None:
-        """Stop the server if this object started it (a reused server belongs to whoever started it)."""
+    def stop(self, mode: str = "fast") -> None:
+        """Stop the server if this object started it (a reused server belongs to whoever started it).
+
+        ``mode`` is pg_ctl's: "fast" (clean), or "immediate" (as if the server crashed)."""
         if not self.started_here:
             return
-        self._run("pg_ctl", "stop", "-D", str(self.pgdata), "-m", "fast", "-w", "-t", "60", check=False)
+        self._run("pg_ctl", "stop", "-D", str(self.pgdata), "-m", mode, "-w", "-t", "60", check=False)
         self.started_here = False
         log.info("stopped embedded PostgreSQL")
 
