@@ -41,6 +41,8 @@ class Settings:
     # Bodies above this size answer 413 before any parsing.
     max_body_bytes: int = 1_048_576
     log_level: str = "INFO"
+    # Polaris-style API: the most associations one patron may have (both sides of a link count).
+    polaris_max_associations: int = 20
 
     @property
     def ramls_dir(self) -> Path:
@@ -87,4 +89,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         contract_dir=Path(env.get("MOD_USERS_CONTRACT_DIR") or PROJECT_ROOT),
         max_body_bytes=_int(env, "MOD_USERS_MAX_BODY_BYTES", 1_048_576, 1024),
         log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
+        polaris_max_associations=_int(env, "MOD_USERS_POLARIS_MAX_ASSOCIATIONS", 20, 1, 10_000),
     )

@@ -86,6 +86,16 @@ def schema_failure(errors: Iterable[FieldError]) -> ValidationFailed:
     )
 
 
+# ErrorCodes of Polaris-style answers that concern the request rather than a resource. Polaris does not
+# document its numbers; ours are listed in ramls/polaris-patron-blocks.raml with the resource-specific ones.
+POLARIS_MALFORMED_REQUEST = -1
+POLARIS_NOT_PRIVILEGED = -2
+POLARIS_BODY_TOO_LARGE = -3
+POLARIS_SERVER_ERROR = -4
+POLARIS_UNAVAILABLE = -5
+NOT_PRIVILEGED = "User or workstation is not privileged."
+
+
 class PolarisError(Exception):
     """An error in the Polaris ApplicationServices shape, with its HTTP status and ErrorCode."""
 
@@ -104,3 +114,8 @@ class PolarisError(Exception):
             "InnerException": None,
             "Data": None,
         }
+
+
+def not_privileged() -> PolarisError:
+    """403 as Polaris answers a call its staff user or workstation may not make."""
+    return PolarisError(403, NOT_PRIVILEGED, POLARIS_NOT_PRIVILEGED)

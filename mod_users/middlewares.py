@@ -9,10 +9,20 @@ import asyncpg
 from aiohttp import web
 
 from mod_users import cql
-from mod_users.errors import ApiError, PolarisError, ValidationFailed, folio_error
+from mod_users.errors import (
+    POLARIS_BODY_TOO_LARGE,
+    POLARIS_MALFORMED_REQUEST,
+    POLARIS_NOT_PRIVILEGED,
+    POLARIS_SERVER_ERROR,
+    POLARIS_UNAVAILABLE,
+    ApiError,
+    PolarisError,
+    ValidationFailed,
+    folio_error,
+)
 from mod_users.logs import request_id_var, tenant_var
 from mod_users.okapi import REQUEST_ID, context_from_headers
-from mod_users.routing import OKAPI_KEY, json_response, text_response
+from mod_users.routing import OKAPI_KEY, STYLE_KEY, json_response, text_response
 from mod_users.storage.errors import (
     DatabaseUnavailable,
     DuplicateRecord,
@@ -53,28 +63,46 @@ async def okapi_context(request: web.Request, handler: web.Handler) -> web.Strea
 
 @web.middleware
 async def error_mapping(request: web.Request, handler: web.Handler) -> web.StreamResponse:
-    """Turn every known failure into its documented answer; anything else is a logged 500."""
+    """Turn every known failure into its documented answer; anything else is a logged 500. A route of
+    the Polaris style answers every failure as a Polaris error object, never as FOLIO text."""
     try:
         return await handler(request)
-    except web.HTTPException:
+    except web.HTTPException as exc:
+        if request.get(STYLE_KEY) == "polaris" and exc.status == 413:
+            return _polaris(413, exc.text or "Request body too large", POLARIS_BODY_TOO_LARGE)
         raise
-    except ApiError as exc:
-        return text_response(exc.message, exc.status)
-    except ValidationFailed as exc:
-        return json_response(exc.body(), status=422)
     except PolarisError as exc:
         return json_response(exc.body(), status=exc.status)
-    except (InvalidTenant, TenantNotInitialised) as exc:
-        return text_response(str(exc), 400)
-    except cql.CQLError as exc:
-        return text_response(f"malformed parameter 'query', {exc}", 400)
+    except ValidationFailed as exc:
+        return json_response(exc.body(), status=422)
     except DuplicateRecord as exc:
+        if request.get(STYLE_KEY) == "polaris":
+            return _polaris(400, str(exc), POLARIS_MALFORMED_REQUEST)
         return json_response(ValidationFailed([folio_error(str(exc), exc.field or "id", exc.value)]).body(), 422)
-    except VersionConflict as exc:
-        return text_response(str(exc), 409)
-    except (DatabaseUnavailable, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError, OSError) as exc:
+    except Exception as exc:  # classified below; unknown ones are our bug
+        status, message, code = _classify(exc)
+        if request.get(STYLE_KEY) == "polaris":
+            return _polaris(status, message, code)
+        return text_response(message, status)
+
+
+def _classify(exc: Exception) -> tuple[int, str, int]:
+    """HTTP status, client-facing text and Polaris ErrorCode of a failure answered as text."""
+    if isinstance(exc, ApiError):
+        code = POLARIS_NOT_PRIVILEGED if exc.status == 403 else POLARIS_MALFORMED_REQUEST
+        return exc.status, exc.message, code
+    if isinstance(exc, (InvalidTenant, TenantNotInitialised)):
+        return 400, str(exc), POLARIS_MALFORMED_REQUEST
+    if isinstance(exc, cql.CQLError):
+        return 400, f"malformed parameter 'query', {exc}", POLARIS_MALFORMED_REQUEST
+    if isinstance(exc, VersionConflict):
+        return 409, str(exc), POLARIS_MALFORMED_REQUEST
+    if isinstance(exc, (DatabaseUnavailable, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError, OSError)):
         log.warning("database unavailable", extra={"error": str(exc)})
-        return text_response("Database unavailable, try again later", 503)
-    except Exception:
-        log.exception("unhandled error")
-        return text_response("Internal server error, contact administrator", 500)
+        return 503, "Database unavailable, try again later", POLARIS_UNAVAILABLE
+    log.exception("unhandled error")
+    return 500, "Internal server error, contact administrator", POLARIS_SERVER_ERROR
+
+
+def _polaris(status: int, message: str, code: int) -> web.Response:
+    return json_response(PolarisError(status, message, code).body(), status=status)

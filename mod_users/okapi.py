@@ -38,6 +38,8 @@ class OkapiContext:
     request_id: str
     permissions: frozenset[str] = field(default_factory=frozenset)
     okapi_url: str | None = None
+    # The staff user's name: FOLIO tokens carry it in ``sub`` (the user id is in ``user_id``).
+    username: str | None = None
 
     @property
     def tenant(self) -> TenantSchema | None:
@@ -82,6 +84,14 @@ def _permissions(raw: str | None) -> frozenset[str]:
     return frozenset(p for p in value if isinstance(p, str))
 
 
+def _username_from_token(token: str | None) -> str | None:
+    payload = token_payload(token)
+    name = payload.get("sub")
+    if isinstance(name, str) and name and len(name) <= 256 and not _UUID.fullmatch(name):
+        return name
+    return None
+
+
 def new_request_id() -> str:
     """A request id in Okapi's style (six digits) for calls that did not come through Okapi."""
     return f"{secrets.randbelow(1_000_000):06d}"
@@ -101,4 +111,5 @@ def context_from_headers(headers: Mapping[str, str]) -> OkapiContext:
         request_id=request_id,
         permissions=_permissions(headers.get(PERMISSIONS)),
         okapi_url=headers.get(URL),
+        username=_username_from_token(token),
     )

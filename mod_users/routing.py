@@ -17,7 +17,14 @@ from typing import Any
 from aiohttp import web
 
 from mod_users.contract import Contract, Endpoint, ParamError, parse_params
-from mod_users.errors import BadRequest, Forbidden, PolarisError, schema_failure
+from mod_users.errors import (
+    POLARIS_MALFORMED_REQUEST,
+    BadRequest,
+    Forbidden,
+    PolarisError,
+    not_privileged,
+    schema_failure,
+)
 from mod_users.okapi import OkapiContext
 from mod_users.state import STORE
 from mod_users.storage.records import RecordStore
@@ -26,6 +33,8 @@ from mod_users.storage.tenants import TenantSchema
 Handler = Callable[["Call"], Awaitable[web.StreamResponse]]
 
 OKAPI_KEY = web.RequestKey("okapi", OkapiContext)  # set by the okapi_context middleware
+# The error style of the route a request was bound to; the error middleware answers in that shape.
+STYLE_KEY = web.RequestKey("style", str)
 
 
 @dataclass(frozen=True)
@@ -125,13 +134,13 @@ async def _checked_body(route: Route, request: web.Request, contract: Contract, 
         body = await read_json(request)
     except BadRequest as exc:
         if route.style == "polaris":
-            raise PolarisError(400, exc.message, -1) from None
+            raise PolarisError(400, exc.message, POLARIS_MALFORMED_REQUEST) from None
         raise
     errors = contract.schemas.errors(schema_key, body) if schema_key else []
     if errors and route.style == "polaris":
         first = errors[0]
         where = f"'{first.field}': " if first.field else ""
-        raise PolarisError(400, f"Invalid request body: {where}{first.message}", -1)
+        raise PolarisError(400, f"Invalid request body: {where}{first.message}", POLARIS_MALFORMED_REQUEST)
     if errors:
         raise schema_failure(errors)
     if route.style == "folio" and isinstance(body, dict):
@@ -149,6 +158,7 @@ def bind(route: Route, endpoint: Endpoint, contract: Contract, desired: tuple[st
     has_json_body = endpoint.json_body is not None
 
     async def handle(request: web.Request) -> web.StreamResponse:
+        request[STYLE_KEY] = route.style
         okapi: OkapiContext = request[OKAPI_KEY]
         if route.tenant:
             if not okapi.tenant_name:
@@ -157,14 +167,14 @@ def bind(route: Route, endpoint: Endpoint, contract: Contract, desired: tuple[st
         missing = [p for p in desired if p not in okapi.permissions]
         if missing:
             if route.style == "polaris":
-                raise PolarisError(403, "User or workstation is not privileged.", -1)
+                raise not_privileged()
             raise Forbidden(f"Access requires permission: {', '.join(missing)}")
         try:
             params = parse_params(endpoint.query_params, request.query)
             uri = parse_params(endpoint.uri_params, request.match_info) if endpoint.uri_params else {}
         except ParamError as exc:
             if route.style == "polaris":
-                raise PolarisError(400, str(exc), -1) from None
+                raise PolarisError(400, str(exc), POLARIS_MALFORMED_REQUEST) from None
             raise BadRequest(str(exc)) from None
         body = await _checked_body(route, request, contract, schema_key) if has_json_body else None
         call = Call(request, okapi, endpoint, params, body, request.app[STORE], uri)
@@ -176,6 +186,7 @@ def bind(route: Route, endpoint: Endpoint, contract: Contract, desired: tuple[st
 
 __all__ = [
     "OKAPI_KEY",
+    "STYLE_KEY",
     "Call",
     "Route",
     "bind",

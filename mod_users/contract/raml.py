@@ -40,7 +40,12 @@ class Include:
             raise RamlError(f"{self.path} is not valid JSON: {exc}") from exc
 
 
-class _Loader(yaml.SafeLoader):
+# libyaml's parser when PyYAML was built with it: the contract is read at every start-up (and by every
+# test's app), and the pure-Python parser is several times slower.
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_SafeLoader):  # type: ignore[valid-type,misc]
     """YAML loader that knows ``!include`` relative to the including file."""
 
     base: Path

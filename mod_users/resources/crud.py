@@ -1,9 +1,11 @@
 """FOLIO-style CRUD for a JSONB record collection (RMB's PgUtil): list with CQL, create, read, replace,
-delete. A resource declares a :class:`Collection` and adds only its own rules."""
+delete. A resource declares a :class:`Collection` and adds only its own rules: plain ones on the record,
+``checks`` that look at other records, a ``prepare`` step for server-chosen fields, and ``dependents``
+deleted together with a record."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,10 +15,19 @@ from mod_users import cql
 from mod_users.errors import BadRequest, NotFound, ValidationFailed, folio_error
 from mod_users.routing import Call, Route, json_response
 from mod_users.storage.errors import DuplicateRecord
+from mod_users.storage.records import RecordStore
 from mod_users.storage.tables import Table
+from mod_users.storage.tenants import TenantSchema
 
 # A business rule looks at a valid record and returns FOLIO error entries (empty when it passes).
 Rule = Callable[[dict[str, Any]], list[dict[str, Any]]]
+# A check is a rule that needs other records (a reference that must exist): (store, tenant, record).
+Check = Callable[[RecordStore, TenantSchema, dict[str, Any]], Awaitable[list[dict[str, Any]]]]
+# Preparing fills server-chosen fields before a record is stored: (call, record, the path's id or None
+# on create) -> the record to store. It may raise ValidationFailed or NotFound.
+Prepare = Callable[[Call, dict[str, Any], str | None], Awaitable[dict[str, Any]]]
+# The records that go when a record is deleted: (table, CQL query) pairs computed from the record.
+Dependents = Callable[[dict[str, Any]], tuple[tuple[Table, str], ...]]
 
 
 @dataclass(frozen=True)
@@ -29,13 +40,19 @@ class Collection:
     key: str
     noun: str
     rules: tuple[Rule, ...] = ()
+    checks: tuple[Check, ...] = ()
+    prepare: Prepare | None = None
+    dependents: Dependents | None = None
 
     @property
     def item_path(self) -> str:
         return f"{self.path}/{{{self.item_param}}}"
 
-    def check(self, record: dict[str, Any]) -> None:
+    async def check(self, call: Call, record: dict[str, Any]) -> None:
+        """Raise one 422 listing every rule and check the record breaks."""
         errors = [e for rule in self.rules for e in rule(record)]
+        for check in self.checks:
+            errors += await check(call.store, call.tenant, record)
         if errors:
             raise ValidationFailed(errors)
 
@@ -50,7 +67,9 @@ class Collection:
 
     async def create(self, call: Call) -> web.StreamResponse:
         record = call.body
-        self.check(record)
+        if self.prepare is not None:
+            record = await self.prepare(call, record, None)
+        await self.check(call, record)
         try:
             stored = await call.store.insert(call.tenant, self.table, record, call.okapi.user_id)
         except DuplicateRecord as exc:
@@ -70,7 +89,9 @@ class Collection:
         if "id" in record and str(record["id"]).lower() != record_id.lower():
             raise ValidationFailed([folio_error(
                 "Illegal operation: id field cannot be changed", "id", record["id"])])
-        self.check(record)
+        if self.prepare is not None:
+            record = await self.prepare(call, record, record_id)
+        await self.check(call, record)
         try:
             stored = await call.store.update(call.tenant, self.table, record_id, record, call.okapi.user_id)
         except DuplicateRecord as exc:
@@ -81,8 +102,17 @@ class Collection:
 
     async def remove(self, call: Call) -> web.StreamResponse:
         record_id = call.path(self.item_param)
-        if not await call.store.delete(call.tenant, self.table, record_id):
-            raise NotFound(f"{self.noun} not found: {record_id[:64]}")
+        if self.dependents is None:
+            if not await call.store.delete(call.tenant, self.table, record_id):
+                raise NotFound(f"{self.noun} not found: {record_id[:64]}")
+            return web.Response(status=204)
+        async with call.store.transaction(call.tenant) as tx:
+            record = await tx.get(call.tenant, self.table, record_id, for_update=True)
+            if record is None:
+                raise NotFound(f"{self.noun} not found: {record_id[:64]}")
+            for table, query in self.dependents(record):
+                await tx.delete_matching(call.tenant, table, query)
+            await tx.delete(call.tenant, self.table, record_id)
         return web.Response(status=204)
 
     def routes(self) -> tuple[Route, ...]:

@@ -252,11 +252,29 @@ class RecordStore:
             status = await self._db.execute(f"DELETE FROM {ts.table(table.name)} WHERE id = $1", rid)
         return status == "DELETE 1"
 
+    async def delete_matching(self, ts: TenantSchema, table: Table, query: str) -> int:
+        """Delete every record matching the CQL ``query``; return how many went."""
+        tr = cql.translate(query, indexes=table.indexes, server_choice=table.server_choice)
+        return await self.delete_where(ts, table, tr.where, tr.params)
+
     async def delete_where(self, ts: TenantSchema, table: Table, where: str, params: list[Any]) -> int:
         """Delete every record matching an already translated condition; return how many went."""
         with _translate_errors(ts):
             status = await self._db.execute(f"DELETE FROM {ts.table(table.name)} WHERE {where}", *params)
         return int(status.rsplit(" ", 1)[-1])
+
+    # -- sequences --------------------------------------------------------------------------------
+    async def next_value(self, ts: TenantSchema, sequence: str) -> int:
+        """The next number of one of the tenant's sequences (never handed out twice, even concurrently)."""
+        with _translate_errors(ts):
+            return int(await self._db.fetchval("SELECT nextval($1::regclass)", ts.table(sequence)))
+
+    async def advance_sequence(self, ts: TenantSchema, sequence: str, used: int) -> None:
+        """Make sure the sequence never hands out ``used`` or anything below it (a number chosen by hand)."""
+        name = ts.table(sequence)
+        with _translate_errors(ts):
+            await self._db.execute(
+                f"SELECT setval($1::regclass, GREATEST($2::bigint, last_value)) FROM {name}", name, used)
 
 
 def _as_uuid(value: Any) -> uuid.UUID | None:
