@@ -14,7 +14,7 @@ from mod_users.contract import Contract, load_contract
 from mod_users.contract.openapi import build_openapi
 from mod_users.descriptor import Handler, handler_for, handlers, module_version, render_descriptor, sample_path
 from mod_users.middlewares import error_mapping, okapi_context
-from mod_users.resources import patron_block_conditions
+from mod_users.resources import patron_block_conditions, polaris
 from mod_users.resources.contract_files import add_system_routes
 from mod_users.routing import Route, bind, text_response
 from mod_users.state import BACKGROUND, CONTRACT, OPENAPI, POOL, SETTINGS, STORE
@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 ROUTES: tuple[Route, ...] = (
     *tenant_api.ROUTES,
     *patron_block_conditions.ROUTES,
+    *polaris.ROUTES,
 )
 
 

@@ -54,14 +54,16 @@ async def app_client(aiohttp_client, settings, db_settings):
     return await aiohttp_client(init_app(settings, db_settings))
 
 
-async def _init_tenant(db: DatabaseSettings, tenant: str, settings: Settings, reference: bool) -> None:
+async def _init_tenant(db: DatabaseSettings, tenant: str, settings: Settings, reference: bool,
+                       sample: bool = False) -> None:
     from aiohttp import web
 
     app = init_app(settings, db)
     runner = web.AppRunner(app)
     await runner.setup()
     try:
-        params = [{"key": "loadReference", "value": str(reference).lower()}]
+        params = [{"key": "loadReference", "value": str(reference).lower()},
+                  {"key": "loadSample", "value": str(sample).lower()}]
         await run_init(app, TenantSchema(tenant), {"module_to": "mod-users-0.1.0", "parameters": params})
     finally:
         await runner.cleanup()
@@ -86,6 +88,17 @@ def tenant(db_settings, settings) -> Iterator[str]:
     to it and must not assume they are alone in it; use ``fresh_tenant`` for that."""
     name = unique_tenant("s")
     asyncio.run(_init_tenant(db_settings, name, settings, reference=True))
+    yield name
+    asyncio.run(_purge_tenant(db_settings, name))
+
+
+@pytest.fixture(scope="session")
+def sample_tenant(db_settings, settings) -> Iterator[str]:
+    """A tenant initialised once for the session with reference and sample data (the Polaris-style
+    organisations, block descriptions, workstations and patrons). Tests must not change the sample records;
+    they add their own (see tests/polaris/support.py) and must not assume they are alone."""
+    name = unique_tenant("p")
+    asyncio.run(_init_tenant(db_settings, name, settings, reference=True, sample=True))
     yield name
     asyncio.run(_purge_tenant(db_settings, name))
 

@@ -50,19 +50,45 @@ def test_descriptor_command_prints_the_filled_template():
     assert printed["launchDescriptor"]["dockerImage"] == printed["id"].replace("mod-users-", "mod-users:")
 
 
+# (method, RAML path, whether the literal prefix matches in any letter case) of everything served.
+SERVED = [(r.method, r.path, r.case_insensitive_prefix) for r in ROUTES] + [(m, p, False) for m, p in
+                                                                          sorted(SYSTEM_ROUTES)]
+
+
+def _serves(path: str, case_insensitive: bool, pattern: str) -> bool:
+    """Whether a served path answers what a descriptor pathPattern declares. A case-insensitive route also
+    serves its prefix in other letter cases (Okapi matches as written, so the descriptor lists each)."""
+    if case_insensitive:
+        literal = pattern.split("{", 1)[0]
+        pattern = literal.lower() + pattern[len(literal):]
+    return path_pattern_regex(pattern).fullmatch(sample_path(path)) is not None
+
+
 def test_every_declared_handler_is_served():
-    served = [(r.method, r.path) for r in ROUTES] + sorted(SYSTEM_ROUTES)
     for handler in handlers(DESCRIPTOR):
         for method in handler.methods:
-            assert any(m == method and path_pattern_regex(handler.path_pattern).fullmatch(sample_path(p))
-                       for m, p in served), f"{method} {handler.path_pattern} is declared but not served"
+            assert any(m == method and _serves(p, ci, handler.path_pattern) for m, p, ci in SERVED), \
+                f"{method} {handler.path_pattern} is declared but not served"
 
 
 def test_every_served_route_is_declared():
     all_handlers = handlers(DESCRIPTOR)
-    served = [(r.method, r.path) for r in ROUTES] + sorted(SYSTEM_ROUTES)
-    for method, path in served:
+    for method, path, _ in SERVED:
         assert handler_for(all_handlers, method, sample_path(path)), f"{method} {path} is not in the descriptor"
+
+
+def test_case_insensitive_routes_are_declared_in_both_casings_with_the_same_permissions():
+    all_handlers = handlers(DESCRIPTOR)
+    polaris = [r for r in ROUTES if r.case_insensitive_prefix]
+    assert len(polaris) == 11
+    for route in polaris:
+        assert route.path.startswith("/polaris.applicationservices/api/")
+        capitalised = "/Polaris.ApplicationServices" + route.path[len("/polaris.applicationservices"):]
+        lower = handler_for(all_handlers, route.method, sample_path(route.path))
+        upper = handler_for(all_handlers, route.method, sample_path(capitalised))
+        assert lower and upper and lower is not upper, route.path
+        assert lower.permissions_desired == upper.permissions_desired
+        assert lower.permissions_required == upper.permissions_required == ()
 
 
 def test_interfaces_and_permissions():

@@ -18,7 +18,7 @@ import asyncpg
 
 from mod_users import cql
 from mod_users.storage.database import ensure_shared_objects
-from mod_users.storage.tables import Table
+from mod_users.storage.tables import POLARIS_SEQUENCES, Table
 from mod_users.storage.tenants import TenantSchema
 
 # Our index names carry this prefix so that reconciling never drops an index someone else made.
@@ -34,8 +34,20 @@ class Migration:
     apply: Callable[[asyncpg.Connection, TenantSchema], Awaitable[None]]
 
 
+def create_sequences(*names: str) -> Callable[[asyncpg.Connection, TenantSchema], Awaitable[None]]:
+    """A migration step creating integer sequences (for example for Polaris ids) in the tenant schema."""
+
+    async def apply(con: asyncpg.Connection, ts: TenantSchema) -> None:
+        for name in names:
+            await con.execute(f"CREATE SEQUENCE IF NOT EXISTS {ts.table(name)} AS bigint START 1")
+
+    return apply
+
+
 # One-off changes in the order they were introduced; ids are never reused or reordered.
-MIGRATIONS: tuple[Migration, ...] = ()
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration("0001-polaris-id-sequences", create_sequences(*POLARIS_SEQUENCES)),
+)
 
 
 def index_name(table: Table, index: cql.Index) -> str:

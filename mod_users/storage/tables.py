@@ -35,4 +35,62 @@ PATRON_BLOCK_CONDITIONS = Table(
     optimistic_locking=True,
 )
 
-ALL_TABLES: tuple[Table, ...] = (PATRON_BLOCK_CONDITIONS,)
+# -- the Polaris-style resource set ------------------------------------------------------------------
+# Every record carries its Polaris integer id (OrganizationID, PatronID, ...) in the JSON; the row id is
+# derived from it (see mod_users.resources.polaris.ids), so a lookup by Polaris id is a primary-key lookup.
+POLARIS_ORGANIZATIONS = Table(
+    "polaris_organizations",
+    indexes=(Index("Name", "btree"), Index("Abbreviation", "unique"), Index("ParentOrganizationID", "btree")),
+    server_choice=("Name", "Abbreviation"),
+    optimistic_locking=True,
+)
+POLARIS_BLOCK_DESCRIPTIONS = Table(
+    "polaris_block_descriptions",
+    indexes=(Index("OrganizationID", "btree"), Index("Description", "btree")),
+    server_choice=("Description",),
+    optimistic_locking=True,
+)
+POLARIS_WORKSTATIONS = Table(
+    "polaris_workstations",
+    indexes=(Index("Name", "btree"), Index("OrganizationID", "btree")),
+    server_choice=("Name",),
+    optimistic_locking=True,
+)
+POLARIS_PATRONS = Table(
+    "polaris_patrons",
+    indexes=(Index("Barcode", "unique"), Index("OrganizationID", "btree"), Index("Registration.NameLast", "btree")),
+    server_choice=("Barcode", "Registration.NameLast", "Registration.NameFirst"),
+    optimistic_locking=True,
+)
+# Free-text blocks and library-defined blocks (stops) placed on patrons; system blocks are not rows but
+# the bits of the patron's SystemBlocks mask.
+POLARIS_PATRON_BLOCKS = Table("polaris_patron_blocks", indexes=(Index("PatronID", "btree"),))
+# One row per direction of an association (A->B and B->A), written and removed together.
+POLARIS_PATRON_ASSOCIATIONS = Table(
+    "polaris_patron_associations",
+    indexes=(Index("PatronID", "btree"), Index("LinkedPatronID", "btree")),
+)
+
+ALL_TABLES: tuple[Table, ...] = (
+    PATRON_BLOCK_CONDITIONS,
+    POLARIS_ORGANIZATIONS,
+    POLARIS_BLOCK_DESCRIPTIONS,
+    POLARIS_WORKSTATIONS,
+    POLARIS_PATRONS,
+    POLARIS_PATRON_BLOCKS,
+    POLARIS_PATRON_ASSOCIATIONS,
+)
+
+# Per-tenant sequences that hand out new Polaris integer ids (created by a versioned migration).
+POLARIS_ORGANIZATION_IDS = "polaris_organization_id_seq"
+POLARIS_BLOCK_DESCRIPTION_IDS = "polaris_block_description_id_seq"
+POLARIS_WORKSTATION_IDS = "polaris_workstation_id_seq"
+POLARIS_PATRON_IDS = "polaris_patron_id_seq"
+POLARIS_FREE_TEXT_BLOCK_IDS = "polaris_free_text_block_id_seq"
+POLARIS_SEQUENCES: tuple[str, ...] = (
+    POLARIS_ORGANIZATION_IDS,
+    POLARIS_BLOCK_DESCRIPTION_IDS,
+    POLARIS_WORKSTATION_IDS,
+    POLARIS_PATRON_IDS,
+    POLARIS_FREE_TEXT_BLOCK_IDS,
+)

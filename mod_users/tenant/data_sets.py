@@ -13,7 +13,14 @@ from pathlib import Path
 
 from mod_users.contract import SchemaRegistry
 from mod_users.storage.records import RecordStore
-from mod_users.storage.tables import PATRON_BLOCK_CONDITIONS, Table
+from mod_users.storage.tables import (
+    PATRON_BLOCK_CONDITIONS,
+    POLARIS_BLOCK_DESCRIPTIONS,
+    POLARIS_ORGANIZATIONS,
+    POLARIS_PATRONS,
+    POLARIS_WORKSTATIONS,
+    Table,
+)
 from mod_users.storage.tenants import TenantSchema
 
 
@@ -29,7 +36,13 @@ class DataSet:
 REFERENCE_DATA: tuple[DataSet, ...] = (
     DataSet("patron-block-conditions", PATRON_BLOCK_CONDITIONS, "patron-block-condition.json"),
 )
-SAMPLE_DATA: tuple[DataSet, ...] = ()
+# In dependency order: organisations before what refers to them.
+SAMPLE_DATA: tuple[DataSet, ...] = (
+    DataSet("polaris-organizations", POLARIS_ORGANIZATIONS, "polaris/organization.json"),
+    DataSet("polaris-block-descriptions", POLARIS_BLOCK_DESCRIPTIONS, "polaris/block-description.json"),
+    DataSet("polaris-workstations", POLARIS_WORKSTATIONS, "polaris/workstation.json"),
+    DataSet("polaris-patrons", POLARIS_PATRONS, "polaris/patron.json"),
+)
 
 
 def read_records(root: Path, data_set: DataSet, schemas: SchemaRegistry) -> list[dict]:

@@ -1,0 +1,49 @@
+"""FOLIO-style configuration of the Polaris-style API: organisations, library-defined block descriptions,
+workstations and patrons, each a CQL-searchable CRUD collection.
+
+Each record's Polaris integer id is assigned when left out (``IdKind.prepare``); references between them
+must point at stored records. Deleting a patron also deletes its blocks and both sides of its associations.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mod_users.resources.crud import Collection
+from mod_users.resources.polaris import organizations
+from mod_users.resources.polaris.ids import BLOCK_DESCRIPTION, ORGANIZATION, PATRON, WORKSTATION
+from mod_users.storage.tables import POLARIS_PATRON_ASSOCIATIONS, POLARIS_PATRON_BLOCKS, Table
+
+
+def _patron_dependents(patron: dict[str, Any]) -> tuple[tuple[Table, str], ...]:
+    patron_id = int(patron["PatronID"])
+    return (
+        (POLARIS_PATRON_BLOCKS, f"PatronID=={patron_id}"),
+        (POLARIS_PATRON_ASSOCIATIONS, f"PatronID=={patron_id} or LinkedPatronID=={patron_id}"),
+    )
+
+
+ORGANIZATIONS_API = Collection(
+    path="/polaris/organizations", item_param="organizationId", table=ORGANIZATION.table, key="organizations",
+    noun="Organization", checks=(organizations.fits_hierarchy,), prepare=ORGANIZATION.prepare,
+)
+BLOCK_DESCRIPTIONS_API = Collection(
+    path="/polaris/block-descriptions", item_param="blockDescriptionId", table=BLOCK_DESCRIPTION.table,
+    key="blockDescriptions", noun="Block description", checks=(organizations.organization_exists,),
+    prepare=BLOCK_DESCRIPTION.prepare,
+)
+WORKSTATIONS_API = Collection(
+    path="/polaris/workstations", item_param="workstationRecordId", table=WORKSTATION.table, key="workstations",
+    noun="Workstation", checks=(organizations.organization_exists,), prepare=WORKSTATION.prepare,
+)
+PATRONS_API = Collection(
+    path="/polaris/patrons", item_param="patronRecordId", table=PATRON.table, key="patrons", noun="Patron",
+    checks=(organizations.registered_at_a_branch,), prepare=PATRON.prepare, dependents=_patron_dependents,
+)
+
+ROUTES = (
+    *ORGANIZATIONS_API.routes(),
+    *BLOCK_DESCRIPTIONS_API.routes(),
+    *WORKSTATIONS_API.routes(),
+    *PATRONS_API.routes(),
+)

@@ -1,0 +1,48 @@
+"""Who is calling a Polaris-style route and from where, and the routes' common URL prefix.
+
+Polaris checks the staff user and the workstation. The user's permissions arrive from Okapi in
+``X-Okapi-Permissions`` and are enforced when the route is bound (each route desires its Polaris permission
+in the ModuleDescriptor); the workstation named in the URL is checked here: unknown or disabled -> 403.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from mod_users.errors import not_privileged
+from mod_users.resources.polaris.ids import WORKSTATION
+from mod_users.routing import Call, Route
+
+# Polaris.ApplicationServices' route parts; the RAML path templates begin with exactly this.
+PREFIX = "/polaris.applicationservices/api/{version}/{lang}/{productId}/{siteDomain}/{orgId}/{workstationId}"
+
+
+def polaris_route(method: str, resource: str, handler: Callable[[Call], Awaitable[web.StreamResponse]]) -> Route:
+    """A route below the Polaris prefix, answering in Polaris' error shape; clients differ in how they
+    write the prefix's letter case, so it matches in any case."""
+    return Route(method, PREFIX + resource, handler, style="polaris", case_insensitive_prefix=True)
+
+
+@dataclass(frozen=True)
+class Staff:
+    """The caller of a Polaris-style route: the FOLIO user, the logon organisation, the workstation."""
+
+    user_id: str | None
+    username: str | None
+    organization_id: int
+    workstation_id: int
+
+    def stamp(self, date: str) -> dict[str, object]:
+        """Who changed a record and when (Polaris' Modifier* fields)."""
+        return {"ModifierID": self.user_id, "ModifierName": self.username, "ModificationDate": date}
+
+
+async def staff(call: Call) -> Staff:
+    """The caller, once its workstation is known and enabled (403 otherwise)."""
+    workstation = await WORKSTATION.get(call.store, call.tenant, call.uri["workstationId"])
+    if workstation is None or workstation.get("Enabled") is not True:
+        raise not_privileged()
+    return Staff(call.okapi.user_id, call.okapi.username, call.uri["orgId"], workstation["WorkstationID"])

@@ -1,0 +1,99 @@
+"""Polaris integer ids, and the row ids derived from them.
+
+Polaris names its records by integers (OrganizationID, BlockID, WorkstationID, PatronID). Each row's uuid
+is derived from the kind of record and that integer (uuid5), so a lookup by Polaris id is a primary-key
+lookup and no integer can be stored twice. New integers come from per-tenant sequences; a number chosen by
+hand (an explicit id, sample data) moves the sequence past it, and allocation skips any that is taken.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from mod_users.errors import ValidationFailed, folio_error
+from mod_users.routing import Call
+from mod_users.storage.records import RecordStore
+from mod_users.storage.tables import (
+    POLARIS_BLOCK_DESCRIPTION_IDS,
+    POLARIS_BLOCK_DESCRIPTIONS,
+    POLARIS_ORGANIZATION_IDS,
+    POLARIS_ORGANIZATIONS,
+    POLARIS_PATRON_IDS,
+    POLARIS_PATRONS,
+    POLARIS_WORKSTATION_IDS,
+    POLARIS_WORKSTATIONS,
+    Table,
+)
+from mod_users.storage.tenants import TenantSchema
+
+# Fixed forever: changing it would orphan every stored Polaris record.
+NAMESPACE = uuid.UUID("679df5c5-9abb-4b7c-92cd-0a243271e00b")
+# Allocation gives up after this many taken numbers in a row (only a concurrent or hand-made id can be).
+_MAX_SKIPS = 1000
+
+
+def row_id(kind: str, *numbers: int) -> str:
+    """The uuid of the row for ``kind`` and its integer key (``row_id("patron", 5)``)."""
+    return str(uuid.uuid5(NAMESPACE, ":".join([kind, *(str(int(n)) for n in numbers)])))
+
+
+@dataclass(frozen=True)
+class IdKind:
+    """A kind of record named by a Polaris integer: the JSON field, its table and its sequence."""
+
+    kind: str
+    field: str
+    table: Table
+    sequence: str
+
+    def row_id(self, number: int) -> str:
+        return row_id(self.kind, number)
+
+    async def get(self, store: RecordStore, ts: TenantSchema, number: Any, *, for_update: bool = False
+                  ) -> dict[str, Any] | None:
+        """The record with Polaris id ``number``, or None (also for something that is not an integer)."""
+        if not isinstance(number, int) or isinstance(number, bool):
+            return None
+        return await store.get(ts, self.table, self.row_id(number), for_update=for_update)
+
+    async def allocate(self, store: RecordStore, ts: TenantSchema) -> int:
+        """A new integer id that no stored record has."""
+        for _ in range(_MAX_SKIPS):
+            number = await store.next_value(ts, self.sequence)
+            if await store.get(ts, self.table, self.row_id(number)) is None:
+                return number
+        raise RuntimeError(f"no free {self.field} after {_MAX_SKIPS} tries")
+
+    async def prepare(self, call: Call, record: dict[str, Any], path_id: str | None) -> dict[str, Any]:
+        """Fill the integer id (allocated when a new record has none) and the row id derived from it.
+
+        On replace (``path_id`` given) the integer may be left out; it cannot be changed.
+        """
+        store, ts = call.store, call.tenant
+        number = record.get(self.field)
+        if path_id is None:
+            if number is None:
+                number = await self.allocate(store, ts)
+            else:
+                await store.advance_sequence(ts, self.sequence, number)
+                if await self.get(store, ts, number) is not None:
+                    raise ValidationFailed([folio_error(f"{self.field} {number} already exists", self.field, number)])
+            rid = self.row_id(number)
+            if record.get("id") is not None and str(record["id"]).lower() != rid:
+                raise ValidationFailed([folio_error(
+                    f"id is derived from {self.field}: leave it out or send {rid}", "id", record["id"])])
+            return {**record, "id": rid, self.field: number}
+        stored = await store.get(ts, self.table, path_id)
+        if stored is None:
+            return {**record, "id": path_id}  # the update finds nothing and answers 404
+        if number is not None and number != stored[self.field]:
+            raise ValidationFailed([folio_error(f"{self.field} cannot be changed", self.field, number)])
+        return {**record, "id": stored["id"], self.field: stored[self.field]}
+
+
+ORGANIZATION = IdKind("organization", "OrganizationID", POLARIS_ORGANIZATIONS, POLARIS_ORGANIZATION_IDS)
+BLOCK_DESCRIPTION = IdKind("block-description", "BlockID", POLARIS_BLOCK_DESCRIPTIONS, POLARIS_BLOCK_DESCRIPTION_IDS)
+WORKSTATION = IdKind("workstation", "WorkstationID", POLARIS_WORKSTATIONS, POLARIS_WORKSTATION_IDS)
+PATRON = IdKind("patron", "PatronID", POLARIS_PATRONS, POLARIS_PATRON_IDS)

@@ -1,0 +1,87 @@
+"""The organisation hierarchy (system -> library -> branch) and what it decides: which library-defined
+blocks an organisation offers, and which records may hang where."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mod_users.errors import folio_error
+from mod_users.resources.polaris.ids import ORGANIZATION
+from mod_users.storage.records import RecordStore
+from mod_users.storage.tables import POLARIS_BLOCK_DESCRIPTIONS
+from mod_users.storage.tenants import TenantSchema
+
+SYSTEM, LIBRARY, BRANCH = 1, 2, 3
+_LEVEL_NAMES = {SYSTEM: "the system", LIBRARY: "a library", BRANCH: "a branch"}
+# The hierarchy is three levels deep; the bound only stops a loop someone made by hand in the data.
+_MAX_DEPTH = 10
+# More block descriptions than one organisation could sensibly offer; the list is read in one page.
+_MAX_OFFERED = 10_000
+
+
+async def lineage(store: RecordStore, ts: TenantSchema, organization_id: int) -> list[dict[str, Any]]:
+    """The organisation and those above it, nearest first; empty when the organisation is unknown."""
+    found: list[dict[str, Any]] = []
+    current: Any = organization_id
+    while current is not None and len(found) < _MAX_DEPTH:
+        organization = await ORGANIZATION.get(store, ts, current)
+        if organization is None or any(o["OrganizationID"] == current for o in found):
+            break
+        found.append(organization)
+        current = organization.get("ParentOrganizationID")
+    return found
+
+
+async def offered_blocks(store: RecordStore, ts: TenantSchema, organization_id: int) -> list[dict[str, Any]] | None:
+    """The block descriptions an organisation offers: the system's, then its library's, then its own, each
+    in SortOrder (ties by BlockID); None when the organisation is unknown."""
+    organizations = await lineage(store, ts, organization_id)
+    if not organizations:
+        return None
+    top_down = {o["OrganizationID"]: depth for depth, o in enumerate(reversed(organizations))}
+    ids = " or ".join(str(int(n)) for n in top_down)
+    page = await store.search(ts, POLARIS_BLOCK_DESCRIPTIONS, f"OrganizationID==({ids})", 0, _MAX_OFFERED)
+    return sorted(page.records, key=lambda b: (top_down[b["OrganizationID"]], b.get("SortOrder", 0), b["BlockID"]))
+
+
+async def names(store: RecordStore, ts: TenantSchema, organization_ids: set[int]) -> dict[int, str]:
+    """Organisation names by OrganizationID (unknown ones are left out)."""
+    out = {}
+    for organization_id in organization_ids:
+        organization = await ORGANIZATION.get(store, ts, organization_id)
+        if organization is not None:
+            out[organization_id] = organization["Name"]
+    return out
+
+
+# -- rules for the configuration records ------------------------------------------------------------
+async def fits_hierarchy(store: RecordStore, ts: TenantSchema, record: dict[str, Any]) -> list[dict[str, Any]]:
+    """The system has no parent, a library's parent is the system, a branch's parent a library."""
+    level = record["OrganizationCodeID"]
+    parent_id = record.get("ParentOrganizationID")
+    if level == SYSTEM:
+        if parent_id is None:
+            return []
+        return [folio_error("The system has no parent organization", "ParentOrganizationID", parent_id)]
+    wanted = level - 1
+    parent = await ORGANIZATION.get(store, ts, parent_id)
+    if parent is None or parent["OrganizationCodeID"] != wanted:
+        return [folio_error(f"The parent of {_LEVEL_NAMES[level]} must be {_LEVEL_NAMES[wanted]}",
+                            "ParentOrganizationID", parent_id)]
+    return []
+
+
+async def organization_exists(store: RecordStore, ts: TenantSchema, record: dict[str, Any]) -> list[dict[str, Any]]:
+    """The record's OrganizationID names a stored organisation."""
+    if await ORGANIZATION.get(store, ts, record["OrganizationID"]) is None:
+        return [folio_error("Organization does not exist", "OrganizationID", record["OrganizationID"])]
+    return []
+
+
+async def registered_at_a_branch(store: RecordStore, ts: TenantSchema, record: dict[str, Any]
+                                 ) -> list[dict[str, Any]]:
+    """A patron's registered organisation is a branch."""
+    organization = await ORGANIZATION.get(store, ts, record["OrganizationID"])
+    if organization is None or organization["OrganizationCodeID"] != BRANCH:
+        return [folio_error("A patron's OrganizationID must be a branch", "OrganizationID", record["OrganizationID"])]
+    return []

@@ -1,0 +1,80 @@
+"""Patrons as the Polaris-style routes see them: looked up by PatronID, refused when secured, named the
+way Polaris names them, and blocked by the bits of their SystemBlocks mask."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mod_users.resources.polaris import errors
+from mod_users.resources.polaris.ids import PATRON
+from mod_users.storage.records import RecordStore
+from mod_users.storage.tables import POLARIS_PATRONS
+from mod_users.storage.tenants import TenantSchema
+
+SECURED = 3
+# The SystemBlocks bits and their texts: PAPI names 64 to 512 ("Self-Registration from PAC Block", ...);
+# the meaning of 1024 to 4096 comes from our issue, the wording is ours.
+SYSTEM_BLOCKS: dict[int, str] = {
+    64: "Self-registration from PAC",
+    128: "Address update from PAC",
+    256: "Express registration",
+    512: "Offline registration",
+    1024: "Sent to collection agency",
+    2048: "Registration renewal",
+    4096: "Registration fee due",
+}
+
+
+async def load(store: RecordStore, ts: TenantSchema, patron_id: int, *, for_update: bool = False
+               ) -> dict[str, Any]:
+    """The patron, or 404 "Invalid Patron ID."; ``for_update`` locks it until the transaction ends, which
+    serialises every change that concerns this patron."""
+    patron = await PATRON.get(store, ts, patron_id, for_update=for_update)
+    if patron is None:
+        raise errors.invalid_patron()
+    return patron
+
+
+async def lock(store: RecordStore, ts: TenantSchema, patron_ids: list[int]) -> dict[int, dict[str, Any] | None]:
+    """Lock several patrons, always in ascending PatronID order so that two transactions locking the same
+    patrons cannot deadlock; unknown ones map to None."""
+    return {n: await PATRON.get(store, ts, n, for_update=True) for n in sorted(set(patron_ids))}
+
+
+async def by_ids(store: RecordStore, ts: TenantSchema, patron_ids: set[int]) -> dict[int, dict[str, Any]]:
+    """Patrons by PatronID (unknown ones are left out)."""
+    if not patron_ids:
+        return {}
+    ids = " or ".join(str(int(n)) for n in sorted(patron_ids))
+    page = await store.search(ts, POLARIS_PATRONS, f"PatronID==({ids})", 0, len(patron_ids))
+    return {p["PatronID"]: p for p in page.records}
+
+
+def refuse_secured(patron: dict[str, Any]) -> None:
+    """409 "Patron record is secured." for a secured patron."""
+    if patron.get("RecordStatusID") == SECURED:
+        raise errors.secured()
+
+
+def _names(patron: dict[str, Any]) -> tuple[str, str, str]:
+    registration = patron.get("Registration") or {}
+    return (registration.get("NameFirst") or "", registration.get("NameMiddle") or "",
+            registration.get("NameLast") or "")
+
+
+def full_name(patron: dict[str, Any]) -> str:
+    """Last name first, as Polaris' PatronFullName ("Babbage, Charles")."""
+    first, middle, last = _names(patron)
+    given = " ".join(p for p in (first, middle) if p)
+    return f"{last}, {given}" if given else last
+
+
+def display_name(patron: dict[str, Any]) -> str:
+    """First name first, as Polaris lists associated patrons ("Charles Babbage")."""
+    return " ".join(p for p in _names(patron) if p)
+
+
+def system_blocks(patron: dict[str, Any]) -> list[tuple[int, str]]:
+    """The patron's system blocks as (bit, text), lowest bit first."""
+    mask = patron.get("SystemBlocks") or 0
+    return [(bit, text) for bit, text in SYSTEM_BLOCKS.items() if mask & bit]

@@ -1,0 +1,104 @@
+"""What the Polaris-style tests share: URLs, headers of a privileged staff user, and records of their own.
+
+The sample data (``sample-data/``) gives, among others: organisations 1 (system) > 2 (library) > 3, 4
+(branches), 1 > 5 (library) > 6 (branch); workstations 1 (branch 3), 2 (branch 4), 3 (disabled), 4 (branch 6);
+patrons 1001 (no blocks), 1002 (system blocks 64 and 1024), 1003 (secured), 1004..1006. Tests never change
+those; whatever they change they create first (``new_patron``).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from typing import Any
+
+from mod_users.resources.polaris.context import PREFIX
+
+USER = "2205005b-ca51-4a04-87fd-938eefa8f6de"
+USERNAME = "circ_staff"
+BLOCKS_DISPLAY = "polaris.patron-status.blocks.display"
+BLOCKS_CHANGE = "polaris.patron-status.blocks.create-delete"
+ASSOCIATIONS_READ = ("polaris.patron-services.access", "polaris.patron-status.access",
+                     "polaris.patron-status.associations.display")
+ASSOCIATIONS_CREATE = "polaris.patron-associations.create"
+ASSOCIATIONS_MODIFY = "polaris.patron-associations.modify"
+ASSOCIATIONS_DELETE = "polaris.patron-associations.delete"
+ALL_PERMISSIONS = (BLOCKS_DISPLAY, BLOCKS_CHANGE, *ASSOCIATIONS_READ, ASSOCIATIONS_CREATE, ASSOCIATIONS_MODIFY,
+                   ASSOCIATIONS_DELETE)
+SECURED_PATRON = 1003
+BRANCH, OTHER_BRANCH, HILLVIEW_BRANCH = 3, 4, 6
+WORKSTATION, DISABLED_WORKSTATION = 1, 3
+UNKNOWN = 999999
+
+
+def token(username: str = USERNAME, user_id: str = USER) -> str:
+    """An unsigned token as Okapi passes one on (the module only reads its payload)."""
+    payload = base64.urlsafe_b64encode(json.dumps({"sub": username, "user_id": user_id}).encode()).decode()
+    return f"eyJhbGciOiJub25lIn0.{payload.rstrip('=')}.sig"
+
+
+def headers(tenant: str, permissions: tuple[str, ...] = ALL_PERMISSIONS, user: str = USER,
+            username: str = USERNAME) -> dict[str, str]:
+    """A staff call through Okapi: tenant, user, token and the permissions Okapi granted."""
+    return {"X-Okapi-Tenant": tenant, "X-Okapi-User-Id": user, "X-Okapi-Token": token(username, user),
+            "X-Okapi-Permissions": json.dumps(list(permissions))}
+
+
+def url(resource: str, org: int = BRANCH, workstation: int = WORKSTATION, *, lang: str = "eng", product: int = 19,
+        prefix: str = "/polaris.applicationservices/api") -> str:
+    """A Polaris-style URL; ``resource`` is what follows the route parts (``/patrons/1/blockssummary``)."""
+    return f"{prefix}/v1/{lang}/{product}/polaris/{org}/{workstation}{resource}"
+
+
+def template(resource: str) -> str:
+    """The RAML path template of a Polaris-style resource (the contract's key for it)."""
+    return PREFIX + resource
+
+
+def admin_headers(tenant: str) -> dict[str, str]:
+    return {"X-Okapi-Tenant": tenant, "X-Okapi-User-Id": USER}
+
+
+async def new_patron(client: Any, tenant: str, branch: int = BRANCH, **fields: Any) -> int:
+    """A patron of the test's own, registered at ``branch``; returns its PatronID."""
+    unique = uuid.uuid4().int % 10**12
+    body = {"Barcode": f"T{unique:012d}", "OrganizationID": branch,
+            "Registration": {"NameFirst": "Test", "NameLast": f"Patron{unique}"}, **fields}
+    resp = await client.post("/polaris/patrons", json=body, headers=admin_headers(tenant))
+    assert resp.status == 201, await resp.text()
+    return (await resp.json())["PatronID"]
+
+
+async def secure(client: Any, tenant: str, patron_id: int) -> None:
+    """Make one of the test's own patrons secured (RecordStatusID 3), through the configuration API."""
+    h = admin_headers(tenant)
+    found = await (await client.get("/polaris/patrons", params={"query": f"PatronID=={patron_id}"},
+                                    headers=h)).json()
+    patron = found["patrons"][0]
+    patron.pop("metadata", None)
+    resp = await client.put(f"/polaris/patrons/{patron['id']}", json={**patron, "RecordStatusID": 3}, headers=h)
+    assert resp.status == 204, await resp.text()
+
+
+async def free_text_block(client: Any, tenant: str, patron_id: int, text: str | None = None) -> dict[str, Any]:
+    """Place a free-text block on one of the test's own patrons; returns the block."""
+    body = {"BlockType": 1, "BlockDescription": text or f"note {uuid.uuid4().hex[:8]}"}
+    resp = await client.post(url(f"/patrons/{patron_id}/blocks"), json=body, headers=headers(tenant))
+    assert resp.status == 200, await resp.text()
+    return await resp.json()
+
+
+async def associate(client: Any, tenant: str, patron_id: int, *linked: int, **fields: Any) -> list[dict[str, Any]]:
+    """Associate one of the test's own patrons with others; returns the patron's list."""
+    body = [{"LinkedPatronId": n, **fields} for n in linked]
+    resp = await client.post(url(f"/patrons/{patron_id}/associations"), json=body, headers=headers(tenant))
+    assert resp.status == 200, await resp.text()
+    return await resp.json()
+
+
+def is_polaris_error(body: Any, code: int | None = None) -> bool:
+    """Whether ``body`` is a Polaris error object (with ErrorCode ``code`` when given)."""
+    shape = isinstance(body, dict) and set(body) == {"ErrorCode", "Message", "MessageDetail", "StackTrace",
+                                                      "InnerException", "Data"}
+    return shape and (code is None or body["ErrorCode"] == code)

@@ -1,0 +1,112 @@
+"""What every Polaris-style route shares: the URL prefix in any letter case, checked route parts, the
+staff user's permissions and workstation, and Polaris-shaped answers for every failure."""
+
+from __future__ import annotations
+
+import pytest
+
+from mod_users.storage.records import RecordStore
+from tests.polaris.support import (
+    BLOCKS_DISPLAY,
+    DISABLED_WORKSTATION,
+    UNKNOWN,
+    headers,
+    is_polaris_error,
+    url,
+)
+
+SUMMARY = "/patrons/1002/blockssummary"
+SUMMARY_QUERY = {"logonBranchID": "3", "associatedblocks": "false"}
+
+
+@pytest.mark.parametrize("prefix", ["/polaris.applicationservices/api", "/Polaris.ApplicationServices/api",
+                                    "/POLARIS.APPLICATIONSERVICES/API", "/polaris.ApplicationServices/Api"])
+async def test_the_prefix_matches_in_any_letter_case(app_client, sample_tenant, prefix):
+    resp = await app_client.get(url(SUMMARY, prefix=prefix), params=SUMMARY_QUERY, headers=headers(sample_tenant))
+    assert resp.status == 200, await resp.text()
+    assert [row["BlockID"] for row in await resp.json()] == [64, 1024]
+
+
+async def test_only_the_prefix_is_case_insensitive(app_client, sample_tenant):
+    resp = await app_client.get(url("/Patrons/1002/BlocksSummary"), params=SUMMARY_QUERY,
+                                headers=headers(sample_tenant))
+    assert resp.status == 404
+
+
+@pytest.mark.parametrize(("part", "value"), [("version", "v2"), ("lang", "en"), ("lang", "ENG"),
+                                             ("product", "x"), ("org", "main"), ("workstation", "1.5")])
+async def test_route_parts_are_checked(app_client, sample_tenant, part, value):
+    parts = {"lang": "eng", "product": "19", "org": "3", "workstation": "1", "version": "v1"}
+    parts[part] = value
+    path = (f"/polaris.applicationservices/api/{parts['version']}/{parts['lang']}/{parts['product']}/polaris/"
+            f"{parts['org']}/{parts['workstation']}{SUMMARY}")
+    resp = await app_client.get(path, params=SUMMARY_QUERY, headers=headers(sample_tenant))
+    assert resp.status == 400
+    body = await resp.json()
+    assert is_polaris_error(body, -1)
+    assert "Invalid value for parameter" in body["Message"]
+
+
+@pytest.mark.parametrize("lang", ["ara", "chi", "eng", "fas", "fre", "hat", "haw", "kor", "rus", "spa", "vie"])
+async def test_every_iso_639_2_language_is_accepted(app_client, sample_tenant, lang):
+    resp = await app_client.get(url(SUMMARY, lang=lang), params=SUMMARY_QUERY, headers=headers(sample_tenant))
+    assert resp.status == 200
+
+
+@pytest.mark.parametrize("workstation", [UNKNOWN, DISABLED_WORKSTATION])
+async def test_an_unknown_or_disabled_workstation_is_not_privileged(app_client, sample_tenant, workstation):
+    resp = await app_client.get(url(SUMMARY, workstation=workstation), params=SUMMARY_QUERY,
+                                headers=headers(sample_tenant))
+    assert resp.status == 403
+    body = await resp.json()
+    assert is_polaris_error(body, -2) and body["Message"] == "User or workstation is not privileged."
+
+
+async def test_a_missing_permission_is_not_privileged(app_client, sample_tenant):
+    for granted in ((), ("polaris.patron-status.access",)):
+        resp = await app_client.get(url(SUMMARY), params=SUMMARY_QUERY, headers=headers(sample_tenant, granted))
+        assert resp.status == 403
+        assert is_polaris_error(await resp.json(), -2)
+    resp = await app_client.get(url(SUMMARY), params=SUMMARY_QUERY, headers=headers(sample_tenant, (BLOCKS_DISPLAY,)))
+    assert resp.status == 200
+
+
+async def test_tenant_failures_are_polaris_errors(app_client, sample_tenant):
+    resp = await app_client.get(url(SUMMARY), params=SUMMARY_QUERY)
+    assert resp.status == 400 and is_polaris_error(await resp.json(), -1)
+    resp = await app_client.get(url(SUMMARY), params=SUMMARY_QUERY, headers=headers("neverinitialised"))
+    assert resp.status == 400
+    body = await resp.json()
+    assert is_polaris_error(body, -1) and "not initialised" in body["Message"]
+
+
+async def test_a_too_large_body_is_a_polaris_error(app_client, sample_tenant):
+    body = {"BlockType": 1, "BlockDescription": "x" * 2_000_000}
+    resp = await app_client.post(url("/patrons/1001/blocks"), json=body, headers=headers(sample_tenant))
+    assert resp.status == 413
+    assert is_polaris_error(await resp.json(), -3)
+
+
+@pytest.mark.parametrize("data", [b"{", b"", b"[]", b'{"BlockType": "1"}', b'{"BlockType": 1, "Color": 2}'])
+async def test_a_malformed_body_is_a_polaris_error(app_client, sample_tenant, data):
+    resp = await app_client.post(url("/patrons/1001/blocks"), data=data,
+                                 headers={**headers(sample_tenant), "Content-Type": "application/json"})
+    assert resp.status == 400
+    assert is_polaris_error(await resp.json(), -1)
+
+
+async def test_our_own_failures_are_polaris_errors_without_details(app_client, sample_tenant, monkeypatch):
+    async def broken(*args, **kwargs):
+        raise RuntimeError("secret detail")
+
+    monkeypatch.setattr(RecordStore, "get", broken)
+    resp = await app_client.get(url(SUMMARY), params=SUMMARY_QUERY, headers=headers(sample_tenant))
+    assert resp.status == 500
+    body = await resp.json()
+    assert is_polaris_error(body, -4) and "secret" not in await resp.text()
+    assert body["StackTrace"] is None
+
+
+async def test_folio_routes_keep_their_text_answers(app_client):
+    resp = await app_client.get("/polaris/patrons")
+    assert resp.status == 400 and resp.content_type == "text/plain"
