@@ -5,7 +5,8 @@
     mod-users tenant purge TENANT       drop a tenant's schema
     mod-users cql "QUERY"               print the SQL a CQL query becomes
     mod-users descriptor                print the ModuleDescriptor (template filled in)
-    mod-users contract URL --tenant T   check a running instance against the RAML and schemas
+    mod-users contract URL --tenant T [--header N=V] [--uri N=V]
+                                        check a running instance against the RAML and schemas
 """
 
 from __future__ import annotations
@@ -112,7 +113,9 @@ def _contract(settings: Settings, args: argparse.Namespace) -> int:
     from mod_users.contract.checker import check_instance
 
     contract = load_contract(settings.ramls_dir, settings.schemas_dir)
-    findings = asyncio.run(check_instance(args.url, args.tenant, contract))
+    headers = dict(_pair(h) for h in args.header)
+    uri_values = dict(_pair(u) for u in args.uri)
+    findings = asyncio.run(check_instance(args.url, args.tenant, contract, headers, uri_values))
     failed = [f for f in findings if f.problems]
     for finding in findings:
         mark = "FAIL" if finding.problems else "ok  "
@@ -121,6 +124,13 @@ def _contract(settings: Settings, args: argparse.Namespace) -> int:
             print(f"       {problem}")
     print(f"{len(findings)} requests, {len(failed)} broke the contract")
     return 1 if failed else 0
+
+
+def _pair(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise SystemExit(f"expected NAME=VALUE, got {text!r}")
+    return name.strip(), value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -147,6 +157,10 @@ def build_parser() -> argparse.ArgumentParser:
     contract = sub.add_parser("contract", help="check a running instance against the contract")
     contract.add_argument("url", help="base URL of the module, e.g. http://localhost:8081")
     contract.add_argument("--tenant", required=True, help="an initialised tenant to run against")
+    contract.add_argument("--header", action="append", default=[], metavar="NAME=VALUE",
+                          help="a header to send with every request, e.g. X-Okapi-Permissions=[...]")
+    contract.add_argument("--uri", action="append", default=[], metavar="NAME=VALUE",
+                          help="a value for a URI parameter, e.g. workstationId=1 for the Polaris-style routes")
     contract.set_defaults(run=_contract)
     return parser
 

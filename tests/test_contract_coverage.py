@@ -16,6 +16,7 @@ from mod_users.contract import load_contract
 from mod_users.contract.checker import response_problems
 from mod_users.storage.records import RecordStore
 from mod_users.tenant import jobs
+from tests.polaris.provocations import PROVOKE as POLARIS_PROVOKE
 
 CONTRACT = load_contract(PROJECT_ROOT / "ramls", PROJECT_ROOT / "schemas")
 PBC = "/patron-block-conditions"
@@ -165,6 +166,8 @@ PROVOKE.update({
     ("DELETE", JOB, 500): _fail_job_delete,
 })
 
+PROVOKE.update(POLARIS_PROVOKE)
+
 DOCUMENTED = sorted((e.method, e.path, status) for e in CONTRACT.endpoints() for status in e.responses)
 
 
@@ -172,15 +175,30 @@ def test_no_provocation_for_an_undocumented_answer():
     assert set(PROVOKE) - set(DOCUMENTED) == set()
 
 
-@pytest.mark.parametrize(("method", "path", "status"), DOCUMENTED, ids=[f"{m} {p} {s}" for m, p, s in DOCUMENTED])
-async def test_every_documented_answer(app_client, fresh_tenant, monkeypatch, method, path, status):
+# The Polaris-style routes need the sample data, so they run in the session's sample tenant (their
+# provocations change only records they create); everything else gets a tenant of its own.
+POLARIS = [key for key in DOCUMENTED if key[1].startswith("/polaris")]
+OTHERS = [key for key in DOCUMENTED if not key[1].startswith("/polaris")]
+
+
+async def _check(client, tenant, monkeypatch, method, path, status):
     provoke = PROVOKE.get((method, path, status))
     assert provoke is not None, f"no test provokes {status} for {method} {path}"
-    resp = await provoke(app_client, fresh_tenant, monkeypatch)
+    resp = await provoke(client, tenant, monkeypatch)
     body = await resp.read()
     assert resp.status == status, body[:500]
     endpoint = CONTRACT.endpoint(method, path)
     assert response_problems(CONTRACT, endpoint, resp.status, resp.content_type or "", body) == []
+
+
+@pytest.mark.parametrize(("method", "path", "status"), OTHERS, ids=[f"{m} {p} {s}" for m, p, s in OTHERS])
+async def test_every_documented_answer(app_client, fresh_tenant, monkeypatch, method, path, status):
+    await _check(app_client, fresh_tenant, monkeypatch, method, path, status)
+
+
+@pytest.mark.parametrize(("method", "path", "status"), POLARIS, ids=[f"{m} {p} {s}" for m, p, s in POLARIS])
+async def test_every_documented_polaris_answer(app_client, sample_tenant, monkeypatch, method, path, status):
+    await _check(app_client, sample_tenant, monkeypatch, method, path, status)
 
 
 async def test_contract_checker_passes_against_a_running_instance(app_client, fresh_tenant):
@@ -202,6 +220,25 @@ async def test_contract_checker_reports_a_broken_answer(app_client, fresh_tenant
 
     monkeypatch.setattr(RecordStore, "search", corrupt)
     findings = await check_instance(str(app_client.make_url("")), fresh_tenant, CONTRACT)
-    broken = [f for f in findings if f.problems]
-    assert [(f.method, f.url, f.probe) for f in broken] == [("GET", PBC, "example")]
-    assert any("name" in p for p in broken[0].problems)
+    broken = {(f.method, f.url, f.probe): f.problems for f in findings if f.problems}
+    # every collection listing answers the corrupted page; nothing else reads through search here
+    assert set(broken) == {("GET", path, "example") for path in (
+        PBC, "/polaris/organizations", "/polaris/block-descriptions", "/polaris/workstations", "/polaris/patrons")}
+    assert any("name" in p for p in broken[("GET", PBC, "example")])
+
+
+async def test_contract_checker_exercises_the_polaris_routes_with_sample_data(app_client, fresh_tenant):
+    from mod_users.contract.checker import check_instance
+    from tests.polaris.support import headers
+
+    h = {"X-Okapi-Tenant": fresh_tenant}
+    resp = await app_client.post("/_/tenant", json={"module_to": "mod-users-0.1.0", "parameters": [
+        {"key": "loadSample", "value": "true"}]}, headers=h)
+    await app_client.get(resp.headers["Location"], params={"wait": "30000"}, headers=h)
+    findings = await check_instance(str(app_client.make_url("")), fresh_tenant, CONTRACT, headers(fresh_tenant),
+                                    {"workstationId": "1", "orgId": "3", "patronId": "1001"})
+    assert [f for f in findings if f.problems] == []
+    polaris = {(f.method, f.url.split("/3/1/", 1)[-1], f.status) for f in findings
+               if f.url.startswith("/polaris.applicationservices/") and f.probe == "example"}
+    assert {("POST", "patrons/1001/blocks", 200), ("POST", "patrons/1001/associations", 200),
+            ("GET", "patrons/1001/blockssummary", 200)} <= polaris

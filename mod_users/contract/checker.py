@@ -13,6 +13,7 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 
@@ -69,6 +70,23 @@ def _fill(endpoint: Endpoint, ids: dict[str, str]) -> str:
     return re.sub(r"\{([^}]+)\}", value, endpoint.path)
 
 
+def _query(endpoint: Endpoint) -> str:
+    """Values the RAML allows for the endpoint's required query parameters (none for optional ones)."""
+    values = {}
+    for name, param in endpoint.query_params.items():
+        if not param.required:
+            continue
+        if param.enum:
+            values[name] = str(param.enum[0])
+        elif param.type == "boolean":
+            values[name] = "false"
+        elif param.type in ("integer", "number"):
+            values[name] = str(int(param.minimum) if param.minimum is not None else 1)
+        else:
+            values[name] = "x"
+    return ("?" + urlencode(values)) if values else ""
+
+
 def _example(endpoint: Endpoint) -> Any:
     body = endpoint.json_body
     if body is None or not body.has_example:
@@ -80,12 +98,18 @@ def _example(endpoint: Endpoint) -> Any:
 
 
 async def check_instance(base_url: str, tenant: str, contract: Contract,
-                         headers: dict[str, str] | None = None) -> list[Finding]:
-    """Exercise every endpoint of ``contract`` on the module at ``base_url``; return every request made."""
+                         headers: dict[str, str] | None = None,
+                         uri_values: dict[str, str] | None = None) -> list[Finding]:
+    """Exercise every endpoint of ``contract`` on the module at ``base_url``; return every request made.
+
+    ``uri_values`` fill URI parameters by name (for example an existing ``workstationId``, so that the
+    Polaris-style routes get past their workstation check); others get an id created on the way, a value
+    the RAML allows, or an unknown id.
+    """
     base = base_url.rstrip("/")
     common = {"X-Okapi-Tenant": tenant, **(headers or {})}
     findings: list[Finding] = []
-    created: dict[str, str] = {}
+    created: dict[str, str] = dict(uri_values or {})
 
     async with aiohttp.ClientSession() as session:
         async def call(endpoint: Endpoint, probe: str, path: str, *, data: bytes | None = None,
@@ -93,7 +117,8 @@ async def check_instance(base_url: str, tenant: str, contract: Contract,
             hdrs = dict(common) if send_tenant else {k: v for k, v in common.items() if k != "X-Okapi-Tenant"}
             if data is not None:
                 hdrs["Content-Type"] = "application/json"
-            async with session.request(endpoint.method, base + path, data=data, headers=hdrs) as resp:
+            async with session.request(endpoint.method, base + path + _query(endpoint), data=data,
+                                       headers=hdrs) as resp:
                 raw = await resp.read()
                 problems = response_problems(contract, endpoint, resp.status, resp.content_type or "", raw)
                 findings.append(Finding(endpoint.method, path, probe, resp.status, problems))
@@ -115,7 +140,7 @@ async def check_instance(base_url: str, tenant: str, contract: Contract,
                     if found and record_id:
                         created[found.group(1)] = str(record_id)
             if "{" in endpoint.path:
-                await call(endpoint, "unknown id", _fill(endpoint, {}), data=data)
+                await call(endpoint, "unknown id", _fill(endpoint, dict(uri_values or {})), data=data)
             if endpoint.json_body is not None:
                 await call(endpoint, "malformed JSON", _fill(endpoint, created), data=b'{"unterminated')
             await call(endpoint, "no tenant", _fill(endpoint, created), data=data, send_tenant=False)

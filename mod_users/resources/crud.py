@@ -23,9 +23,9 @@ from mod_users.storage.tenants import TenantSchema
 Rule = Callable[[dict[str, Any]], list[dict[str, Any]]]
 # A check is a rule that needs other records (a reference that must exist): (store, tenant, record).
 Check = Callable[[RecordStore, TenantSchema, dict[str, Any]], Awaitable[list[dict[str, Any]]]]
-# Preparing fills server-chosen fields before a record is stored: (call, record, the path's id or None
-# on create) -> the record to store. It may raise ValidationFailed or NotFound.
-Prepare = Callable[[Call, dict[str, Any], str | None], Awaitable[dict[str, Any]]]
+# Preparing fills server-chosen fields before a record is stored: (call, record, the stored record when
+# replacing, None when creating) -> the record to store. It may raise ValidationFailed.
+Prepare = Callable[[Call, dict[str, Any], dict[str, Any] | None], Awaitable[dict[str, Any]]]
 # The records that go when a record is deleted: (table, CQL query) pairs computed from the record.
 Dependents = Callable[[dict[str, Any]], tuple[tuple[Table, str], ...]]
 
@@ -89,8 +89,13 @@ class Collection:
         if "id" in record and str(record["id"]).lower() != record_id.lower():
             raise ValidationFailed([folio_error(
                 "Illegal operation: id field cannot be changed", "id", record["id"])])
-        if self.prepare is not None:
-            record = await self.prepare(call, record, record_id)
+        if self.prepare is not None or self.checks:
+            # A missing record is 404 before any rule that reads other records or the stored one.
+            stored = await call.store.get(call.tenant, self.table, record_id)
+            if stored is None:
+                raise NotFound(f"{self.noun} not found: {record_id[:64]}")
+            if self.prepare is not None:
+                record = await self.prepare(call, record, stored)
         await self.check(call, record)
         try:
             stored = await call.store.update(call.tenant, self.table, record_id, record, call.okapi.user_id)

@@ -11,8 +11,23 @@ from typing import Any
 
 from mod_users.resources.crud import Collection
 from mod_users.resources.polaris import organizations
-from mod_users.resources.polaris.ids import BLOCK_DESCRIPTION, ORGANIZATION, PATRON, WORKSTATION
+from mod_users.resources.polaris.ids import (
+    BLOCK_DESCRIPTION,
+    ID_CANNOT_CHANGE,
+    ID_IS_DERIVED,
+    ORGANIZATION,
+    PATRON,
+    WORKSTATION,
+)
 from mod_users.storage.tables import POLARIS_PATRON_ASSOCIATIONS, POLARIS_PATRON_BLOCKS, Table
+
+# Fragments of every 422 message of these collections that no schema can state (a reference to a missing
+# record, a misplaced organisation, a changed id; "already exists" for duplicates): how a client, or a
+# test, tells a rule's rejection from a schema's.
+RULE_MESSAGES = (
+    organizations.NO_PARENT, organizations.WRONG_PARENT.split("{", 1)[0], organizations.NO_ORGANIZATION,
+    organizations.NOT_A_BRANCH, ID_CANNOT_CHANGE, ID_IS_DERIVED, "already exists",
+)
 
 
 def _patron_dependents(patron: dict[str, Any]) -> tuple[tuple[Table, str], ...]:

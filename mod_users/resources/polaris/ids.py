@@ -30,6 +30,9 @@ from mod_users.storage.tenants import TenantSchema
 
 # Fixed forever: changing it would orphan every stored Polaris record.
 NAMESPACE = uuid.UUID("679df5c5-9abb-4b7c-92cd-0a243271e00b")
+# What a client reads when an id breaks a rule (text fragments: the messages name the field and value).
+ID_CANNOT_CHANGE = "cannot be changed"
+ID_IS_DERIVED = "id is derived from"
 # Allocation gives up after this many taken numbers in a row (only a concurrent or hand-made id can be).
 _MAX_SKIPS = 1000
 
@@ -66,32 +69,28 @@ class IdKind:
                 return number
         raise RuntimeError(f"no free {self.field} after {_MAX_SKIPS} tries")
 
-    async def prepare(self, call: Call, record: dict[str, Any], path_id: str | None) -> dict[str, Any]:
+    async def prepare(self, call: Call, record: dict[str, Any], stored: dict[str, Any] | None) -> dict[str, Any]:
         """Fill the integer id (allocated when a new record has none) and the row id derived from it.
 
-        On replace (``path_id`` given) the integer may be left out; it cannot be changed.
+        On replace (``stored`` given) the integer may be left out; it cannot be changed.
         """
-        store, ts = call.store, call.tenant
         number = record.get(self.field)
-        if path_id is None:
-            if number is None:
-                number = await self.allocate(store, ts)
-            else:
-                await store.advance_sequence(ts, self.sequence, number)
-                if await self.get(store, ts, number) is not None:
-                    raise ValidationFailed([folio_error(f"{self.field} {number} already exists", self.field, number)])
-            rid = self.row_id(number)
-            if record.get("id") is not None and str(record["id"]).lower() != rid:
-                raise ValidationFailed([folio_error(
-                    f"id is derived from {self.field}: leave it out or send {rid}", "id", record["id"])])
-            return {**record, "id": rid, self.field: number}
-        stored = await store.get(ts, self.table, path_id)
-        if stored is None:
-            return {**record, "id": path_id}  # the update finds nothing and answers 404
-        if number is not None and number != stored[self.field]:
-            raise ValidationFailed([folio_error(f"{self.field} cannot be changed", self.field, number)])
-        return {**record, "id": stored["id"], self.field: stored[self.field]}
-
+        if stored is not None:
+            if number is not None and number != stored[self.field]:
+                raise ValidationFailed([folio_error(f"{self.field} {ID_CANNOT_CHANGE}", self.field, number)])
+            return {**record, "id": stored["id"], self.field: stored[self.field]}
+        store, ts = call.store, call.tenant
+        if number is None:
+            number = await self.allocate(store, ts)
+        else:
+            await store.advance_sequence(ts, self.sequence, number)
+            if await self.get(store, ts, number) is not None:
+                raise ValidationFailed([folio_error(f"{self.field} {number} already exists", self.field, number)])
+        rid = self.row_id(number)
+        if record.get("id") is not None and str(record["id"]).lower() != rid:
+            raise ValidationFailed([folio_error(
+                f"{ID_IS_DERIVED} {self.field}: leave it out or send {rid}", "id", record["id"])])
+        return {**record, "id": rid, self.field: number}
 
 ORGANIZATION = IdKind("organization", "OrganizationID", POLARIS_ORGANIZATIONS, POLARIS_ORGANIZATION_IDS)
 BLOCK_DESCRIPTION = IdKind("block-description", "BlockID", POLARIS_BLOCK_DESCRIPTIONS, POLARIS_BLOCK_DESCRIPTION_IDS)

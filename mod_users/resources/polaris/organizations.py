@@ -12,6 +12,10 @@ from mod_users.storage.tables import POLARIS_BLOCK_DESCRIPTIONS
 from mod_users.storage.tenants import TenantSchema
 
 SYSTEM, LIBRARY, BRANCH = 1, 2, 3
+NO_PARENT = "The system has no parent organization"
+WRONG_PARENT = "The parent of {level} must be {parent}"
+NO_ORGANIZATION = "Organization does not exist"
+NOT_A_BRANCH = "A patron's OrganizationID must be a branch"
 _LEVEL_NAMES = {SYSTEM: "the system", LIBRARY: "a library", BRANCH: "a branch"}
 # The hierarchy is three levels deep; the bound only stops a loop someone made by hand in the data.
 _MAX_DEPTH = 10
@@ -62,19 +66,19 @@ async def fits_hierarchy(store: RecordStore, ts: TenantSchema, record: dict[str,
     if level == SYSTEM:
         if parent_id is None:
             return []
-        return [folio_error("The system has no parent organization", "ParentOrganizationID", parent_id)]
+        return [folio_error(NO_PARENT, "ParentOrganizationID", parent_id)]
     wanted = level - 1
     parent = await ORGANIZATION.get(store, ts, parent_id)
     if parent is None or parent["OrganizationCodeID"] != wanted:
-        return [folio_error(f"The parent of {_LEVEL_NAMES[level]} must be {_LEVEL_NAMES[wanted]}",
-                            "ParentOrganizationID", parent_id)]
+        message = WRONG_PARENT.format(level=_LEVEL_NAMES[level], parent=_LEVEL_NAMES[wanted])
+        return [folio_error(message, "ParentOrganizationID", parent_id)]
     return []
 
 
 async def organization_exists(store: RecordStore, ts: TenantSchema, record: dict[str, Any]) -> list[dict[str, Any]]:
     """The record's OrganizationID names a stored organisation."""
     if await ORGANIZATION.get(store, ts, record["OrganizationID"]) is None:
-        return [folio_error("Organization does not exist", "OrganizationID", record["OrganizationID"])]
+        return [folio_error(NO_ORGANIZATION, "OrganizationID", record["OrganizationID"])]
     return []
 
 
@@ -83,5 +87,5 @@ async def registered_at_a_branch(store: RecordStore, ts: TenantSchema, record: d
     """A patron's registered organisation is a branch."""
     organization = await ORGANIZATION.get(store, ts, record["OrganizationID"])
     if organization is None or organization["OrganizationCodeID"] != BRANCH:
-        return [folio_error("A patron's OrganizationID must be a branch", "OrganizationID", record["OrganizationID"])]
+        return [folio_error(NOT_A_BRANCH, "OrganizationID", record["OrganizationID"])]
     return []
