@@ -8,6 +8,7 @@ each test its own event loop, and an asyncpg pool belongs to one loop.
 from __future__ import annotations
 
 import asyncio
+import functools
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ import pytest
 
 from mod_users.app import init_app
 from mod_users.config import DatabaseSettings, Settings, load_settings
+from mod_users.contract import Contract, load_contract
 from mod_users.storage.database import connect_kwargs, ensure_database
 from mod_users.storage.embedded import EmbeddedPostgres
 from mod_users.storage.migrations import purge_tenant
@@ -48,17 +50,23 @@ def settings() -> Settings:
     return load_settings()
 
 
+@functools.cache
+def contract_of(contract_dir: Path) -> Contract:
+    """The contract, read once per run: most tests build an app, and reading the RAML is most of that."""
+    return load_contract(contract_dir / "ramls", contract_dir / "schemas")
+
+
 @pytest.fixture
 async def app_client(aiohttp_client, settings, db_settings):
     """An in-process client of a fresh application on the test database."""
-    return await aiohttp_client(init_app(settings, db_settings))
+    return await aiohttp_client(init_app(settings, db_settings, contract_of(settings.contract_dir)))
 
 
 async def _init_tenant(db: DatabaseSettings, tenant: str, settings: Settings, reference: bool,
                        sample: bool = False) -> None:
     from aiohttp import web
 
-    app = init_app(settings, db)
+    app = init_app(settings, db, contract_of(settings.contract_dir))
     runner = web.AppRunner(app)
     await runner.setup()
     try:

@@ -13,6 +13,7 @@ from mod_users.app import init_app
 from mod_users.storage.database import connect_kwargs
 from mod_users.storage.tables import POLARIS_PATRON_ASSOCIATIONS
 from mod_users.storage.tenants import TenantSchema
+from tests.conftest import contract_of
 from tests.polaris.support import (
     ASSOCIATIONS_CREATE,
     ASSOCIATIONS_DELETE,
@@ -217,7 +218,8 @@ async def test_a_bad_removal_removes_nothing(app_client, sample_tenant, ids, cod
 
 async def test_the_number_of_associations_is_limited_on_both_sides(aiohttp_client, settings, db_settings,
                                                                     sample_tenant):
-    client = await aiohttp_client(init_app(dataclasses.replace(settings, polaris_max_associations=3), db_settings))
+    limited = dataclasses.replace(settings, polaris_max_associations=3)
+    client = await aiohttp_client(init_app(limited, db_settings, contract_of(settings.contract_dir)))
     a, b, c, d, e = await _patrons(client, sample_tenant, 5)
     h = headers(sample_tenant)
     resp = await client.post(_path(a), json=[{"LinkedPatronId": n} for n in (b, c, d, e)], headers=h)
