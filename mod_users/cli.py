@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,18 +46,53 @@ def database(settings: Settings) -> Iterator[DatabaseSettings]:
         cluster.stop()
 
 
-def _serve(settings: Settings, args: argparse.Namespace) -> int:
+def _run_worker(settings: Settings, db: DatabaseSettings, host: str, port: int, reuse_port: bool) -> None:
+    """One serving process: the app on ``host:port`` until SIGTERM/SIGINT, then a graceful drain."""
     from aiohttp import web
 
     from mod_users.app import init_app
 
+    configure_logging(settings.log_level)
+    web.run_app(init_app(settings, db), host=host, port=port, print=None, shutdown_timeout=30,
+                access_log=None, reuse_port=reuse_port or None)
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
     port = args.port if args.port is not None else settings.http_port
+    host = args.host or settings.http_host
+    workers = args.workers or settings.workers
     with database(settings) as db:
-        app = init_app(settings, db)
-        log.info("mod-users listening", extra={"port": port, "database": f"{db.host}:{db.port}/{db.database}"})
-        web.run_app(app, host=args.host or settings.http_host, port=port, print=None, shutdown_timeout=30,
-                    access_log=None)
-    return 0
+        log.info("mod-users listening", extra={"port": port, "workers": workers,
+                                               "database": f"{db.host}:{db.port}/{db.database}"})
+        if workers == 1:
+            _run_worker(settings, db, host, port, reuse_port=False)
+            return 0
+        return _serve_workers(settings, db, host, port, workers)
+
+
+def _serve_workers(settings: Settings, db: DatabaseSettings, host: str, port: int, workers: int) -> int:
+    """``workers`` processes share the port through SO_REUSEPORT, the kernel spreading connections
+    between them; this parent only forwards SIGTERM/SIGINT and waits, so the database it owns is
+    stopped after the last worker has drained."""
+    import multiprocessing
+    import signal
+
+    context = multiprocessing.get_context("spawn")
+    children = [context.Process(target=_run_worker, args=(settings, db, host, port, True), daemon=False)
+                for _ in range(workers)]
+    for child in children:
+        child.start()
+
+    def forward(signum: int, _frame: object) -> None:
+        for child in children:
+            if child.is_alive() and child.pid is not None:
+                os.kill(child.pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    for child in children:
+        child.join()
+    return max((child.exitcode or 0) for child in children)
 
 
 def _tenant(settings: Settings, args: argparse.Namespace) -> int:
@@ -129,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the HTTP service")
     serve.add_argument("--port", type=int, help="HTTP port (default HTTP_PORT or 8081)")
     serve.add_argument("--host", help="address to listen on (default 0.0.0.0)")
+    serve.add_argument("--workers", type=int, help="serving processes sharing the port (default WORKERS or 1)")
     serve.add_argument("--data-dir", type=Path,
                        help="embedded database folder (default MOD_USERS_DATA_DIR or .mod-users)")
     serve.set_defaults(run=_serve)
