@@ -151,6 +151,19 @@ class FieldClauses:
         indexed = fold_case_accents(param(prefix, "text"), cs, ra)
         return Sql(truncated(value), " LIKE ", indexed, " AND ", like)
 
+    def in_list(self, field: str, clauses: list[SearchClause]) -> Sql:
+        """OR-ed ``==`` clauses without wildcards on one field, sharing their modifiers, as one IN list."""
+        options = relation_options(clauses[0].relation.modifiers)
+        folded = self.folding(field, options.folding, EXACT_INDEXES)
+        cs, ra = folded.case_sensitive, folded.remove_accents
+        value = folded_text(self.json_column, field, cs, ra)
+        texts = [text_of(strip_anchors(scan(c.term), c.term_position)) for c in clauses]
+        terms = [fold_case_accents(param(text, "text"), cs, ra) for text in texts]
+        listed = Sql(value, " IN (", join(", ", terms), ")")
+        if not folded.btree:
+            return listed
+        return Sql(truncated(value), " IN (", join(", ", (truncated(t) for t in terms)), ") AND ", listed)
+
     def range(self, field: str, clause: SearchClause, options: RelationOptions) -> Sql:
         """``<`` ``<=`` ``>`` ``>=`` in string order; numerically when a number meets a JSON number."""
         op = clause.relation.base
