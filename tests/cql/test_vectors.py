@@ -18,6 +18,7 @@ import asyncio
 import json
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,8 @@ from mod_users.cql import CQLError, Index, index_ddl, translate
 from mod_users.cql.fulltext import fulltext_condition
 from mod_users.cql.sql import Renderer, param
 from mod_users.cql.terms import like_pattern, scan
+
+from .dbutil import drop_schema
 
 VECTORS_FILE = Path(os.environ.get("CQL_VECTORS_FILE")
                     or Path(__file__).parent / "vectors" / "cql2pgjson-cases.json")
@@ -164,7 +167,7 @@ async def _load(con: asyncpg.Connection) -> None:
 
 
 @pytest.fixture(scope="module")
-def vector_tables(cql_db: dict[str, Any]) -> dict[str, Any]:
+def vector_tables(cql_db: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """The data sets loaded into the schema cql_vectors, with every converter's indexes."""
 
     async def load() -> None:
@@ -175,7 +178,8 @@ def vector_tables(cql_db: dict[str, Any]) -> dict[str, Any]:
             await con.close()
 
     asyncio.run(load())
-    return cql_db
+    yield cql_db
+    drop_schema(cql_db, SCHEMA)
 
 
 async def _names(kwargs: dict[str, Any], dataset: str, cql: str, converter: Converter) -> list[str]:
