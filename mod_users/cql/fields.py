@@ -7,7 +7,8 @@
     unless the field's index or a modifier says otherwise. Numbers and booleans compare as their JSON
     text (``active==true``).
 ``<`` ``<=`` ``>`` ``>=``
-    string order of the folded text; a number term against a JSON number compares numerically.
+    string order of the folded text; a number term against a JSON number compares numerically (except
+    on a field with a b-tree or unique index: that declares a text field, and the index must serve).
 ``/number``
     numeric comparison; values that are not numbers (nor numeric strings) never match.
 ``/@name=value``

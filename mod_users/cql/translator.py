@@ -136,14 +136,13 @@ class _Translator:
         groups: dict[_ListKey, list[SearchClause]] = {}
         ordered: list[Node | Sql | _ListKey] = []
         for item in items:
-            key = self.list_key(item) if isinstance(item, SearchClause) else None
-            if key is None:
+            if isinstance(item, SearchClause) and (key := self.list_key(item)) is not None:
+                if key not in groups:
+                    groups[key] = []
+                    ordered.append(key)
+                groups[key].append(item)
+            else:
                 ordered.append(item)
-                continue
-            if key not in groups:
-                groups[key] = []
-                ordered.append(key)
-            groups[key].append(item)  # type: ignore[arg-type]
         result: list[Node | Sql] = []
         for entry in ordered:
             if not isinstance(entry, _ListKey):
@@ -233,7 +232,7 @@ class _Translator:
         if self.catalog.get(field, FOREIGN_KEY) is not None:
             return Sql(foreign_key_column(self.id_column, field) + direction)
         if options.number:
-            # jsonb order: numbers numerically, before strings; never a cast that could fail.
+            # jsonb's order (strings, then numbers numerically, then booleans): no cast that could fail.
             return Sql(json_value(self.json_column, field) + direction)
         folded = self.fields.folding(field, options.folding, ORDER_INDEXES)
         value = folded_text(self.json_column, field, folded.case_sensitive, folded.remove_accents)

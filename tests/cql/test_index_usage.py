@@ -9,12 +9,15 @@ import asyncio
 import json
 import random
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import asyncpg
 import pytest
 
 from mod_users.cql import Index, index_ddl, translate
+
+from .dbutil import drop_schema
 
 SCHEMA = "cql_index_usage"
 TABLE = f"{SCHEMA}.items"
@@ -30,7 +33,7 @@ INDEXES = {
 
 
 @pytest.fixture(scope="module")
-def items(cql_db: dict[str, Any]) -> dict[str, Any]:
+def items(cql_db: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """3000 generated records with the INDEXES, analysed."""
     rng = random.Random(3)
     words = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(3, 9)))
@@ -59,7 +62,8 @@ def items(cql_db: dict[str, Any]) -> dict[str, Any]:
             await con.close()
 
     asyncio.run(load())
-    return cql_db
+    yield cql_db
+    drop_schema(cql_db, SCHEMA)
 
 
 async def plan(db: dict[str, Any], query: str, limit: bool = False) -> str:

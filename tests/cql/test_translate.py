@@ -6,6 +6,7 @@ import asyncio
 import json
 import re
 import uuid
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -15,6 +16,8 @@ import pytest
 from mod_users.cql import CQLError, Index, index_ddl, index_expression, translate
 from mod_users.cql.fulltext import MAX_WORDS
 from mod_users.cql.translator import MAX_CONDITIONS
+
+from .dbutil import drop_schema
 
 SCHEMA = "cql_translate"
 TABLE = f"{SCHEMA}.people"
@@ -37,7 +40,7 @@ ALL = sorted(record["name"] for record in RECORDS)
 
 
 @pytest.fixture(scope="module")
-def people(cql_db: dict[str, Any]) -> dict[str, Any]:
+def people(cql_db: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """cql_translate.people with the RECORDS and the INDEXES."""
 
     async def load() -> None:
@@ -54,7 +57,8 @@ def people(cql_db: dict[str, Any]) -> dict[str, Any]:
             await con.close()
 
     asyncio.run(load())
-    return cql_db
+    yield cql_db
+    drop_schema(cql_db, SCHEMA)
 
 
 async def find(db: dict[str, Any], query: str, *, ordered: bool = False, **options: Any) -> list[str]:
