@@ -23,6 +23,7 @@ from mod_users.cql.errors import invalid, unsupported
 from mod_users.cql.fulltext import WORD_RELATIONS, fulltext_condition
 from mod_users.cql.indexes import (
     BTREE,
+    BTREE_PREFIX_LENGTH,
     FULLTEXT,
     GIN,
     UNIQUE,
@@ -58,6 +59,12 @@ ORDER_INDEXES = (BTREE, UNIQUE, GIN)
 # means the same whatever standard_conforming_strings says.
 _NUMERIC_TEXT = "'^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]{1,4})?$'"
 _ELEMENT = "cql_element"
+
+
+def _fits_index(term: str) -> bool:
+    """Whether a term's folded form is surely shorter than the b-tree's indexed prefix (unaccent turns
+    one character into at most five), so comparing prefixes is comparing whole values."""
+    return len(term) * 5 < BTREE_PREFIX_LENGTH
 
 
 @dataclass(frozen=True)
@@ -138,7 +145,14 @@ class FieldClauses:
             if negate:
                 return Sql(value, " <> ", term)
             equal = Sql(value, " = ", term)
-            return Sql(truncated(value), " = ", truncated(term), " AND ", equal) if btree else equal
+            if not btree:
+                return equal
+            if _fits_index(text_of(chars)):
+                # The whole term fits in the indexed prefix, so the prefix comparison alone is exact; a
+                # second, redundant condition would make the planner underestimate matches (it
+                # multiplies their selectivities), and totalRecords with it.
+                return Sql(truncated(value), " = ", term)
+            return Sql(truncated(value), " = ", truncated(term), " AND ", equal)
         if is_match_anything(chars):
             return FALSE if negate else Sql(text, " IS NOT NULL")
         pattern = fold_case_accents(param(like_pattern(chars, ra), "text"), cs, ra)
@@ -150,6 +164,8 @@ class FieldClauses:
             return like
         # Values starting with the literal prefix: a range the b-tree index can serve.
         indexed = fold_case_accents(param(prefix, "text"), cs, ra)
+        if prefix == like_pattern(chars, ra):
+            return Sql(truncated(value), " LIKE ", indexed)  # "abc*": the prefix test is the whole test
         return Sql(truncated(value), " LIKE ", indexed, " AND ", like)
 
     def in_list(self, field: str, clauses: list[SearchClause]) -> Sql:
@@ -163,6 +179,8 @@ class FieldClauses:
         listed = Sql(value, " IN (", join(", ", terms), ")")
         if not folded.btree:
             return listed
+        if all(_fits_index(text) for text in texts):
+            return Sql(truncated(value), " IN (", join(", ", terms), ")")
         return Sql(truncated(value), " IN (", join(", ", (truncated(t) for t in terms)), ") AND ", listed)
 
     def range(self, field: str, clause: SearchClause, options: RelationOptions) -> Sql:

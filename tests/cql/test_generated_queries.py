@@ -13,14 +13,11 @@ import tempfile
 from typing import Any
 
 import asyncpg
-import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from mod_users.cql import CQLError, Index, index_ddl, parse, translate
-
-hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-from hypothesis.configuration import set_hypothesis_home_dir  # noqa: E402
 
 # Hypothesis keeps caches in ./.hypothesis; keep the working tree clean.
 set_hypothesis_home_dir(os.path.join(tempfile.gettempdir(), "mod-users-hypothesis"))
