@@ -52,7 +52,7 @@ class Page:
 
 def now_iso() -> str:
     """The current time as FOLIO writes metadata dates (ISO 8601, UTC, milliseconds)."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{datetime.now(UTC).microsecond // 1000:03d}+00:00"
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def new_metadata(user_id: str | None, created: dict[str, Any] | None = None) -> dict[str, Any]:
