@@ -131,7 +131,22 @@ def _tenant(settings: Settings, args: argparse.Namespace) -> int:
 def _cql(settings: Settings, args: argparse.Namespace) -> int:
     from mod_users.cql.explain import main as explain
 
-    return explain([args.query])
+    extra = list(args.options)
+    if args.table:
+        # The table's own declarations, so the translation is the one its searches really run.
+        from mod_users.storage.tables import ALL_TABLES
+
+        tables = {t.name: t for t in ALL_TABLES}
+        if args.table not in tables:
+            print(f"mod-users cql: unknown table {args.table!r}; tables: {', '.join(sorted(tables))}",
+                  file=sys.stderr)
+            return 2
+        table = tables[args.table]
+        extra += ["--server-choice", ",".join(table.server_choice)]
+        for index in table.indexes:
+            flags = ("respect-case",) * index.case_sensitive + ("respect-accents",) * (not index.remove_accents)
+            extra += ["--index", ":".join((index.field, index.kind, *flags))]
+    return explain([args.query, *extra])
 
 
 def _descriptor(settings: Settings, args: argparse.Namespace) -> int:
@@ -179,6 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
     tenant.set_defaults(run=_tenant)
     cql = sub.add_parser("cql", help="print the SQL translation of a CQL query")
     cql.add_argument("query")
+    cql.add_argument("--table", help="translate with this table's indexes and server-choice fields")
+    cql.epilog = "Other options (--index FIELD:KIND, --server-choice ...) go to mod_users.cql.explain."
     cql.set_defaults(run=_cql)
     sub.add_parser("descriptor", help="print the ModuleDescriptor").set_defaults(run=_descriptor)
     contract = sub.add_parser("contract", help="check a running instance against the contract")
@@ -190,7 +207,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``mod-users`` console script."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown and args.command != "cql":
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    args.options = unknown
     try:
         settings = load_settings()
     except ConfigError as exc:
