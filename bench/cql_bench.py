@@ -14,10 +14,9 @@ import asyncio
 import json
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from mod_users.config import DatabaseSettings, load_settings
 from mod_users.cql import Index, index_ddl, parse, translate
-from mod_users.storage.database import connect_kwargs, ensure_database, ensure_shared_objects
-from mod_users.storage.embedded import EmbeddedPostgres
+from mod_users.storage.database import connect_kwargs, ensure_shared_objects
+from mod_users.storage.embedded import database_session
 
 SCHEMA = "cql_bench"
 TABLE = f"{SCHEMA}.records"
@@ -86,21 +85,9 @@ def _rate(work: Callable[[str], Any], seconds: float) -> float:
     return done / (time.perf_counter() - start)
 
 
-@contextmanager
-def database() -> Iterator[DatabaseSettings]:
+def database() -> AbstractContextManager[DatabaseSettings]:
     """DB_HOST's server, or a throwaway embedded cluster for the duration of the block."""
-    configured = load_settings().db
-    if configured.host:
-        asyncio.run(ensure_database(configured))
-        yield configured
-        return
-    cluster = EmbeddedPostgres(Path(tempfile.mkdtemp(prefix="cql-bench-")), durable=False)
-    try:
-        settings = cluster.start()
-        asyncio.run(ensure_database(settings))
-        yield settings
-    finally:
-        cluster.destroy()
+    return database_session(load_settings().db, durable=False)
 
 
 async def search_latency(settings: DatabaseSettings, records: int) -> None:

@@ -17,33 +17,21 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 from mod_users.config import ConfigError, DatabaseSettings, Settings, load_settings
 from mod_users.logs import configure_logging
-from mod_users.storage.database import ensure_database
-from mod_users.storage.embedded import EmbeddedPostgres, EmbeddedPostgresError
+from mod_users.storage.embedded import EmbeddedPostgres, EmbeddedPostgresError, database_session
 
 log = logging.getLogger("mod_users")
 
 MODULE_ID = "mod-users"
 
 
-@contextlib.contextmanager
-def database(settings: Settings) -> Iterator[DatabaseSettings]:
-    """The configured database, or the embedded cluster for the lifetime of the block."""
-    if settings.db.host:
-        asyncio.run(ensure_database(settings.db))
-        yield settings.db
-        return
-    cluster = EmbeddedPostgres(EmbeddedPostgres.usable_root(settings.data_dir), settings.embedded_pg_port)
-    db = cluster.start()
-    try:
-        asyncio.run(ensure_database(db))
-        yield db
-    finally:
-        cluster.stop()
+def database(settings: Settings) -> contextlib.AbstractContextManager[DatabaseSettings]:
+    """The configured database, or the embedded cluster (under the data folder) for the block."""
+    root = EmbeddedPostgres.usable_root(settings.data_dir)
+    return database_session(settings.db, root, port=settings.embedded_pg_port)
 
 
 def _run_worker(settings: Settings, db: DatabaseSettings, host: str, port: int, reuse_port: bool) -> None:

@@ -234,17 +234,21 @@ def _word_case_params() -> list[Any]:
             for n, case in enumerate(VECTORS["fulltext_word_cases"]["cases"])]
 
 
-@pytest.mark.parametrize("case", _word_case_params())
-async def test_fulltext_word_case(case: dict[str, Any], cql_db: dict[str, Any]) -> None:
+async def _word_matches(case: dict[str, Any], cql_db: dict[str, Any]) -> bool:
+    """Whether PostgreSQL says the case's word relation matches its value."""
     condition = fulltext_condition(param(case["value"], "text"), case["term"], case["relation"],
                                    case["removeAccents"], 1)
     renderer = Renderer()
-    sql = "SELECT " + renderer.render(condition)
     con = await asyncpg.connect(**cql_db)
     try:
-        assert await con.fetchval(sql, *renderer.values) is case["match"]
+        return await con.fetchval("SELECT " + renderer.render(condition), *renderer.values)
     finally:
         await con.close()
+
+
+@pytest.mark.parametrize("case", _word_case_params())
+async def test_fulltext_word_case(case: dict[str, Any], cql_db: dict[str, Any]) -> None:
+    assert await _word_matches(case, cql_db) is case["match"]
 
 
 def _legacy_params() -> list[Any]:
@@ -263,15 +267,7 @@ async def test_fulltext_legacy_word_case(case: dict[str, Any], cql_db: dict[str,
     """
     real = case["pg15_real_path"]
     expected = real == "t" if real in ("t", "f") else case["match"]
-    condition = fulltext_condition(param(case["value"], "text"), case["term"], case["relation"],
-                                   case["removeAccents"], 1)
-    renderer = Renderer()
-    sql = "SELECT " + renderer.render(condition)
-    con = await asyncpg.connect(**cql_db)
-    try:
-        assert await con.fetchval(sql, *renderer.values) is expected
-    finally:
-        await con.close()
+    assert await _word_matches(case, cql_db) is expected
 
 
 def _render_literals(sql: str, params: list[Any]) -> str:
