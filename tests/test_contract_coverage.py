@@ -173,7 +173,8 @@ def test_no_provocation_for_an_undocumented_answer():
 
 
 @pytest.mark.parametrize(("method", "path", "status"), DOCUMENTED, ids=[f"{m} {p} {s}" for m, p, s in DOCUMENTED])
-async def test_every_documented_answer(app_client, fresh_tenant, monkeypatch, method, path, status):
+async def test_every_documented_answer(fresh_tenant, app_client, monkeypatch, method, path, status):
+    # fresh_tenant comes first so that it is purged after the app (and any tenant job it started) has closed.
     provoke = PROVOKE.get((method, path, status))
     assert provoke is not None, f"no test provokes {status} for {method} {path}"
     resp = await provoke(app_client, fresh_tenant, monkeypatch)

@@ -110,6 +110,7 @@ def test_generated_queries_run(cql_db: dict[str, Any]) -> None:
         loop.run_until_complete(_load(con))
         run()
     finally:
+        loop.run_until_complete(con.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
         loop.run_until_complete(con.close())
         loop.close()
     assert translated > 80  # enough of the generated queries are answerable to mean something
