@@ -16,48 +16,72 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 from mod_users.config import ConfigError, DatabaseSettings, Settings, load_settings
 from mod_users.logs import configure_logging
-from mod_users.storage.database import ensure_database
-from mod_users.storage.embedded import EmbeddedPostgres, EmbeddedPostgresError
+from mod_users.storage.embedded import EmbeddedPostgres, EmbeddedPostgresError, database_session
 
 log = logging.getLogger("mod_users")
 
 MODULE_ID = "mod-users"
 
 
-@contextlib.contextmanager
-def database(settings: Settings) -> Iterator[DatabaseSettings]:
-    """The configured database, or the embedded cluster for the lifetime of the block."""
-    if settings.db.host:
-        asyncio.run(ensure_database(settings.db))
-        yield settings.db
-        return
-    cluster = EmbeddedPostgres(EmbeddedPostgres.usable_root(settings.data_dir), settings.embedded_pg_port)
-    db = cluster.start()
-    try:
-        asyncio.run(ensure_database(db))
-        yield db
-    finally:
-        cluster.stop()
+def database(settings: Settings) -> contextlib.AbstractContextManager[DatabaseSettings]:
+    """The configured database, or the embedded cluster (under the data folder) for the block."""
+    root = EmbeddedPostgres.usable_root(settings.data_dir)
+    return database_session(settings.db, root, port=settings.embedded_pg_port)
 
 
-def _serve(settings: Settings, args: argparse.Namespace) -> int:
+def _run_worker(settings: Settings, db: DatabaseSettings, host: str, port: int, reuse_port: bool) -> None:
+    """One serving process: the app on ``host:port`` until SIGTERM/SIGINT, then a graceful drain."""
     from aiohttp import web
 
     from mod_users.app import init_app
 
+    configure_logging(settings.log_level)
+    web.run_app(init_app(settings, db), host=host, port=port, print=None, shutdown_timeout=30,
+                access_log=None, reuse_port=reuse_port or None)
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
     port = args.port if args.port is not None else settings.http_port
+    host = args.host or settings.http_host
+    workers = args.workers or settings.workers
     with database(settings) as db:
-        app = init_app(settings, db)
-        log.info("mod-users listening", extra={"port": port, "database": f"{db.host}:{db.port}/{db.database}"})
-        web.run_app(app, host=args.host or settings.http_host, port=port, print=None, shutdown_timeout=30,
-                    access_log=None)
-    return 0
+        log.info("mod-users listening", extra={"port": port, "workers": workers,
+                                               "database": f"{db.host}:{db.port}/{db.database}"})
+        if workers == 1:
+            _run_worker(settings, db, host, port, reuse_port=False)
+            return 0
+        return _serve_workers(settings, db, host, port, workers)
+
+
+def _serve_workers(settings: Settings, db: DatabaseSettings, host: str, port: int, workers: int) -> int:
+    """``workers`` processes share the port through SO_REUSEPORT, the kernel spreading connections
+    between them; this parent only forwards SIGTERM/SIGINT and waits, so the database it owns is
+    stopped after the last worker has drained."""
+    import multiprocessing
+    import signal
+
+    context = multiprocessing.get_context("spawn")
+    children = [context.Process(target=_run_worker, args=(settings, db, host, port, True), daemon=False)
+                for _ in range(workers)]
+    for child in children:
+        child.start()
+
+    def forward(signum: int, _frame: object) -> None:
+        for child in children:
+            if child.is_alive() and child.pid is not None:
+                os.kill(child.pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    for child in children:
+        child.join()
+    return max((child.exitcode or 0) for child in children)
 
 
 def _tenant(settings: Settings, args: argparse.Namespace) -> int:
@@ -96,7 +120,22 @@ def _tenant(settings: Settings, args: argparse.Namespace) -> int:
 def _cql(settings: Settings, args: argparse.Namespace) -> int:
     from mod_users.cql.explain import main as explain
 
-    return explain([args.query])
+    extra = list(args.options)
+    if args.table:
+        # The table's own declarations, so the translation is the one its searches really run.
+        from mod_users.storage.tables import ALL_TABLES
+
+        tables = {t.name: t for t in ALL_TABLES}
+        if args.table not in tables:
+            print(f"mod-users cql: unknown table {args.table!r}; tables: {', '.join(sorted(tables))}",
+                  file=sys.stderr)
+            return 2
+        table = tables[args.table]
+        extra += ["--server-choice", ",".join(table.server_choice)]
+        for index in table.indexes:
+            flags = ("respect-case",) * index.case_sensitive + ("respect-accents",) * (not index.remove_accents)
+            extra += ["--index", ":".join((index.field, index.kind, *flags))]
+    return explain([args.query, *extra])
 
 
 def _descriptor(settings: Settings, args: argparse.Namespace) -> int:
@@ -139,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the HTTP service")
     serve.add_argument("--port", type=int, help="HTTP port (default HTTP_PORT or 8081)")
     serve.add_argument("--host", help="address to listen on (default 0.0.0.0)")
+    serve.add_argument("--workers", type=int, help="serving processes sharing the port (default WORKERS or 1)")
     serve.add_argument("--data-dir", type=Path,
                        help="embedded database folder (default MOD_USERS_DATA_DIR or .mod-users)")
     serve.set_defaults(run=_serve)
@@ -152,6 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
     tenant.set_defaults(run=_tenant)
     cql = sub.add_parser("cql", help="print the SQL translation of a CQL query")
     cql.add_argument("query")
+    cql.add_argument("--table", help="translate with this table's indexes and server-choice fields")
+    cql.epilog = "Other options (--index FIELD:KIND, --server-choice ...) go to mod_users.cql.explain."
     cql.set_defaults(run=_cql)
     sub.add_parser("descriptor", help="print the ModuleDescriptor").set_defaults(run=_descriptor)
     contract = sub.add_parser("contract", help="check a running instance against the contract")
@@ -167,7 +209,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``mod-users`` console script."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown and args.command != "cql":
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    args.options = unknown
     try:
         settings = load_settings()
     except ConfigError as exc:

@@ -33,6 +33,8 @@ class Settings:
 
     http_port: int = 8081
     http_host: str = "0.0.0.0"
+    # Serving processes sharing the port (SO_REUSEPORT).
+    workers: int = 1
     db: DatabaseSettings = field(default_factory=DatabaseSettings)
     # Embedded cluster: a persistent data folder and an optional fixed port.
     data_dir: Path = Path(".mod-users")
@@ -83,6 +85,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     return Settings(
         http_port=_int(env, "HTTP_PORT", 8081, 0, 65535),
         http_host=env.get("HTTP_HOST") or "0.0.0.0",
+        workers=_int(env, "WORKERS", 1, 1, 64),
         db=db,
         data_dir=Path(env.get("MOD_USERS_DATA_DIR") or ".mod-users"),
         embedded_pg_port=_int(env, "MOD_USERS_PG_PORT", 0, 1, 65535) if embedded_port else None,

@@ -9,8 +9,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import random
 import re
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -93,8 +93,9 @@ def _username_from_token(token: str | None) -> str | None:
 
 
 def new_request_id() -> str:
-    """A request id in Okapi's style (six digits) for calls that did not come through Okapi."""
-    return f"{secrets.randbelow(1_000_000):06d}"
+    """A request id in Okapi's style (six digits) for calls that did not come through Okapi; it only
+    tells log lines apart, so a cheap non-cryptographic random number serves."""
+    return f"{random.randrange(1_000_000):06d}"
 
 
 def context_from_headers(headers: Mapping[str, str]) -> OkapiContext:

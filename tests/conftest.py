@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,8 +19,8 @@ import pytest
 from mod_users.app import init_app
 from mod_users.config import DatabaseSettings, Settings, load_settings
 from mod_users.contract import Contract, load_contract
-from mod_users.storage.database import connect_kwargs, ensure_database
-from mod_users.storage.embedded import EmbeddedPostgres
+from mod_users.storage.database import connect_kwargs
+from mod_users.storage.embedded import database_session
 from mod_users.storage.migrations import purge_tenant
 from mod_users.storage.tenants import TenantSchema
 from mod_users.tenant.api import run_init
@@ -30,18 +29,8 @@ from mod_users.tenant.api import run_init
 @pytest.fixture(scope="session")
 def db_settings() -> Iterator[DatabaseSettings]:
     """Connection settings of the PostgreSQL server the tests run against."""
-    configured = load_settings().db
-    if configured.host:
-        asyncio.run(ensure_database(configured))
-        yield configured
-        return
-    cluster = EmbeddedPostgres(Path(tempfile.mkdtemp(prefix="mod-users-test-")), durable=False)
-    try:
-        settings = cluster.start()
-        asyncio.run(ensure_database(settings))
-        yield settings
-    finally:
-        cluster.destroy()
+    with database_session(load_settings().db, durable=False) as db:
+        yield db
 
 
 @pytest.fixture(scope="session")

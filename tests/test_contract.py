@@ -156,3 +156,28 @@ def test_required_parameter_and_defaults():
     with pytest.raises(ParamError, match="required"):
         parse_params(declared, {})
     assert parse_params(declared, {"a": "1"}) == {"a": 1, "b": 3}
+
+
+@pytest.mark.parametrize("body", [
+    {"name": 1},
+    {"name": "n", "blockBorrowing": "yes", "blockRenewals": False, "blockRequests": False, "valueType": "Integer"},
+    {"name": "n", "blockBorrowing": True, "blockRenewals": False, "blockRequests": False, "valueType": "X"},
+    {"name": "n", "blockBorrowing": True, "blockRenewals": False, "blockRequests": False, "valueType": "Integer",
+     "metadata": {"createdDate": "2020-01-01T00:00:00"}},
+    {"name": "n", "blockBorrowing": True, "blockRenewals": False, "blockRequests": False, "valueType": "Integer",
+     "id": "00000000-0000-0000-0000-000000000000"},
+    [],
+])
+def test_fast_and_full_validators_agree_on_invalid_bodies(body):
+    import fastjsonschema
+
+    with pytest.raises(fastjsonschema.JsonSchemaException):
+        CONTRACT.schemas._fast_validator("patron-block-condition.json")(body)
+    assert CONTRACT.schemas.errors("patron-block-condition.json", body)
+
+
+def test_fast_validator_accepts_what_the_full_one_accepts():
+    body = {"name": "n", "blockBorrowing": True, "blockRenewals": False, "blockRequests": False,
+            "valueType": "Integer", "metadata": {"createdDate": "2020-01-01T00:00:00.000+00:00"}}
+    CONTRACT.schemas._fast_validator("patron-block-condition.json")(body)
+    assert list(CONTRACT.schemas.validator("patron-block-condition.json").iter_errors(body)) == []

@@ -192,7 +192,8 @@ async def _check(client, tenant, monkeypatch, method, path, status):
 
 
 @pytest.mark.parametrize(("method", "path", "status"), OTHERS, ids=[f"{m} {p} {s}" for m, p, s in OTHERS])
-async def test_every_documented_answer(app_client, fresh_tenant, monkeypatch, method, path, status):
+async def test_every_documented_answer(fresh_tenant, app_client, monkeypatch, method, path, status):
+    # fresh_tenant comes first so that it is purged after the app (and any tenant job it started) has closed.
     await _check(app_client, fresh_tenant, monkeypatch, method, path, status)
 
 
@@ -227,7 +228,7 @@ async def test_contract_checker_reports_a_broken_answer(app_client, fresh_tenant
     assert any("name" in p for p in broken[("GET", PBC, "example")])
 
 
-async def test_contract_checker_exercises_the_polaris_routes_with_sample_data(app_client, fresh_tenant):
+async def test_contract_checker_exercises_the_polaris_routes_with_sample_data(fresh_tenant, app_client):
     from mod_users.contract.checker import check_instance
     from tests.polaris.support import headers
 

@@ -65,3 +65,19 @@ async def test_malformed_ids_find_nothing(store, fresh_tenant):
     assert await store.get(ts, TABLE, "1 OR 1=1") is None
     assert await store.update(ts, TABLE, "nope", _record(1), None) is None
     assert await store.delete(ts, TABLE, "nope") is False
+
+
+async def test_estimates_follow_the_index_statistics_for_a_common_value(store, fresh_tenant):
+    """A filter matching half the table must be estimated near half, not near zero: the translator
+    gives the planner one indexed condition, not two whose selectivities it would multiply."""
+    ts = TenantSchema(fresh_tenant)
+    count = 6000
+    async with store.transaction(ts) as tx:
+        await tx._db.executemany(
+            f"INSERT INTO {ts.table(TABLE.name)} (id, jsonb) VALUES ($1, $2)",
+            [(uuid.uuid4(), {**_record(i), "valueType": "Integer" if i % 2 else "Double"}) for i in range(count)],
+        )
+        await tx._db.execute(f"ANALYZE {ts.table(TABLE.name)}")
+    page = await store.search(ts, TABLE, "valueType==Integer", 0, 10)
+    assert len(page.records) == 10 and page.exact is False
+    assert count * 0.4 < page.total < count * 0.6

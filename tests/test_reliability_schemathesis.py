@@ -10,6 +10,7 @@ import threading
 import urllib.request
 from collections.abc import Iterator
 
+import asyncpg
 import pytest
 import schemathesis
 from aiohttp import web
@@ -20,7 +21,9 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from mod_users.app import init_app
 from mod_users.resources.patron_block_conditions import ACTION_REQUIRED, MESSAGE_REQUIRED
+from mod_users.storage.database import connect_kwargs
 from mod_users.storage.embedded import free_port
+from mod_users.storage.tenants import TenantSchema
 from tests.conftest import unique_tenant
 
 
@@ -49,8 +52,11 @@ def live_server(db_settings, settings) -> Iterator[str]:
     thread.join(30)
 
 
+THROWAWAY_TENANTS: list[str] = []
+
+
 @pytest.fixture(scope="module")
-def fuzz_tenant(live_server) -> str:
+def fuzz_tenant(live_server, db_settings) -> Iterator[str]:
     name = unique_tenant("fz")
     body = json.dumps({"module_to": "mod-users-0.1.0",
                        "parameters": [{"key": "loadReference", "value": "true"}]}).encode()
@@ -61,7 +67,18 @@ def fuzz_tenant(live_server) -> str:
     request = urllib.request.Request(f"{live_server}{location}?wait=30000", headers={"X-Okapi-Tenant": name})
     with urllib.request.urlopen(request) as resp:
         assert json.load(resp)["complete"] is True
-    return name
+    yield name
+    asyncio.run(_drop_schemas(db_settings, [name, *THROWAWAY_TENANTS]))
+
+
+async def _drop_schemas(db, tenants: list[str]) -> None:
+    """Leave a configured database as we found it (the tenant API may have made schemas for them)."""
+    con = await asyncpg.connect(**connect_kwargs(db))
+    try:
+        for tenant in tenants:
+            await con.execute(f"DROP SCHEMA IF EXISTS {TenantSchema(tenant).schema} CASCADE")
+    finally:
+        await con.close()
 
 
 def _semantic_rejection(response) -> bool:
@@ -106,8 +123,11 @@ def test_generated_requests_conform_to_the_contract(api_schema, fuzz_tenant, lab
     @given(case=operation.as_strategy(generation_mode=mode))
     @hypothesis_settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
     def run(case):
-        case.headers = {**(case.headers or {}),
-                        "X-Okapi-Tenant": unique_tenant("fzt") if throwaway else fuzz_tenant}
+        name = fuzz_tenant
+        if throwaway:
+            name = unique_tenant("fzt")
+            THROWAWAY_TENANTS.append(name)
+        case.headers = {**(case.headers or {}), "X-Okapi-Tenant": name}
         response = case.call()
         calls.append(response.status_code)
         assert response.status_code < 500, f"{case.method} {case.formatted_path}: {response.text[:300]}"

@@ -27,10 +27,10 @@ def _call(port, method, path, body=None, tenant="servetest"):
         return err.code, err.read().decode()
 
 
-def _start(port, data_dir):
+def _start(port, data_dir, *extra):
     env = {k: v for k, v in os.environ.items() if not k.startswith("DB_")}
     env["MOD_USERS_DATA_DIR"] = str(data_dir)
-    proc = subprocess.Popen([sys.executable, "-m", "mod_users.cli", "serve", "--port", str(port)], env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "mod_users.cli", "serve", "--port", str(port), *extra], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -134,4 +134,31 @@ def test_sigterm_drains_in_flight_requests_then_stops_the_database(data_dir):
     status, body = answer["result"]
     assert status == 200 and '"complete": false' in body
     assert answer["seconds"] >= 2.5  # it was answered after its wait, not cut off by the shutdown
+    assert not (data_dir / "pgdata" / "postmaster.pid").exists()
+
+
+def _children(pid):
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and b"spawn_main" in (stat.parent / "cmdline").read_bytes():
+            found.append(int(stat.parent.name))
+    return found
+
+
+def test_workers_share_the_port_and_stop_together(data_dir):
+    port = free_port()
+    proc = _start(port, data_dir, "--workers", "2")
+    try:
+        deadline = time.monotonic() + 30
+        while len(_children(proc.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(_children(proc.pid)) == 2
+        for _ in range(20):
+            assert _call(port, "GET", "/admin/health")[0] == 200
+    finally:
+        _stop(proc)
     assert not (data_dir / "pgdata" / "postmaster.pid").exists()

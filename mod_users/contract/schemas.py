@@ -1,15 +1,22 @@
-"""The JSON Schemas of ``schemas/``: one registry, compiled validators, every failing field reported."""
+"""The JSON Schemas of ``schemas/``: one registry, compiled validators, every failing field reported.
+
+Two validators per schema: fastjsonschema (compiled to Python code) answers "is this valid?" about
+thirty times faster than jsonschema, which is what almost every request needs; only a body that fails
+goes through jsonschema, which lists every failing field for the 422.
+"""
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import fastjsonschema
 from jsonschema import Draft4Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
@@ -36,6 +43,13 @@ def _is_date_time(value: object) -> bool:
     return True
 
 
+def _fast_date_time(value: object) -> bool:
+    try:
+        return _is_date_time(value)
+    except ValueError:
+        return False
+
+
 @dataclass(frozen=True)
 class FieldError:
     """One failing field: where it is (dotted path), the value found, and what is wrong."""
@@ -60,6 +74,7 @@ class SchemaRegistry:
                 except json.JSONDecodeError as exc:
                     raise ValueError(f"schema {rel} is not valid JSON: {exc}") from exc
         self._validators: dict[str, Draft4Validator] = {}
+        self._fast: dict[str, Callable[[Any], Any]] = {}
 
     @cached_property
     def _registry(self) -> Registry:
@@ -88,8 +103,24 @@ class SchemaRegistry:
             self._validators[rel] = found
         return found
 
+    def _fast_validator(self, rel: str) -> Callable[[Any], Any]:
+        found = self._fast.get(rel)
+        if found is None:
+            root = dict(self.document(rel), id=_BASE + rel)  # the base its relative $refs resolve against
+            found = fastjsonschema.compile(
+                root, handlers={"file": lambda uri: self.document(uri[len(_BASE):])},
+                formats={"date-time": _fast_date_time}, use_default=False,
+            )
+            self._fast[rel] = found
+        return found
+
     def errors(self, rel: str, instance: Any) -> list[FieldError]:
         """Every way ``instance`` fails the schema at ``rel`` (empty when it is valid)."""
+        try:
+            self._fast_validator(rel)(instance)
+            return []
+        except fastjsonschema.JsonSchemaException:
+            pass  # invalid (or a case the fast validator judges differently): ask jsonschema for the details
         found = [f for e in self.validator(rel).iter_errors(instance) for f in _field_errors(e)]
         found.sort(key=lambda e: (e.field, e.keyword))
         return found

@@ -7,7 +7,8 @@
     unless the field's index or a modifier says otherwise. Numbers and booleans compare as their JSON
     text (``active==true``).
 ``<`` ``<=`` ``>`` ``>=``
-    string order of the folded text; a number term against a JSON number compares numerically.
+    string order of the folded text; a number term against a JSON number compares numerically (except
+    on a field with a b-tree or unique index: that declares a text field, and the index must serve).
 ``/number``
     numeric comparison; values that are not numbers (nor numeric strings) never match.
 ``/@name=value``
@@ -22,6 +23,7 @@ from mod_users.cql.errors import invalid, unsupported
 from mod_users.cql.fulltext import WORD_RELATIONS, fulltext_condition
 from mod_users.cql.indexes import (
     BTREE,
+    BTREE_PREFIX_LENGTH,
     FULLTEXT,
     GIN,
     UNIQUE,
@@ -57,6 +59,12 @@ ORDER_INDEXES = (BTREE, UNIQUE, GIN)
 # means the same whatever standard_conforming_strings says.
 _NUMERIC_TEXT = "'^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]{1,4})?$'"
 _ELEMENT = "cql_element"
+
+
+def _fits_index(term: str) -> bool:
+    """Whether a term's folded form is surely shorter than the b-tree's indexed prefix (unaccent turns
+    one character into at most five), so comparing prefixes is comparing whole values."""
+    return len(term) * 5 < BTREE_PREFIX_LENGTH
 
 
 @dataclass(frozen=True)
@@ -137,7 +145,14 @@ class FieldClauses:
             if negate:
                 return Sql(value, " <> ", term)
             equal = Sql(value, " = ", term)
-            return Sql(truncated(value), " = ", truncated(term), " AND ", equal) if btree else equal
+            if not btree:
+                return equal
+            if _fits_index(text_of(chars)):
+                # The whole term fits in the indexed prefix, so the prefix comparison alone is exact; a
+                # second, redundant condition would make the planner underestimate matches (it
+                # multiplies their selectivities), and totalRecords with it.
+                return Sql(truncated(value), " = ", term)
+            return Sql(truncated(value), " = ", truncated(term), " AND ", equal)
         if is_match_anything(chars):
             return FALSE if negate else Sql(text, " IS NOT NULL")
         pattern = fold_case_accents(param(like_pattern(chars, ra), "text"), cs, ra)
@@ -149,7 +164,24 @@ class FieldClauses:
             return like
         # Values starting with the literal prefix: a range the b-tree index can serve.
         indexed = fold_case_accents(param(prefix, "text"), cs, ra)
+        if prefix == like_pattern(chars, ra):
+            return Sql(truncated(value), " LIKE ", indexed)  # "abc*": the prefix test is the whole test
         return Sql(truncated(value), " LIKE ", indexed, " AND ", like)
+
+    def in_list(self, field: str, clauses: list[SearchClause]) -> Sql:
+        """OR-ed ``==`` clauses without wildcards on one field, sharing their modifiers, as one IN list."""
+        options = relation_options(clauses[0].relation.modifiers)
+        folded = self.folding(field, options.folding, EXACT_INDEXES)
+        cs, ra = folded.case_sensitive, folded.remove_accents
+        value = folded_text(self.json_column, field, cs, ra)
+        texts = [text_of(strip_anchors(scan(c.term), c.term_position)) for c in clauses]
+        terms = [fold_case_accents(param(text, "text"), cs, ra) for text in texts]
+        listed = Sql(value, " IN (", join(", ", terms), ")")
+        if not folded.btree:
+            return listed
+        if all(_fits_index(text) for text in texts):
+            return Sql(truncated(value), " IN (", join(", ", terms), ")")
+        return Sql(truncated(value), " IN (", join(", ", (truncated(t) for t in terms)), ") AND ", listed)
 
     def range(self, field: str, clause: SearchClause, options: RelationOptions) -> Sql:
         """``<`` ``<=`` ``>`` ``>=`` in string order; numerically when a number meets a JSON number."""

@@ -23,6 +23,9 @@ WORD_RELATIONS = ("=", "adj", "all", "any")
 
 _WHITESPACE = " \t\r\n\f\v"
 
+# Each word is a to_tsquery() call nested in the next; PostgreSQL's parser gives up a few thousand deep.
+MAX_WORDS = 256
+
 
 def fulltext_condition(text: Sql, raw_term: str, relation: str, remove_accents: bool, position: int) -> Sql:
     """The condition that ``text`` (a text expression) matches the term's words under ``relation``."""
@@ -66,6 +69,8 @@ def tsquery_lexemes(term: str, remove_accents: bool, position: int) -> list[str]
         lexemes.append(_lexeme(word, remove_accents, position))
     if not lexemes:
         return None if saw_star_word or not term else []
+    if len(lexemes) > MAX_WORDS:
+        raise invalid(f"a search term may have at most {MAX_WORDS} words", position)
     return lexemes
 
 

@@ -42,7 +42,7 @@ from mod_users.cql.sql import (
     fold_case_accents,
     is_field,
     json_text,
-    text_of,
+    sql_text,
 )
 
 BTREE = "btree"
@@ -112,9 +112,9 @@ def index_expression(index: Index, json_column: str = "jsonb") -> str:
     if index.kind == FOREIGN_KEY:
         return foreign_key_column("", index.field)
     if index.kind == FULLTEXT:
-        return text_of(text_vector(Sql(json_text(json_column, index.field)), index.remove_accents))
+        return sql_text(text_vector(Sql(json_text(json_column, index.field)), index.remove_accents))
     folded = folded_text(json_column, index.field, index.case_sensitive, index.remove_accents)
-    return text_of(truncated(folded) if index.kind == BTREE else folded)
+    return sql_text(truncated(folded) if index.kind == BTREE else folded)
 
 
 def index_ddl(index: Index, qualified_table: str, index_name: str, json_column: str = "jsonb") -> str:

@@ -6,7 +6,7 @@ the query it rejects.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 SERVER_CHOICE = "cql.serverChoice"
 
@@ -87,4 +87,4 @@ class Query:
     """A whole CQL query: the search tree and the sort keys (empty without ``sortBy``)."""
 
     root: Node
-    sort_keys: tuple[SortKey, ...] = field(default=())
+    sort_keys: tuple[SortKey, ...] = ()

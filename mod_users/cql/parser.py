@@ -16,6 +16,7 @@ row form one term (``lang = au dk``), as in cql-java.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from mod_users.cql.errors import CQLError
@@ -32,6 +33,7 @@ from mod_users.cql.nodes import (
     SortKey,
 )
 
+_UNSENDABLE = re.compile("[\x00\ud800-\udfff]")
 NAMED_RELATIONS = frozenset({"adj", "all", "any", "within", "encloses", "exact"})
 
 # Parentheses nest recursively; bound them so that a hostile query cannot exhaust the stack.
@@ -48,7 +50,17 @@ def parse(query: str) -> Query:
     """Parse a CQL query into a :class:`~mod_users.cql.nodes.Query`; raise CQLError when it is malformed."""
     if not isinstance(query, str):
         raise TypeError("a CQL query must be a str")
+    _check_characters(query)
     return _Parser(tokenize(query)).parse_query_with_sort()
+
+
+def _check_characters(query: str) -> None:
+    # PostgreSQL text cannot hold NUL, and a lone surrogate cannot be sent as UTF-8: refuse both here
+    # rather than fail when the parameters are sent.
+    bad = _UNSENDABLE.search(query)
+    if bad:
+        raise CQLError(f"the query contains the character U+{ord(bad.group()):04X}, which cannot be "
+                       "searched", bad.start() + 1)
 
 
 def named_relation(word: str) -> str | None:

@@ -153,7 +153,7 @@ def fold_case_accents(expression: str | Sql, case_sensitive: bool, remove_accent
     return wrapped
 
 
-def text_of(fragment: Sql) -> str:
+def sql_text(fragment: Sql) -> str:
     """The SQL text of a fragment without parameters (index expressions, ORDER BY keys)."""
     if any(isinstance(piece, Param) for piece in fragment.pieces):
         raise ValueError("fragment has parameters")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from mod_users.cql.errors import invalid, unsupported
 from mod_users.cql.nodes import SearchClause
-from mod_users.cql.sql import FALSE, TRUE, Sql, param
+from mod_users.cql.sql import FALSE, TRUE, Sql, join, param
 from mod_users.cql.terms import parse_uuid, uuid_range
 
 RANGE = ("<", "<=", ">", ">=")
@@ -54,3 +54,12 @@ def uuid_condition(column: str, clause: SearchClause, index: str, primary_key: b
     low, high = (param(value, "uuid") for value in bounds)
     between = " BETWEEN " if equals else " NOT BETWEEN "
     return Sql("(", column, between, low, " AND ", high, ")")
+
+
+def uuid_in_list(column: str, clauses: list[SearchClause]) -> Sql:
+    """OR-ed ``=``/``==`` matches of complete UUIDs on one column as ``column IN (…)``; terms that are
+    not UUIDs match nothing, as in :func:`uuid_condition`."""
+    values = [value for value in (parse_uuid(clause.term) for clause in clauses) if value is not None]
+    if not values:
+        return FALSE
+    return Sql(column, " IN (", join(", ", (param(value, "uuid") for value in values)), ")")

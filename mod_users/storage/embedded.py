@@ -7,6 +7,7 @@ to run as root, so when we are root every server binary runs as the ``postgres``
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import glob
 import hashlib
@@ -18,9 +19,12 @@ import secrets
 import shutil
 import socket
 import subprocess
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from mod_users.config import DatabaseSettings
+from mod_users.storage.database import ensure_database
 
 log = logging.getLogger(__name__)
 
@@ -228,3 +232,30 @@ class EmbeddedPostgres:
         self.stop()
         with contextlib.suppress(FileNotFoundError):
             shutil.rmtree(self.root)
+
+
+@contextlib.contextmanager
+def database_session(configured: DatabaseSettings, root: Path | None = None, *, port: int | None = None,
+                     durable: bool = True) -> Iterator[DatabaseSettings]:
+    """The database to use for the length of a block, with its database created if missing.
+
+    The configured server when ``DB_HOST`` is set; otherwise a private cluster: kept under ``root`` and
+    stopped afterwards (``serve``), or a throwaway one deleted afterwards when ``root`` is None (the
+    test session, the benchmarks).
+    """
+    if configured.host:
+        asyncio.run(ensure_database(configured))
+        yield configured
+        return
+    throwaway = root is None
+    cluster = EmbeddedPostgres(Path(tempfile.mkdtemp(prefix="mod-users-")) if throwaway else root, port,
+                               durable=durable)
+    try:
+        db = cluster.start()
+        asyncio.run(ensure_database(db))
+        yield db
+    finally:
+        if throwaway:
+            cluster.destroy()
+        else:
+            cluster.stop()

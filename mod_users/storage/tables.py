@@ -30,7 +30,9 @@ class Table:
 
 PATRON_BLOCK_CONDITIONS = Table(
     "patron_block_conditions",
-    indexes=(Index("name", "btree"),),
+    # name: exact, prefix and sorted searches (btree) and word searches (full text); valueType: a filter
+    # that splits the table in two, whose index also gives the planner statistics for totalRecords.
+    indexes=(Index("name", "btree"), Index("name", "fulltext"), Index("valueType", "btree")),
     server_choice=("name",),
     optimistic_locking=True,
 )

@@ -28,3 +28,4 @@ def cql_db(db_settings) -> dict[str, Any]:
 
     asyncio.run(prepare())
     return kwargs
+

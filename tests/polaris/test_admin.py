@@ -53,7 +53,7 @@ async def test_sample_data_is_loaded(app_client, sample_tenant):
     assert patron["RecordStatusID"] == 3 and patron["_version"] == 1
 
 
-async def test_sample_loading_keeps_edits_and_is_isolated_per_tenant(app_client, fresh_tenant, sample_tenant):
+async def test_sample_loading_keeps_edits_and_is_isolated_per_tenant(fresh_tenant, sample_tenant, app_client):
     h = admin_headers(fresh_tenant)
     resp = await app_client.get("/polaris/patrons", headers=h)
     assert (await resp.json())["totalRecords"] == 0  # fresh_tenant has no sample data
@@ -108,7 +108,7 @@ async def test_an_explicit_polaris_id_is_kept_and_never_handed_out_again(app_cli
     assert "OrganizationID 40 already exists" in await resp.text()
 
 
-async def test_allocation_skips_ids_taken_by_sample_data(app_client, fresh_tenant):
+async def test_allocation_skips_ids_taken_by_sample_data(fresh_tenant, app_client):
     h = admin_headers(fresh_tenant)
     # Sample data is stored as it is, without moving the sequences: allocation must step over it.
     resp = await app_client.post("/_/tenant", json={"module_to": "mod-users-0.1.0", "parameters": [

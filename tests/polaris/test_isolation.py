@@ -16,8 +16,8 @@ from tests.polaris.support import (
 QUERY = {"logonBranchID": "3", "associatedblocks": "false"}
 
 
-async def test_another_tenant_sees_none_of_a_tenants_patrons_blocks_and_associations(app_client, sample_tenant,
-                                                                                   fresh_tenant):
+async def test_another_tenant_sees_none_of_a_tenants_patrons_blocks_and_associations(fresh_tenant, sample_tenant,
+                                                                                   app_client):
     a, b = await new_patron(app_client, sample_tenant), await new_patron(app_client, sample_tenant)
     block = await free_text_block(app_client, sample_tenant, a, "tenant A's secret")
     await associate(app_client, sample_tenant, a, b, Note="tenant A's note")

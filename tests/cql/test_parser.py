@@ -1,0 +1,164 @@
+"""The CQL parser alone: grammar, escapes, precedence, modifiers, sortBy, errors with their columns."""
+
+from __future__ import annotations
+
+import pytest
+
+from mod_users.cql import CQLError, parse
+from mod_users.cql.lexer import Kind, tokenize
+from mod_users.cql.nodes import BooleanNode, Modifier, PrefixNode, SearchClause, SortKey
+
+
+def clause(query: str) -> SearchClause:
+    root = parse(query).root
+    assert isinstance(root, SearchClause)
+    return root
+
+
+def shape(node: object) -> object:
+    """A compact view of a tree: ('op', left, right) or 'index relation term'."""
+    if isinstance(node, BooleanNode):
+        return (node.op, shape(node.left), shape(node.right))
+    assert isinstance(node, SearchClause)
+    return f"{node.index} {node.relation.base} {node.term}"
+
+
+class TestTokens:
+    def test_kinds_and_columns(self) -> None:
+        tokens = tokenize('title=="a b" AND (x<>y) sortBy t/sort.descending')
+        assert [(t.kind, t.text, t.position) for t in tokens] == [
+            (Kind.WORD, "title", 1), (Kind.RELATION, "==", 6), (Kind.STRING, "a b", 8), (Kind.AND, "AND", 14),
+            (Kind.LPAREN, "(", 18), (Kind.WORD, "x", 19), (Kind.RELATION, "<>", 20), (Kind.WORD, "y", 22),
+            (Kind.RPAREN, ")", 23), (Kind.SORTBY, "sortBy", 25), (Kind.WORD, "t", 32), (Kind.SLASH, "/", 33),
+            (Kind.WORD, "sort.descending", 34), (Kind.EOF, "", 49)]
+
+    @pytest.mark.parametrize("symbol", ["=", "==", "<>", "<", ">", "<=", ">="])
+    def test_relation_symbols(self, symbol: str) -> None:
+        assert clause(f"a{symbol}b").relation.base == symbol
+
+    def test_quoted_string_keeps_escapes(self) -> None:
+        assert clause(r'a="x\"y\*z\\"').term == r"x\"y\*z\\"
+
+    def test_unquoted_word_keeps_quotes_and_backslashes(self) -> None:
+        assert clause(r'lang == ["en"]').term == '["en"]'
+        assert clause(r"email==\\\"").term == r"\\\""
+
+    def test_words_stop_at_special_characters(self) -> None:
+        texts = [t.text for t in tokenize("a<b>=c(d)e/f")]
+        assert texts == ["a", "<", "b", ">=", "c", "(", "d", ")", "e", "/", "f", ""]
+
+
+class TestGrammar:
+    def test_bare_term_is_server_choice(self) -> None:
+        node = clause("Long")
+        assert (node.index, node.relation.base, node.term) == ("cql.serverChoice", "=", "Long")
+
+    def test_search_clause_positions(self) -> None:
+        node = clause('name == "Lea Long"')
+        assert (node.index, node.relation.base, node.term, node.quoted) == ("name", "==", "Lea Long", True)
+        assert (node.position, node.relation.position, node.term_position) == (1, 6, 9)
+
+    def test_left_to_right_without_precedence(self) -> None:
+        assert shape(parse("a or b and c").root) == ("and", ("or", "cql.serverChoice = a",
+                                                             "cql.serverChoice = b"), "cql.serverChoice = c")
+        assert shape(parse("a and b or c").root) == ("or", ("and", "cql.serverChoice = a",
+                                                            "cql.serverChoice = b"), "cql.serverChoice = c")
+
+    def test_parentheses_group(self) -> None:
+        assert shape(parse("x=a or (y=b and z=c)").root) == ("or", "x = a", ("and", "y = b", "z = c"))
+
+    @pytest.mark.parametrize("keyword", ["AND", "and", "And", "aNd"])
+    def test_keywords_ignore_case(self, keyword: str) -> None:
+        node = parse(f"a=1 {keyword} b=2").root
+        assert isinstance(node, BooleanNode) and node.op == "and"
+
+    def test_not_and_prox(self) -> None:
+        assert shape(parse("a=1 NOT b=2").root) == ("not", "a = 1", "b = 2")
+        node = parse("a=1 prox/unit=word/distance>3 b=2").root
+        assert isinstance(node, BooleanNode) and node.op == "prox"
+        assert node.modifiers == (Modifier("unit", 9, "=", "word"), Modifier("distance", 19, ">", "3"))
+
+    def test_context_is_inherited_inside_parentheses(self) -> None:
+        assert shape(parse("name==(a or b)").root) == ("or", "name == a", "name == b")
+        assert shape(parse("name==(a or c=d)").root) == ("or", "name == a", "c = d")
+
+    def test_several_words_form_one_term(self) -> None:
+        assert clause("lang = au dk").term == "au dk"
+        assert clause("Lea Long").term == "Lea Long"
+        assert clause("title = Jo example.com").term == "Jo example.com"
+
+    @pytest.mark.parametrize("name", ["adj", "all", "any", "ADJ", "Any", "cql.all", "within", "encloses"])
+    def test_named_relations(self, name: str) -> None:
+        assert clause(f"title {name} x").relation.base == name.lower().removeprefix("cql.")
+
+    def test_keywords_can_be_terms_and_indexes(self) -> None:
+        assert clause("title = and").term == "and"
+        assert clause("sortby = x").index == "sortby"
+
+    def test_dotted_index(self) -> None:
+        assert clause("personal.lastName==Smith").index == "personal.lastName"
+
+    def test_relation_modifiers(self) -> None:
+        node = clause("city ==/ignoreCase/respectAccents/@type=home x")
+        assert node.relation.modifiers == (Modifier("ignorecase", 8), Modifier("respectaccents", 19),
+                                           Modifier("@type", 34, "=", "home"))
+
+    def test_modifier_value_may_be_quoted(self) -> None:
+        node = clause('c =/@id="2b94" terry')
+        assert node.relation.modifiers == (Modifier("@id", 4, "=", "2b94"),) and node.term == "terry"
+
+    def test_sortby_keys_and_modifiers(self) -> None:
+        query = parse("cql.allRecords=1 sortBy name/sort.descending age/number id")
+        assert query.sort_keys == (SortKey("name", 25, (Modifier("sort.descending", 29),)),
+                                   SortKey("age", 46, (Modifier("number", 49),)), SortKey("id", 57))
+
+    def test_sortby_keyword_ignores_case(self) -> None:
+        assert parse("a SORTBY b").sort_keys == (SortKey("b", 10),)
+
+    def test_prefix_assignment(self) -> None:
+        node = parse('> dc = "http://purl.org/dc" dc.title=x').root
+        assert isinstance(node, PrefixNode) and (node.prefix, node.uri) == ("dc", "http://purl.org/dc")
+
+
+class TestErrors:
+    @pytest.mark.parametrize(("query", "column", "message"), [
+        ("", 1, "the query is empty"),
+        ("   ", 1, "the query is empty"),
+        ("name==", 7, "expected a term after '==', got end of query"),
+        ("name== ", 8, "expected a term after '=='"),
+        ("name==/respectCase", 19, "expected a term after '==' and its modifiers"),
+        ('name="abc', 6, "unterminated quoted string"),
+        ('name="abc\\"', 6, "unterminated quoted string"),
+        ("a and", 6, "expected a search clause after 'and'"),
+        ("(a", 3, "expected ')' to close the '(' at column 1"),
+        ("a)", 2, "unbalanced ')'"),
+        ("a = b = c", 7, "expected a boolean operator"),
+        ("a=b c=d", 6, "expected a boolean operator"),
+        ("a sortBy", 9, "expected a sort key after 'sortBy'"),
+        ("a sortBy x (", 12, "expected a sort key"),
+        ("a=/(b)", 4, "expected a modifier name after '/', got '('"),
+        ("a=/x=) b", 6, "expected a modifier value after 'x='"),
+        ("(", 2, "expected a search term or an index"),
+        ("=x", 1, "expected a search term or an index, got '='"),
+        ("a\x00b", 2, "U+0000"),
+    ])
+    def test_syntax_errors_name_the_column(self, query: str, column: int, message: str) -> None:
+        with pytest.raises(CQLError) as raised:
+            parse(query)
+        assert raised.value.position == column
+        assert raised.value.kind == "syntax error"
+        assert message in raised.value.message
+        assert str(raised.value).startswith(f"syntax error at column {column}: ")
+
+    def test_nesting_is_bounded(self) -> None:
+        parse("(" * 100 + "a" + ")" * 100)
+        with pytest.raises(CQLError, match="nested deeper than 100"):
+            parse("(" * 101 + "a" + ")" * 101)
+
+    def test_long_chains_parse_without_recursion(self) -> None:
+        root = parse(" or ".join(f"t{i}" for i in range(5000))).root
+        assert isinstance(root, BooleanNode)
+
+    def test_not_a_string(self) -> None:
+        with pytest.raises(TypeError):
+            parse(b"a=b")  # type: ignore[arg-type]

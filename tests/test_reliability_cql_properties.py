@@ -1,0 +1,79 @@
+"""Property tests for the CQL translator's safety: whatever a term contains, it reaches PostgreSQL only
+as a bind parameter. The SQL text depends on the *shape* of a term (its wildcards, whether it is a
+number, where its spaces are) and never on its characters."""
+
+from __future__ import annotations
+
+import re
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mod_users.cql import CQLError, Index, translate
+
+INDEXES = (Index("name", "btree"), Index("name", "fulltext"), Index("email", "gin"), Index("code", "unique"))
+HOSTILE = list("abcXYZ019eE.+- \t'\";:)(%_\\*?^$`|&!@#=<>/,\u2019\uff07\ufe6a\uff05\u00e9\u00f8\u0000")
+TERMS = st.text(alphabet=st.sampled_from(HOSTILE), min_size=1, max_size=16)
+INDEX_NAMES = st.sampled_from(["name", "email", "code", "plain", "personal.lastName", "id"])
+RELATIONS = st.sampled_from(["==", "=", "<>", "<", ">=", "adj", "all", "any"])
+
+
+def shape(term: str) -> str:
+    """The term with its letters and digits replaced by plain ones. Punctuation, spaces and wildcards
+    stay: they may rightly change the SQL's structure (word splitting, LIKE versus equality, numbers),
+    but which letters a value has may not change its text."""
+    out = []
+    for ch in term:
+        if ch in "eE" or not ch.isalnum():
+            out.append(ch)
+        elif ch.isdigit():
+            out.append("1")
+        else:
+            out.append("a")
+    return "".join(out)
+
+
+def quoted(term: str) -> str:
+    return '"' + term.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def sql_of(index: str, relation: str, term: str) -> tuple[str, str, list] | None:
+    try:
+        tr = translate(f"{index} {relation} {quoted(term)} sortBy name", indexes=INDEXES, server_choice=("name",))
+    except CQLError:
+        return None
+    return tr.where, tr.order_by, tr.params
+
+
+@settings(max_examples=1500, deadline=None, database=None)
+@given(INDEX_NAMES, RELATIONS, TERMS)
+def test_sql_text_never_depends_on_the_terms_characters(index, relation, term):
+    hostile = sql_of(index, relation, term)
+    plain = sql_of(index, relation, shape(term))
+    if hostile is None or plain is None:
+        return  # refused (a CQLError); refusing is always safe
+    assert hostile[0] == plain[0] and hostile[1] == plain[1]
+
+
+@settings(max_examples=1000, deadline=None, database=None)
+@given(INDEX_NAMES, RELATIONS, TERMS.filter(lambda t: re.search(r"['\";]", t) is not None))
+def test_quotes_and_semicolons_of_a_term_never_reach_the_sql_text(index, relation, term):
+    found = sql_of(index, relation, term)
+    if found is None:
+        return
+    where, order_by, _ = found
+    assert ";" not in where + order_by and '"' not in where + order_by
+    # The only quotes in the SQL are those around validated JSON keys and fixed literals.
+    for literal in re.findall(r"'([^']*)'", where + order_by):
+        assert re.fullmatch(r"[A-Za-z0-9_.]*", literal), literal
+
+
+@settings(max_examples=500, deadline=None, database=None)
+@given(st.text(min_size=1, max_size=30))
+def test_hostile_index_names_are_refused_not_embedded(name):
+    try:
+        tr = translate(f"{quoted(name)[1:-1] if ' ' not in name else 'x'} == abc", indexes=INDEXES)
+    except CQLError:
+        return
+    for literal in re.findall(r"'([^']*)'", tr.where):
+        assert re.fullmatch(r"[A-Za-z0-9_.]*", literal), literal
