@@ -119,13 +119,27 @@ async def read_json(request: web.Request) -> Any:
     except UnicodeDecodeError as exc:
         raise BadRequest(f"Request body is not valid UTF-8 (byte {exc.start})") from None
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        body = json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
         raise BadRequest(f"Malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
     except ValueError as exc:
         raise BadRequest(f"Malformed JSON: {exc}") from None
     except RecursionError:
         raise BadRequest("Malformed JSON: nested too deeply") from None
+    if "\\u0000" in text and _has_nul(body):
+        # PostgreSQL's jsonb (and text) cannot hold the character: refused here rather than failing in storage.
+        raise BadRequest("Request body contains the character \\u0000, which cannot be stored")
+    return body
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 async def _checked_body(route: Route, request: web.Request, contract: Contract, schema_key: str | None) -> Any:

@@ -181,3 +181,14 @@ def test_fast_validator_accepts_what_the_full_one_accepts():
             "valueType": "Integer", "metadata": {"createdDate": "2020-01-01T00:00:00.000+00:00"}}
     CONTRACT.schemas._fast_validator("patron-block-condition.json")(body)
     assert list(CONTRACT.schemas.validator("patron-block-condition.json").iter_errors(body)) == []
+
+
+def test_validating_leaves_the_schema_documents_as_they_were():
+    # The documents are shared: /_/openapi and jsonschema read them after the fast validator compiled.
+    import json
+
+    contract = load_contract(PROJECT_ROOT / "ramls", PROJECT_ROOT / "schemas")
+    before = json.dumps([contract.schemas.document(p) for p in contract.schemas.paths()])
+    for path in contract.schemas.paths():
+        contract.schemas.errors(path, {})
+    assert json.dumps([contract.schemas.document(p) for p in contract.schemas.paths()]) == before

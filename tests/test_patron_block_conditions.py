@@ -385,3 +385,19 @@ async def test_concurrent_creates_with_the_same_id_let_exactly_one_win(app_clien
     posts = [app_client.post(PATH, json=condition(id=rid, name=f"creator {i}"), headers=h) for i in range(8)]
     statuses = sorted(r.status for r in await asyncio.gather(*posts))
     assert statuses == [201] + [422] * 7
+
+
+@pytest.mark.parametrize("body", [{"name": "a\x00b"}, {"name\x00": "x"}, [{"x": ["\x00"]}]])
+async def test_a_body_with_a_nul_character_is_400_not_a_storage_failure(app_client, tenant, body):
+    # PostgreSQL cannot store \u0000 in jsonb or text; the tenant API's body is refused the same way.
+    resp = await app_client.post(PATH, json=body, headers={"X-Okapi-Tenant": tenant})
+    assert resp.status == 400
+    assert "\\u0000" in await resp.text()
+    resp = await app_client.post("/_/tenant", json={"module_to": "\x00"}, headers={"X-Okapi-Tenant": tenant})
+    assert resp.status == 400
+
+
+async def test_an_escaped_backslash_before_u0000_is_just_text(app_client, tenant):
+    resp = await app_client.post(PATH, json=condition(name="a\\u0000b"), headers={"X-Okapi-Tenant": tenant})
+    assert resp.status == 201
+    assert (await resp.json())["name"] == "a\\u0000b"

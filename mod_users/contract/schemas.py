@@ -7,6 +7,7 @@ goes through jsonschema, which lists every failing field for the 422.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from collections.abc import Callable
@@ -106,9 +107,11 @@ class SchemaRegistry:
     def _fast_validator(self, rel: str) -> Callable[[Any], Any]:
         found = self._fast.get(rel)
         if found is None:
-            root = dict(self.document(rel), id=_BASE + rel)  # the base its relative $refs resolve against
+            # fastjsonschema rewrites each $ref it resolves in place, so it gets copies: the registry's
+            # documents are also what /_/openapi and jsonschema read.
+            root = dict(copy.deepcopy(self.document(rel)), id=_BASE + rel)  # the base its $refs resolve against
             found = fastjsonschema.compile(
-                root, handlers={"file": lambda uri: self.document(uri[len(_BASE):])},
+                root, handlers={"file": lambda uri: copy.deepcopy(self.document(uri[len(_BASE):]))},
                 formats={"date-time": _fast_date_time}, use_default=False,
             )
             self._fast[rel] = found

@@ -110,3 +110,14 @@ async def test_our_own_failures_are_polaris_errors_without_details(app_client, s
 async def test_folio_routes_keep_their_text_answers(app_client):
     resp = await app_client.get("/polaris/patrons")
     assert resp.status == 400 and resp.content_type == "text/plain"
+
+
+async def test_a_body_with_a_nul_character_is_refused_before_storage(app_client, sample_tenant):
+    resp = await app_client.post(url("/patrons/1001/blocks"), json={"BlockType": 1, "BlockDescription": "a\x00b"},
+                                 headers=headers(sample_tenant))
+    assert resp.status == 400
+    body = await resp.json()
+    assert is_polaris_error(body, -1) and "\\u0000" in body["Message"]
+    resp = await app_client.post("/polaris/organizations", json={
+        "OrganizationCodeID": 1, "Name": "x", "Abbreviation": "\x00"}, headers={"X-Okapi-Tenant": sample_tenant})
+    assert resp.status == 400 and resp.content_type == "text/plain"
