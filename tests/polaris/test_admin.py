@@ -41,13 +41,13 @@ def test_sample_records_carry_the_id_derived_from_their_polaris_id(folder):
 
 async def test_sample_data_is_loaded(app_client, sample_tenant):
     h = admin_headers(sample_tenant)
-    organizations = (await (await app_client.get("/polaris/organizations", params={"limit": "100"},
-                                                 headers=h)).json())["organizations"]
+    organizations = (await (await app_client.get("/polaris/organizations", params={
+        "query": "OrganizationID==(1 or 2 or 3)"}, headers=h)).json())["organizations"]
     by_id = {o["OrganizationID"]: o for o in organizations}
     assert by_id[1]["OrganizationCodeID"] == 1 and by_id[1]["ParentOrganizationID"] is None
     assert (by_id[2]["ParentOrganizationID"], by_id[3]["ParentOrganizationID"]) == (1, 2)
-    workstations = (await (await app_client.get("/polaris/workstations", params={"query": "Enabled==false"},
-                                                headers=h)).json())["workstations"]
+    workstations = (await (await app_client.get("/polaris/workstations", params={
+        "query": "WorkstationID==(1 or 2 or 3 or 4) and Enabled==false"}, headers=h)).json())["workstations"]
     assert [w["WorkstationID"] for w in workstations] == [3]
     patron = (await (await app_client.get(f"/polaris/patrons/{row_id('patron', 1003)}", headers=h)).json())
     assert patron["RecordStatusID"] == 3 and patron["_version"] == 1

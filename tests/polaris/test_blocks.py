@@ -60,7 +60,8 @@ def _iso_with_offset(value):
 async def test_an_organisation_offers_its_own_blocks_and_those_above_it(app_client, sample_tenant, org, expected):
     resp = await app_client.get(url("/patronblocks"), params={"orgID": str(org)}, headers=headers(sample_tenant))
     assert resp.status == 200
-    assert [(b["BlockID"], b["Description"]) for b in await resp.json()] == expected
+    # the sample's descriptions (1 to 5); other tests add their own to the shared tenant
+    assert [(b["BlockID"], b["Description"]) for b in await resp.json() if b["BlockID"] <= 5] == expected
 
 
 async def test_patronblocks_needs_no_permission_but_a_workstation(app_client, sample_tenant):
