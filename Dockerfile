@@ -13,6 +13,7 @@ COPY ramls ./ramls
 COPY schemas ./schemas
 COPY descriptors ./descriptors
 COPY reference-data ./reference-data
+COPY sample-data ./sample-data
 
 ENV HTTP_PORT=8081 \
     MOD_USERS_DATA_DIR=/var/lib/mod-users/data
