@@ -21,6 +21,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from mod_users.app import init_app
 from mod_users.resources.patron_block_conditions import ACTION_REQUIRED, MESSAGE_REQUIRED
+from mod_users.resources.polaris.admin import RULE_MESSAGES
 from mod_users.storage.database import connect_kwargs
 from mod_users.storage.embedded import free_port
 from mod_users.storage.tenants import TenantSchema
@@ -92,7 +93,7 @@ def _semantic_rejection(response) -> bool:
         return False
     return any(reason in text for reason in (
         "malformed parameter 'query'", MESSAGE_REQUIRED, ACTION_REQUIRED, "already exists",
-        "id field cannot be changed"))
+        "id field cannot be changed", "cannot be stored", *RULE_MESSAGES))
 
 
 def _operations() -> list[str]:
