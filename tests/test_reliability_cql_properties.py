@@ -33,6 +33,10 @@ def shape(term: str) -> str:
     return "".join(out)
 
 
+def _placeholders(sql: str) -> str:
+    return re.sub(r"\$\d+", "$n", sql)
+
+
 def quoted(term: str) -> str:
     return '"' + term.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -52,7 +56,8 @@ def test_sql_text_never_depends_on_the_terms_characters(index, relation, term):
     plain = sql_of(index, relation, shape(term))
     if hostile is None or plain is None:
         return  # refused (a CQLError); refusing is always safe
-    assert hostile[0] == plain[0] and hostile[1] == plain[1]
+    # Placeholder numbers may differ: equal values share one parameter ("a a" uses $1 twice).
+    assert _placeholders(hostile[0]) == _placeholders(plain[0]) and hostile[1] == plain[1]
 
 
 @settings(max_examples=1000, deadline=None, database=None)
