@@ -248,6 +248,8 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=32, help="connections of each load generator")
     parser.add_argument("--quick", action="store_true", help="100k records, 3 s measurements")
     args = parser.parse_args()
+    # A SIGTERM should still stop the service and delete the cluster (the finally below).
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     sizes = [100_000] if args.quick else [int(n) for n in args.records.split(",")]
     seconds = 3.0 if args.quick else args.seconds
     root = Path(tempfile.mkdtemp(prefix="mod-users-bench-"))
