@@ -7,6 +7,7 @@ travel as bind parameters. Database failures come out as :mod:`mod_users.storage
 from __future__ import annotations
 
 import contextlib
+import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -296,9 +297,6 @@ def _as_uuid(value: Any) -> uuid.UUID | None:
         return None
 
 
-def _plan_rows(plan: Any) -> float:
-    if isinstance(plan, str):
-        import json
-
-        plan = json.loads(plan)
-    return float(plan[0]["Plan"]["Plan Rows"])
+def _plan_rows(plan: str) -> float:
+    """Rows the planner expects, from ``EXPLAIN (FORMAT JSON)`` (json, which asyncpg hands over as text)."""
+    return float(json.loads(plan)[0]["Plan"]["Plan Rows"])
