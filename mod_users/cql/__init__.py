@@ -10,6 +10,7 @@ with a query raises :class:`CQLError` naming the column where it is.
 from mod_users.cql.errors import CQLError
 from mod_users.cql.indexes import KINDS, Index, index_ddl, index_expression
 from mod_users.cql.parser import parse
+from mod_users.cql.terms import quote
 from mod_users.cql.translator import Translation, translate
 
-__all__ = ["KINDS", "CQLError", "Index", "Translation", "index_ddl", "index_expression", "parse", "translate"]
+__all__ = ["KINDS", "CQLError", "Index", "Translation", "index_ddl", "index_expression", "parse", "quote", "translate"]

@@ -164,3 +164,10 @@ def uuid_range(prefix: str) -> tuple[uuid.UUID, uuid.UUID] | None:
     if low is None or high is None:
         return None
     return low, high
+
+
+def quote(text: str, *, prefix: bool = False) -> str:
+    """A quoted CQL term that matches ``text`` literally (its ``* ? ^ \\ "`` masked), for a query built
+    from data; with ``prefix`` the term matches every value that starts with ``text``."""
+    masked = re.sub(r'([\\"*?^])', r"\\\1", text)
+    return f'"{masked}{"*" if prefix else ""}"'

@@ -13,7 +13,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from mod_users.cql import CQLError, Index, index_ddl, index_expression, translate
+from mod_users.cql import CQLError, Index, index_ddl, index_expression, quote, translate
 from mod_users.cql.fulltext import MAX_WORDS
 from mod_users.cql.translator import MAX_CONDITIONS
 
@@ -422,3 +422,19 @@ class TestStorageUsage:
             await con.close()
         assert [row[0] for row in rows] == ["Jo Jane", "ka keller"]
         assert total == 5
+
+
+@pytest.mark.parametrize(("code", "name"), [
+    ("a*b", "Jo Jane"), ("a?b", "ka keller"), ("x'y", "Lea Long"), ("50%", "Zoë Ärger"),
+    ("back\\slash", "^caret^"), ("_", "Ω"),
+])
+async def test_quote_matches_a_value_literally(people: dict[str, Any], code: str, name: str) -> None:
+    assert await find(people, f"code=={quote(code)}") == [name]
+    if len(code) > 1:
+        assert await find(people, f"code=={quote(code[:-1], prefix=True)}") == [name]
+
+
+async def test_quote_masks_every_special_character(people: dict[str, Any]) -> None:
+    assert quote('^a*?"\\') == '"\\^a\\*\\?\\"\\\\"'
+    assert await find(people, f"name=={quote('^caret^')}") == ["^caret^"]
+    assert await find(people, f"name=={quote('*')}") == []
