@@ -224,7 +224,8 @@ async def test_contract_checker_reports_a_broken_answer(app_client, fresh_tenant
     broken = {(f.method, f.url, f.probe): f.problems for f in findings if f.problems}
     # every collection listing answers the corrupted page; nothing else reads through search here
     assert set(broken) == {("GET", path, "example") for path in (
-        PBC, "/polaris/organizations", "/polaris/block-descriptions", "/polaris/workstations", "/polaris/patrons")}
+        PBC, "/polaris/organizations", "/polaris/block-descriptions", "/polaris/workstations", "/polaris/patrons",
+        "/polaris/countries")}
     assert any("name" in p for p in broken[("GET", PBC, "example")])
 
 

@@ -18,7 +18,7 @@ import asyncpg
 
 from mod_users import cql
 from mod_users.storage.database import ensure_shared_objects
-from mod_users.storage.tables import POLARIS_SEQUENCES, Table
+from mod_users.storage.tables import POLARIS_COUNTRY_IDS, POLARIS_SEQUENCES, Table
 from mod_users.storage.tenants import TenantSchema
 
 # Our index names carry this prefix so that reconciling never drops an index someone else made.
@@ -47,6 +47,7 @@ def create_sequences(*names: str) -> Callable[[asyncpg.Connection, TenantSchema]
 # One-off changes in the order they were introduced; ids are never reused or reordered.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001-polaris-id-sequences", create_sequences(*POLARIS_SEQUENCES)),
+    Migration("0002-polaris-country-id-sequence", create_sequences(POLARIS_COUNTRY_IDS)),
 )
 
 

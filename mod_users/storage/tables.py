@@ -64,6 +64,13 @@ POLARIS_PATRONS = Table(
     server_choice=("Barcode", "Registration.NameLast", "Registration.NameFirst"),
     optimistic_locking=True,
 )
+# Countries and the formats of their postal codes (reference data).
+POLARIS_COUNTRIES = Table(
+    "polaris_countries",
+    indexes=(Index("Name", "btree"),),
+    server_choice=("Name",),
+    optimistic_locking=True,
+)
 # Free-text blocks and library-defined blocks (stops) placed on patrons; system blocks are not rows but
 # the bits of the patron's SystemBlocks mask.
 POLARIS_PATRON_BLOCKS = Table("polaris_patron_blocks", indexes=(Index("PatronID", "btree"),))
@@ -81,6 +88,7 @@ ALL_TABLES: tuple[Table, ...] = (
     POLARIS_PATRONS,
     POLARIS_PATRON_BLOCKS,
     POLARIS_PATRON_ASSOCIATIONS,
+    POLARIS_COUNTRIES,
 )
 
 # Per-tenant sequences that hand out new Polaris integer ids (created by a versioned migration).
@@ -89,6 +97,8 @@ POLARIS_BLOCK_DESCRIPTION_IDS = "polaris_block_description_id_seq"
 POLARIS_WORKSTATION_IDS = "polaris_workstation_id_seq"
 POLARIS_PATRON_IDS = "polaris_patron_id_seq"
 POLARIS_FREE_TEXT_BLOCK_IDS = "polaris_free_text_block_id_seq"
+POLARIS_COUNTRY_IDS = "polaris_country_id_seq"
+# The sequences of migration 0001 (later ones have their own migrations).
 POLARIS_SEQUENCES: tuple[str, ...] = (
     POLARIS_ORGANIZATION_IDS,
     POLARIS_BLOCK_DESCRIPTION_IDS,

@@ -16,6 +16,7 @@ from mod_users.storage.records import RecordStore
 from mod_users.storage.tables import (
     PATRON_BLOCK_CONDITIONS,
     POLARIS_BLOCK_DESCRIPTIONS,
+    POLARIS_COUNTRIES,
     POLARIS_ORGANIZATIONS,
     POLARIS_PATRONS,
     POLARIS_WORKSTATIONS,
@@ -35,6 +36,7 @@ class DataSet:
 
 REFERENCE_DATA: tuple[DataSet, ...] = (
     DataSet("patron-block-conditions", PATRON_BLOCK_CONDITIONS, "patron-block-condition.json"),
+    DataSet("polaris-countries", POLARIS_COUNTRIES, "polaris/country.json"),
 )
 # In dependency order: organisations before what refers to them.
 SAMPLE_DATA: tuple[DataSet, ...] = (

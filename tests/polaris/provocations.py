@@ -46,6 +46,7 @@ COLLECTIONS: dict[str, tuple[str, Callable[[], dict[str, Any]]]] = {
     "/polaris/workstations": ("workstationRecordId", lambda: {"Name": "WS", "OrganizationID": 3, "Enabled": True}),
     "/polaris/patrons": ("patronRecordId", lambda: {"Barcode": "P" + _unique(), "OrganizationID": 3,
                                                     "Registration": {"NameLast": "Provoked"}}),
+    "/polaris/countries": ("countryRecordId", lambda: {"Name": "Country " + _unique(), "PostalCodeFormats": ["9999"]}),
 }
 
 

@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from mod_users.config import PROJECT_ROOT
-from mod_users.resources.polaris.ids import BLOCK_DESCRIPTION, ORGANIZATION, PATRON, WORKSTATION, row_id
+from mod_users.resources.polaris.ids import BLOCK_DESCRIPTION, COUNTRY, ORGANIZATION, PATRON, WORKSTATION, row_id
 from tests.polaris.support import (
     BRANCH,
     admin_headers,
@@ -21,8 +21,9 @@ from tests.polaris.support import (
 )
 
 SAMPLE = PROJECT_ROOT / "sample-data"
+REFERENCE = PROJECT_ROOT / "reference-data"
 KINDS = {"polaris-organizations": ORGANIZATION, "polaris-block-descriptions": BLOCK_DESCRIPTION,
-         "polaris-workstations": WORKSTATION, "polaris-patrons": PATRON}
+         "polaris-workstations": WORKSTATION, "polaris-patrons": PATRON, "polaris-countries": COUNTRY}
 
 
 def _abbreviation() -> str:
@@ -30,9 +31,9 @@ def _abbreviation() -> str:
 
 
 @pytest.mark.parametrize("folder", sorted(KINDS))
-def test_sample_records_carry_the_id_derived_from_their_polaris_id(folder):
+def test_sample_and_reference_records_carry_the_id_derived_from_their_polaris_id(folder):
     kind = KINDS[folder]
-    files = sorted((SAMPLE / folder).glob("*.json"))
+    files = sorted((SAMPLE / folder).glob("*.json")) + sorted((REFERENCE / folder).glob("*.json"))
     assert files
     for path in files:
         record = json.loads(path.read_text())

@@ -1,5 +1,5 @@
 """FOLIO-style configuration of the Polaris-style API: organisations, library-defined block descriptions,
-workstations and patrons, each a CQL-searchable CRUD collection.
+workstations, patrons and countries (postal code formats), each a CQL-searchable CRUD collection.
 
 Each record's Polaris integer id is assigned when left out (``IdKind.prepare``); references between them
 must point at stored records. Deleting a patron also deletes its blocks and both sides of its associations.
@@ -13,6 +13,7 @@ from mod_users.resources.crud import Collection
 from mod_users.resources.polaris import organizations
 from mod_users.resources.polaris.ids import (
     BLOCK_DESCRIPTION,
+    COUNTRY,
     ID_CANNOT_CHANGE,
     ID_IS_DERIVED,
     ORGANIZATION,
@@ -55,10 +56,15 @@ PATRONS_API = Collection(
     path="/polaris/patrons", item_param="patronRecordId", table=PATRON.table, key="patrons", noun="Patron",
     checks=(organizations.registered_at_a_branch,), prepare=PATRON.prepare, dependents=_patron_dependents,
 )
+COUNTRIES_API = Collection(
+    path="/polaris/countries", item_param="countryRecordId", table=COUNTRY.table, key="countries", noun="Country",
+    prepare=COUNTRY.prepare,
+)
 
 ROUTES = (
     *ORGANIZATIONS_API.routes(),
     *BLOCK_DESCRIPTIONS_API.routes(),
     *WORKSTATIONS_API.routes(),
     *PATRONS_API.routes(),
+    *COUNTRIES_API.routes(),
 )

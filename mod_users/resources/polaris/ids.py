@@ -1,8 +1,8 @@
 """Polaris integer ids, and the row ids derived from them.
 
-Polaris names its records by integers (OrganizationID, BlockID, WorkstationID, PatronID). Each row's uuid
-is derived from the kind of record and that integer (uuid5), so a lookup by Polaris id is a primary-key
-lookup and no integer can be stored twice. New integers come from per-tenant sequences; a number chosen by
+Polaris names its records by integers (OrganizationID, BlockID, WorkstationID, PatronID, CountryID). Each
+row's uuid is derived from the kind of record and that integer (uuid5), so a lookup by Polaris id is a
+primary-key lookup and no integer can be stored twice. New integers come from per-tenant sequences; a number chosen by
 hand (an explicit id, sample data) moves the sequence past it, and allocation skips any that is taken.
 """
 
@@ -18,6 +18,8 @@ from mod_users.storage.records import RecordStore
 from mod_users.storage.tables import (
     POLARIS_BLOCK_DESCRIPTION_IDS,
     POLARIS_BLOCK_DESCRIPTIONS,
+    POLARIS_COUNTRIES,
+    POLARIS_COUNTRY_IDS,
     POLARIS_ORGANIZATION_IDS,
     POLARIS_ORGANIZATIONS,
     POLARIS_PATRON_IDS,
@@ -96,3 +98,4 @@ ORGANIZATION = IdKind("organization", "OrganizationID", POLARIS_ORGANIZATIONS, P
 BLOCK_DESCRIPTION = IdKind("block-description", "BlockID", POLARIS_BLOCK_DESCRIPTIONS, POLARIS_BLOCK_DESCRIPTION_IDS)
 WORKSTATION = IdKind("workstation", "WorkstationID", POLARIS_WORKSTATIONS, POLARIS_WORKSTATION_IDS)
 PATRON = IdKind("patron", "PatronID", POLARIS_PATRONS, POLARIS_PATRON_IDS)
+COUNTRY = IdKind("country", "CountryID", POLARIS_COUNTRIES, POLARIS_COUNTRY_IDS)

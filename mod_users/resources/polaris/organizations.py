@@ -1,5 +1,5 @@
 """The organisation hierarchy (system -> library -> branch) and what it decides: which library-defined
-blocks an organisation offers, and which records may hang where."""
+blocks an organisation offers, which records may hang where, and the settings a branch inherits."""
 
 from __future__ import annotations
 
@@ -34,6 +34,15 @@ async def lineage(store: RecordStore, ts: TenantSchema, organization_id: int) ->
         found.append(organization)
         current = organization.get("ParentOrganizationID")
     return found
+
+
+def inherited(organizations: list[dict[str, Any]], setting: str) -> Any:
+    """A setting as a branch sees it (``organizations`` nearest first, as :func:`lineage` gives them): its
+    own value, else its library's, else the system's; None when none of them sets it."""
+    for organization in organizations:
+        if organization.get(setting) is not None:
+            return organization[setting]
+    return None
 
 
 async def offered_blocks(store: RecordStore, ts: TenantSchema, organization_id: int) -> list[dict[str, Any]] | None:
