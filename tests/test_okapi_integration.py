@@ -80,7 +80,7 @@ def test_every_served_route_is_declared():
 def test_case_insensitive_routes_are_declared_in_both_casings_with_the_same_permissions():
     all_handlers = handlers(DESCRIPTOR)
     polaris = [r for r in ROUTES if r.case_insensitive_prefix]
-    assert len(polaris) == 11
+    assert len(polaris) == 13
     for route in polaris:
         assert route.path.startswith("/polaris.applicationservices/api/")
         capitalised = "/Polaris.ApplicationServices" + route.path[len("/polaris.applicationservices"):]

@@ -22,6 +22,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from mod_users.app import init_app
 from mod_users.resources.patron_block_conditions import ACTION_REQUIRED, MESSAGE_REQUIRED
 from mod_users.resources.polaris.admin import RULE_MESSAGES
+from mod_users.resources.polaris.registration.api import RULE_MESSAGES as REGISTRATION_RULE_MESSAGES
 from mod_users.storage.database import connect_kwargs
 from mod_users.storage.embedded import free_port
 from mod_users.storage.tenants import TenantSchema
@@ -56,11 +57,9 @@ def live_server(db_settings, settings) -> Iterator[str]:
 THROWAWAY_TENANTS: list[str] = []
 
 
-@pytest.fixture(scope="module")
-def fuzz_tenant(live_server, db_settings) -> Iterator[str]:
-    name = unique_tenant("fz")
+def _init_tenant(live_server: str, name: str, *data: str) -> None:
     body = json.dumps({"module_to": "mod-users-0.1.0",
-                       "parameters": [{"key": "loadReference", "value": "true"}]}).encode()
+                       "parameters": [{"key": key, "value": "true"} for key in data]}).encode()
     request = urllib.request.Request(f"{live_server}/_/tenant", data=body, method="POST",
                                      headers={"X-Okapi-Tenant": name, "Content-Type": "application/json"})
     with urllib.request.urlopen(request) as resp:
@@ -68,8 +67,24 @@ def fuzz_tenant(live_server, db_settings) -> Iterator[str]:
     request = urllib.request.Request(f"{live_server}{location}?wait=30000", headers={"X-Okapi-Tenant": name})
     with urllib.request.urlopen(request) as resp:
         assert json.load(resp)["complete"] is True
+
+
+@pytest.fixture(scope="module")
+def fuzz_tenant(live_server, db_settings) -> Iterator[str]:
+    name = unique_tenant("fz")
+    _init_tenant(live_server, name, "loadReference")
     yield name
     asyncio.run(_drop_schemas(db_settings, [name, *THROWAWAY_TENANTS]))
+
+
+@pytest.fixture(scope="module")
+def fuzz_sample_tenant(live_server, db_settings) -> Iterator[str]:
+    """A tenant with the reference and sample data: its workstation 1 at branch 3 gets past the
+    Polaris-style routes' workstation check."""
+    name = unique_tenant("fs")
+    _init_tenant(live_server, name, "loadReference", "loadSample")
+    yield name
+    asyncio.run(_drop_schemas(db_settings, [name]))
 
 
 async def _drop_schemas(db, tenants: list[str]) -> None:
@@ -93,7 +108,7 @@ def _semantic_rejection(response) -> bool:
         return False
     return any(reason in text for reason in (
         "malformed parameter 'query'", MESSAGE_REQUIRED, ACTION_REQUIRED, "already exists",
-        "id field cannot be changed", "cannot be stored", *RULE_MESSAGES))
+        "id field cannot be changed", "cannot be stored", *RULE_MESSAGES, *REGISTRATION_RULE_MESSAGES))
 
 
 def _operations() -> list[str]:
@@ -137,3 +152,38 @@ def test_generated_requests_conform_to_the_contract(api_schema, fuzz_tenant, lab
 
     run()
     assert calls
+
+
+# The registration routes as a privileged staff user at a known workstation: the generated bodies reach the
+# conversation itself (the test above sends no permissions, so there every Polaris-style call is a 403).
+REGISTRATION = ("POST /polaris.applicationservices/api/{version}/{lang}/{productId}/{siteDomain}/{orgId}/"
+                "{workstationId}/patrons",
+                "PUT /polaris.applicationservices/api/{version}/{lang}/{productId}/{siteDomain}/{orgId}/"
+                "{workstationId}/patrons/{patronId}")
+STAFF = ["polaris.patron-registration.access", "polaris.patron-registration.create",
+         "polaris.patron-registration.modify"]
+
+
+@pytest.mark.parametrize("label", REGISTRATION)
+def test_generated_registrations_reach_the_conversation(api_schema, fuzz_sample_tenant, label):
+    operation = api_schema.find_operation_by_label(label)
+    statuses = []
+
+    @given(case=operation.as_strategy(generation_mode=GenerationMode.POSITIVE))
+    @hypothesis_settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+    def run(case):
+        route = {"version": "v1", "lang": "eng", "productId": 19, "siteDomain": "polaris", "orgId": 3,
+                 "workstationId": 1}
+        if "patronId" in case.path_parameters:
+            route["patronId"] = 1001
+        case.path_parameters = {**case.path_parameters, **route}
+        case.headers = {**(case.headers or {}), "X-Okapi-Tenant": fuzz_sample_tenant,
+                        "X-Okapi-Permissions": json.dumps(STAFF)}
+        response = case.call()
+        statuses.append(response.status_code)
+        assert response.status_code < 500, f"{case.method} {case.formatted_path}: {response.text[:300]}"
+        excluded = [positive_data_acceptance] if _semantic_rejection(response) else []
+        case.validate_response(response, excluded_checks=excluded)
+
+    run()
+    assert 200 in statuses

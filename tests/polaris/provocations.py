@@ -18,6 +18,7 @@ from tests.polaris.support import (
     free_text_block,
     headers,
     new_patron,
+    registration_body,
     template,
     url,
 )
@@ -188,6 +189,43 @@ async def _delete_unknown_association(c: Any, t: str, mp: Any) -> Any:
     return await c.delete(url(f"/patrons/1001/associations/{UNKNOWN}"), headers=headers(t))
 
 
+REGISTER = template("/patrons")
+UPDATE = template("/patrons/{patronId}")
+
+
+async def _update(c: Any, t: str, mp: Any) -> Any:
+    return await c.put(url(f"/patrons/{await new_patron(c, t)}"), json=registration_body(), headers=headers(t))
+
+
+async def _update_mismatch(c: Any, t: str, mp: Any) -> Any:
+    return await c.put(url(f"/patrons/{await new_patron(c, t)}"), json=registration_body(PatronID=1001),
+                       headers=headers(t))
+
+
+def _registration() -> dict[tuple[str, str, int], Provocation]:
+    return {
+        ("POST", REGISTER, 200): lambda c, t, mp: c.post(url("/patrons"), json=registration_body(), headers=headers(t)),
+        ("POST", REGISTER, 400): lambda c, t, mp: c.post(url("/patrons"), json=registration_body(step=16),
+                                                         headers=headers(t)),
+        ("POST", REGISTER, 403): lambda c, t, mp: c.post(url("/patrons"), json=registration_body(),
+                                                         headers=headers(t, ())),
+        ("POST", REGISTER, 413): lambda c, t, mp: c.post(url("/patrons"), json=registration_body(Barcode=HUGE),
+                                                         headers=headers(t)),
+        ("POST", REGISTER, 500): lambda c, t, mp: _fail(c, t, mp, "POST", "/patrons", registration_body()),
+        ("PUT", UPDATE, 200): _update,
+        ("PUT", UPDATE, 400): _update_mismatch,
+        ("PUT", UPDATE, 403): lambda c, t, mp: c.put(url("/patrons/1001"), json=registration_body(),
+                                                     headers=headers(t, ())),
+        ("PUT", UPDATE, 404): lambda c, t, mp: c.put(url(f"/patrons/{UNKNOWN}"), json=registration_body(),
+                                                     headers=headers(t)),
+        ("PUT", UPDATE, 409): lambda c, t, mp: c.put(url(f"/patrons/{SECURED_PATRON}"), json=registration_body(),
+                                                     headers=headers(t)),
+        ("PUT", UPDATE, 413): lambda c, t, mp: c.put(url("/patrons/1001"), json=registration_body(Barcode=HUGE),
+                                                     headers=headers(t)),
+        ("PUT", UPDATE, 500): lambda c, t, mp: _fail(c, t, mp, "PUT", "/patrons/1001", registration_body()),
+    }
+
+
 def _polaris() -> dict[tuple[str, str, int], Provocation]:
     no_ws = DISABLED_WORKSTATION
     unknown = f"/patrons/{UNKNOWN}"
@@ -296,4 +334,4 @@ PROVOKE: dict[tuple[str, str, int], Provocation] = {
     key: provocation
     for path, (item_param, make) in COLLECTIONS.items()
     for key, provocation in _collection(path, item_param, make).items()
-} | _polaris()
+} | _polaris() | _registration()

@@ -24,9 +24,13 @@ ASSOCIATIONS_READ = ("polaris.patron-services.access", "polaris.patron-status.ac
 ASSOCIATIONS_CREATE = "polaris.patron-associations.create"
 ASSOCIATIONS_MODIFY = "polaris.patron-associations.modify"
 ASSOCIATIONS_DELETE = "polaris.patron-associations.delete"
+REGISTRATION_ACCESS = "polaris.patron-registration.access"
+REGISTRATION_CREATE = "polaris.patron-registration.create"
+REGISTRATION_MODIFY = "polaris.patron-registration.modify"
 ALL_PERMISSIONS = (BLOCKS_DISPLAY, BLOCKS_CHANGE, *ASSOCIATIONS_READ, ASSOCIATIONS_CREATE, ASSOCIATIONS_MODIFY,
-                   ASSOCIATIONS_DELETE)
+                   ASSOCIATIONS_DELETE, REGISTRATION_ACCESS, REGISTRATION_CREATE, REGISTRATION_MODIFY)
 SECURED_PATRON = 1003
+# Branch 3 requires a first name (as the system does), branch 4 does not; branch 6 charges 5.00 to register.
 BRANCH, OTHER_BRANCH, HILLVIEW_BRANCH = 3, 4, 6
 WORKSTATION, DISABLED_WORKSTATION = 1, 3
 UNKNOWN = 999999
@@ -70,6 +74,14 @@ async def new_patron(client: Any, tenant: str, branch: int = BRANCH, **fields: A
     return (await resp.json())["PatronID"]
 
 
+async def stored_patron(client: Any, tenant: str, patron_id: int) -> dict[str, Any]:
+    """A patron as the configuration API has it (with metadata and _version)."""
+    found = await (await client.get("/polaris/patrons", params={"query": f"PatronID=={patron_id}"},
+                                    headers=admin_headers(tenant))).json()
+    assert found["totalRecords"] == 1, found
+    return found["patrons"][0]
+
+
 async def secure(client: Any, tenant: str, patron_id: int) -> None:
     """Make one of the test's own patrons secured (RecordStatusID 3), through the configuration API."""
     h = admin_headers(tenant)
@@ -102,3 +114,25 @@ def is_polaris_error(body: Any, code: int | None = None) -> bool:
     shape = isinstance(body, dict) and set(body) == {"ErrorCode", "Message", "MessageDetail", "StackTrace",
                                                       "InnerException", "Data"}
     return shape and (code is None or body["ErrorCode"] == code)
+
+
+REQUIRED_FLAGS = ("ExcludeFromOverdues", "ExcludeFromHolds", "ExcludeFromBills", "ExcludeFromAlmostOverdueAutoRenew",
+                  "ExcludeFromPatronRecExpiration", "ExcludeFromInactivePatron", "StaffAcceptedUseSingleName")
+
+
+def registration_body(branch: int = BRANCH, step: int = 1, answer: int | None = None, *,
+                      registration: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
+    """A complete registration (DtoPatronRegUpdateData) that no check objects to: a unique barcode and name,
+    one US address, nothing that looks like another patron. ``registration`` fields replace the defaults."""
+    unique = uuid.uuid4().int % 10**12
+    return {
+        "ProcedureStep": step, "Answer": answer, "Barcode": f"R{unique:012d}", "PatronCodeID": 1,
+        "OrganizationID": branch,
+        "Registration": {
+            "NameFirst": "Reg", "NameLast": f"Patron{unique}", **{flag: False for flag in REQUIRED_FLAGS},
+            "Addresses": [{"StreetOne": f"{unique % 1000} Main Street", "City": "Riverside", "State": "CA",
+                           "PostalCode": "92501", "CountryID": 1}],
+            **(registration or {}),
+        },
+        **fields,
+    }

@@ -11,6 +11,8 @@ from mod_users.errors import PolarisError
 
 INVALID_PATRON = -3000
 SECURED = -3001
+PATRON_ID_MISMATCH = -3002
+ANSWER_REQUIRED = -3003
 INVALID_BLOCK_TYPE = -3500
 UNKNOWN_BLOCK = -3501
 SYSTEM_BLOCK = -3502
@@ -33,6 +35,15 @@ def invalid_patron() -> PolarisError:
 
 def secured() -> PolarisError:
     return PolarisError(409, "Patron record is secured.", SECURED)
+
+
+def patron_id_mismatch(sent: object, patron_id: int) -> PolarisError:
+    return PolarisError(400, f"PatronID {sent} in the body is not the patron of the URL ({patron_id}).",
+                        PATRON_ID_MISMATCH)
+
+
+def answer_required(step: int) -> PolarisError:
+    return PolarisError(400, f"An Answer (1 yes, 0 no) is required when replying to step {step}.", ANSWER_REQUIRED)
 
 
 def invalid_organization() -> PolarisError:

@@ -1,0 +1,97 @@
+"""Patrons that may be the same person as the one being registered: the same first and last name and
+birth date, or the same email address, or a phone number in common, all ignoring case (and surrounding
+spaces). The database finds candidates through indexed fields; the rule itself is applied here, so that
+the index's wider matching (it also ignores accents) decides nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mod_users.cql import quote
+from mod_users.resources.polaris import organizations, patrons
+from mod_users.storage.records import RecordStore
+from mod_users.storage.tables import POLARIS_PATRONS
+from mod_users.storage.tenants import TenantSchema
+
+NAME_AND_BIRTHDATE, EMAIL, PHONE = "NameAndBirthdate", "EmailAddress", "Phone"
+PHONES = ("PhoneVoice1", "PhoneVoice2", "PhoneVoice3")
+# What a client shows of each duplicate, in this order (DuplicatePatronDisplayProperties).
+DISPLAY_PROPERTIES = (
+    {"Name": "Barcode", "Label": "Barcode"},
+    {"Name": "PatronFullName", "Label": "Name"},
+    {"Name": "Birthdate", "Label": "Birth date"},
+    {"Name": "EmailAddress", "Label": "Email"},
+    {"Name": "PhoneVoice1", "Label": "Phone"},
+    {"Name": "OrganizationName", "Label": "Registered at"},
+    {"Name": "MatchedOn", "Label": "Matched on"},
+)
+# A prompt lists at most this many; candidates beyond a page of this many are not looked at.
+MAX_SHOWN = 20
+_MAX_CANDIDATES = 200
+
+
+def _text(value: Any) -> str:
+    return value.strip().casefold() if isinstance(value, str) else ""
+
+
+def _birth_date(value: Any) -> str:
+    # Birth dates are dates: the date as written, whatever time and offset follow it.
+    return value[:10] if isinstance(value, str) else ""
+
+
+def _phones(registration: dict[str, Any]) -> set[str]:
+    return {_text(registration.get(field)) for field in PHONES} - {""}
+
+
+def matches(wanted: dict[str, Any], other: dict[str, Any]) -> list[str]:
+    """Why registration ``other`` may be the same person as ``wanted`` (empty: it is not)."""
+    found = []
+    if (_text(wanted.get("NameLast")) and _birth_date(wanted.get("Birthdate"))
+            and all(_text(wanted.get(f)) == _text(other.get(f)) for f in ("NameFirst", "NameLast"))
+            and _birth_date(wanted.get("Birthdate")) == _birth_date(other.get("Birthdate"))):
+        found.append(NAME_AND_BIRTHDATE)
+    if _text(wanted.get("EmailAddress")) and _text(wanted.get("EmailAddress")) == _text(other.get("EmailAddress")):
+        found.append(EMAIL)
+    if _phones(wanted) & _phones(other):
+        found.append(PHONE)
+    return found
+
+
+def _candidates_query(registration: dict[str, Any]) -> str | None:
+    clauses = []
+    last, birth = (registration.get("NameLast") or "").strip(), _birth_date(registration.get("Birthdate"))
+    if last and birth:
+        clauses.append(f"(Registration.NameLast=={quote(last)} "
+                       f"and Registration.Birthdate=={quote(birth, prefix=True)})")
+    email = (registration.get("EmailAddress") or "").strip()
+    if email:
+        clauses.append(f"Registration.EmailAddress=={quote(email)}")
+    phones = sorted({(registration.get(f) or "").strip() for f in PHONES} - {""})
+    clauses += [f"Registration.{field}=={quote(phone)}" for field in PHONES for phone in phones]
+    return " or ".join(clauses) or None
+
+
+async def find(store: RecordStore, ts: TenantSchema, registration: dict[str, Any], patron_id: int | None
+               ) -> list[dict[str, Any]]:
+    """The stored patrons (other than ``patron_id``) that may be the same person, lowest PatronID first, as
+    DuplicatePatrons entries."""
+    query = _candidates_query(registration)
+    if query is None:
+        return []
+    page = await store.search(ts, POLARIS_PATRONS, query, 0, _MAX_CANDIDATES)
+    found = sorted(((p, matches(registration, p.get("Registration") or {})) for p in page.records
+                    if p["PatronID"] != patron_id), key=lambda pair: pair[0]["PatronID"])
+    found = [(p, why) for p, why in found if why][:MAX_SHOWN]
+    names = await organizations.names(store, ts, {p["OrganizationID"] for p, _ in found})
+    return [_entry(p, why, names) for p, why in found]
+
+
+def _entry(patron: dict[str, Any], why: list[str], names: dict[int, str]) -> dict[str, Any]:
+    registration = patron.get("Registration") or {}
+    return {
+        "PatronID": patron["PatronID"], "Barcode": patron["Barcode"], "PatronFullName": patrons.full_name(patron),
+        "NameFirst": registration.get("NameFirst"), "NameLast": registration.get("NameLast"),
+        "Birthdate": registration.get("Birthdate"), "EmailAddress": registration.get("EmailAddress"),
+        "PhoneVoice1": registration.get("PhoneVoice1"), "OrganizationID": patron["OrganizationID"],
+        "OrganizationName": names.get(patron["OrganizationID"]), "MatchedOn": why,
+    }

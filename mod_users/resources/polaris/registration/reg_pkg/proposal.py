@@ -1,0 +1,103 @@
+"""The patron record a registration conversation would save, built from the request alone (and, for an
+update, the stored patron): the server keeps no conversation state, so every call rebuilds it.
+
+The client owns Barcode, PatronCodeID, OrganizationID and the Registration (which replaces the stored one
+as a whole, as Polaris' update DTO carries the whole registration). The server owns the rest: ids, who
+and when, record status, system blocks, circulation counts and account totals; what a request says about
+those is ignored. A password is never kept.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from mod_users.resources.polaris.registration.papi import AccountTxnCode
+
+# The result's patron fields (DtoPatronResult), in the order Polaris' patron record has them.
+PATRON_FIELDS = ("PatronID", "Barcode", "PatronCodeID", "OrganizationID", "CreatorID", "ModifierID",
+                 "RecordStatusID", "SystemBlocks", "YTDCircCount", "LifetimeCircCount", "LastActivityDate",
+                 "ClaimCount", "LostItemCount", "ChargesAmount", "CreditsAmount", "Registration")
+_NEW_PATRON: dict[str, Any] = {
+    "PatronID": None, "RecordStatusID": 1, "SystemBlocks": 0, "YTDCircCount": 0, "LifetimeCircCount": 0,
+    "ClaimCount": 0, "LostItemCount": 0, "ChargesAmount": 0, "CreditsAmount": 0,
+}
+_CENT = Decimal("0.01")
+
+
+def iso(moment: datetime) -> str:
+    """A date as the module writes them (ISO 8601, milliseconds, with offset)."""
+    return moment.isoformat(timespec="milliseconds")
+
+
+def instant(value: Any) -> datetime | None:
+    """A date-time the schema accepted (offset required; ``t``/``z`` in either case), or None."""
+    if not isinstance(value, str):
+        return None
+    return datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+
+
+def proposed(body: dict[str, Any], stored: dict[str, Any] | None, user_id: str | None, now: datetime
+             ) -> dict[str, Any]:
+    """The record that saving ``body`` would store: over ``stored`` for an update, else a new patron
+    (whose PatronID is None until it is allocated)."""
+    base = dict(stored) if stored is not None else {**_NEW_PATRON, "CreatorID": user_id}
+    kept = (stored or {}).get("Registration") or {}
+    registration = {k: v for k, v in (body.get("Registration") or {}).items() if k != "Password"}
+    registration["PatronID"] = base["PatronID"]
+    registration["RegistrationDate"] = kept.get("RegistrationDate") if stored is not None else iso(now)
+    registration["UpdateDate"] = iso(now)
+    if stored is None and not registration.get("EntryDate"):
+        registration["EntryDate"] = iso(now)
+    barcode = body.get("Barcode")
+    return {
+        **base,
+        # Scanners add line ends; a barcode is matched and stored without surrounding spaces.
+        "Barcode": barcode.strip() if isinstance(barcode, str) else barcode,
+        "PatronCodeID": body.get("PatronCodeID"),
+        "OrganizationID": body.get("OrganizationID"),
+        "ModifierID": user_id,
+        "Registration": registration,
+    }
+
+
+def with_patron_id(record: dict[str, Any], patron_id: int, row_id: str) -> dict[str, Any]:
+    """A new patron's record once its PatronID is allocated."""
+    return {**record, "id": row_id, "PatronID": patron_id, "Registration": {**record["Registration"],
+                                                                            "PatronID": patron_id}}
+
+
+def renews(stored: dict[str, Any], record: dict[str, Any]) -> bool:
+    """Whether an update renews the registration: its ExpirationDate is set and later than the stored one
+    (or there was none)."""
+    new = instant(record["Registration"].get("ExpirationDate"))
+    old = instant((stored.get("Registration") or {}).get("ExpirationDate"))
+    return new is not None and (old is None or new > old)
+
+
+def _decimal(value: Any) -> Decimal:
+    return Decimal(str(value)) if isinstance(value, (int, float)) and not isinstance(value, bool) else Decimal(0)
+
+
+def with_charge(record: dict[str, Any], amount: Decimal, body: dict[str, Any], now: datetime
+                ) -> tuple[dict[str, Any], Decimal]:
+    """The record with an accepted registration charge: the payment fields of the request are recorded, and
+    what is not paid (nothing when waived) is added to ChargesAmount. Returns the record and that amount."""
+    code = body.get("PatronAccountTxnCode") or AccountTxnCode.CHARGE
+    payment = min(_decimal(body.get("RegistrationPayment")), amount)
+    outstanding = Decimal(0) if code == AccountTxnCode.WAIVE else amount - payment
+    charge = {
+        "Amount": float(amount), "PatronAccountTxnCode": int(code),
+        "PatronPaymentMethod": body.get("PatronPaymentMethod"),
+        "RegistrationPayment": float(_decimal(body.get("RegistrationPayment")).quantize(_CENT)),
+        "Outstanding": float(outstanding), "OrganizationID": record["OrganizationID"], "TransactionDate": iso(now),
+    }
+    total = (_decimal(record.get("ChargesAmount")) + outstanding).quantize(_CENT)
+    return {**record, "ChargesAmount": float(total),
+            "RegistrationCharges": [*(record.get("RegistrationCharges") or []), charge]}, outstanding
+
+
+def patron_fields(record: dict[str, Any]) -> dict[str, Any]:
+    """The patron part of a DtoPatronResult."""
+    return {field: record.get(field) for field in PATRON_FIELDS}

@@ -1,0 +1,196 @@
+"""The checks of a patron registration, in order, each its own PAPIProcedureStep.
+
+Two stops come first and run on every call, whatever step a reply answers: a client cannot answer its way
+past missing fields or a barcode in use. Then the prompts, each a question a person decides: an empty
+address, a postal code that does not fit its country, a passed address check date, the registration
+charge and possible duplicate patrons. A reply (Answer 1 to step N) resumes after N: the prompts up to
+and including N count as answered yes (that is how a client gets there), so none of them is asked again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from mod_users.cql import quote
+from mod_users.resources.polaris import organizations
+from mod_users.resources.polaris.registration import duplicates, postal_codes
+from mod_users.resources.polaris.registration.outcomes import Outcome, prompt, stop
+from mod_users.resources.polaris.registration.papi import PromptType, ReturnCode, Step, StopType
+from mod_users.resources.polaris.registration.proposal import instant, renews
+from mod_users.storage.records import RecordStore
+from mod_users.storage.tables import POLARIS_PATRONS
+from mod_users.storage.tenants import TenantSchema
+
+# Booleans a registration must carry (Polaris' DTO has them non-nullable: its clients always send them).
+REQUIRED_FLAGS = ("ExcludeFromOverdues", "ExcludeFromHolds", "ExcludeFromBills", "ExcludeFromAlmostOverdueAutoRenew",
+                  "ExcludeFromPatronRecExpiration", "ExcludeFromInactivePatron", "StaffAcceptedUseSingleName")
+_ADDRESS_LINES = ("StreetOne", "StreetTwo", "StreetThree", "City", "PostalCode")
+_CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """Everything one call knows: the request, the stored patron (None when registering a new one), the
+    record saving would store, and the registered branch with the organisations above it."""
+
+    store: RecordStore
+    ts: TenantSchema
+    body: dict[str, Any]
+    stored: dict[str, Any] | None
+    record: dict[str, Any]
+    organizations: list[dict[str, Any]]
+    now: datetime
+
+    @property
+    def patron_id(self) -> int | None:
+        return self.stored["PatronID"] if self.stored is not None else None
+
+    @property
+    def registration(self) -> dict[str, Any]:
+        return self.record["Registration"]
+
+    @property
+    def at_a_branch(self) -> bool:
+        return bool(self.organizations) and self.organizations[0]["OrganizationCodeID"] == organizations.BRANCH
+
+
+def _blank(value: Any) -> bool:
+    return not (isinstance(value, str) and value.strip())
+
+
+# -- stops ---------------------------------------------------------------------------------------------
+async def required_fields(c: Conversation) -> Outcome | None:
+    """Step 36: every required field is there (a registered branch that is not one stops too: its settings
+    decide whether a first name is required)."""
+    organization_id = c.body.get("OrganizationID")
+    if organization_id and not c.at_a_branch:
+        return stop(Step.REQUIRED_FIELDS, StopType.INVALID_DATA, ReturnCode.INVALID_ORGANIZATION,
+                    "Invalid organization ID specified.", [f"OrganizationID {organization_id} is not a branch"])
+    sent = c.body.get("Registration") or {}
+    missing = ["Barcode"] if _blank(c.body.get("Barcode")) else []
+    # Polaris' clients send 0 for an id they do not have (the DTO's ids are not nullable).
+    missing += [name for name in ("PatronCodeID", "OrganizationID") if not c.body.get(name)]
+    missing += ["Registration.NameLast"] if _blank(sent.get("NameLast")) else []
+    if (c.at_a_branch and organizations.inherited(c.organizations, "NameFirstRequired")
+            and sent.get("StaffAcceptedUseSingleName") is not True and _blank(sent.get("NameFirst"))):
+        missing.append("Registration.NameFirst")
+    missing += [f"Registration.{name}" for name in REQUIRED_FLAGS if sent.get(name) is None]
+    if missing:
+        return stop(Step.REQUIRED_FIELDS, StopType.INVALID_DATA, ReturnCode.REQUIRED_FIELDS_MISSING,
+                    f"Required fields are missing: {', '.join(missing)}.", missing)
+    return None
+
+
+def barcode_in_use(barcode: str) -> Outcome:
+    """Step 37's stop (also what a save answers when a concurrent registration took the barcode first)."""
+    return stop(Step.BARCODE_IN_USE, StopType.CONFLICT, ReturnCode.BARCODE_IN_USE,
+                f"Duplicate barcode: {barcode} is already used by another patron.")
+
+
+async def barcode_free(c: Conversation) -> Outcome | None:
+    """Step 37: no other patron has the barcode (ignoring case, as the unique index does)."""
+    barcode = c.record["Barcode"]
+    page = await c.store.search(c.ts, POLARIS_PATRONS, f"Barcode=={quote(barcode)}", 0, 2)
+    if any(p["PatronID"] != c.patron_id for p in page.records):
+        return barcode_in_use(barcode)
+    return None
+
+
+# -- prompts -------------------------------------------------------------------------------------------
+async def address_given(c: Conversation) -> Outcome | None:
+    """Step 17: the patron has an address with something in it."""
+    addresses = c.registration.get("Addresses") or []
+    if any(not _blank(a.get(line)) for a in addresses for line in _ADDRESS_LINES):
+        return None
+    return prompt(Step.ADDRESS_EMPTY, PromptType.YES_NO, ReturnCode.ADDRESS_EMPTY,
+                  "The patron has no address. Save the registration without one?")
+
+
+async def postal_codes_fit(c: Conversation) -> Outcome | None:
+    """Step 35: each postal code has one of its country's formats."""
+    misfits = await postal_codes.misfits(c.store, c.ts, c.registration.get("Addresses") or [])
+    if not misfits:
+        return None
+    return prompt(Step.POSTAL_CODE_FORMAT, PromptType.YES_NO, ReturnCode.POSTAL_CODE_FORMAT,
+                  "A postal code does not have the format of its country. Save it as it is?", misfits)
+
+
+async def patron_data_verified(c: Conversation) -> Outcome | None:
+    """Step 34: once the address check date has passed, staff verify the patron's data with the patron."""
+    check = instant(c.registration.get("AddrCheckDate"))
+    if check is None or check > c.now:
+        return None
+    return prompt(Step.VERIFY_PATRON_DATA, PromptType.ACKNOWLEDGE, ReturnCode.VERIFY_PATRON_DATA,
+                  f"The address check date ({check.date().isoformat()}) has passed: verify the patron's name, "
+                  "address, phone numbers and email address with the patron.",
+                  ["Move AddrCheckDate forward to stop this reminder."])
+
+
+def charge_due(c: Conversation) -> Decimal:
+    """The registration charge this call incurs: the registered branch's (or inherited) RegistrationCharge
+    for a new patron or a renewal (a later ExpirationDate), else 0."""
+    if not c.at_a_branch:
+        return Decimal(0)
+    amount = Decimal(str(organizations.inherited(c.organizations, "RegistrationCharge") or 0)).quantize(_CENT)
+    if amount <= 0 or (c.stored is not None and not renews(c.stored, c.record)):
+        return Decimal(0)
+    return amount
+
+
+async def charge_accepted(c: Conversation) -> Outcome | None:
+    """Step 15: the registration charge, when there is one."""
+    amount = charge_due(c)
+    if not amount:
+        return None
+    return prompt(Step.REGISTRATION_CHARGE, PromptType.YES_NO, ReturnCode.REGISTRATION_CHARGE,
+                  f"A registration charge of {amount:.2f} applies. Accept it?",
+                  ["Answer 1 records it; send PatronAccountTxnCode (1 charge to the account, 2 payment, 3 waive), "
+                   "PatronPaymentMethod and RegistrationPayment with the reply to record a payment."])
+
+
+async def no_duplicates(c: Conversation) -> Outcome | None:
+    """Step 16: no other patron seems to be the same person."""
+    found = await duplicates.find(c.store, c.ts, c.registration, c.patron_id)
+    if not found:
+        return None
+    lines = [f"{d['PatronFullName']} ({d['Barcode']}): same {', '.join(d['MatchedOn'])}" for d in found]
+    return prompt(Step.DUPLICATE_PATRONS, PromptType.YES_NO, ReturnCode.DUPLICATE_PATRONS,
+                  f"{len(found)} patron(s) may be the same person. Save this registration anyway?", lines, found)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One step: its number, whether it asks (a prompt) or refuses (a stop), and the check."""
+
+    step: Step
+    asks: bool
+    run: Callable[[Conversation], Awaitable[Outcome | None]]
+
+
+STEPS: tuple[Check, ...] = (
+    Check(Step.REQUIRED_FIELDS, False, required_fields),
+    Check(Step.BARCODE_IN_USE, False, barcode_free),
+    Check(Step.ADDRESS_EMPTY, True, address_given),
+    Check(Step.POSTAL_CODE_FORMAT, True, postal_codes_fit),
+    Check(Step.VERIFY_PATRON_DATA, True, patron_data_verified),
+    Check(Step.REGISTRATION_CHARGE, True, charge_accepted),
+    Check(Step.DUPLICATE_PATRONS, True, no_duplicates),
+)
+PROMPT_STEPS = tuple(c.step for c in STEPS if c.asks)
+
+
+async def run(c: Conversation, answered: Step) -> Outcome | None:
+    """The first check that prompts or stops, going on after the prompt step ``answered`` (Step.START: from
+    the beginning); None when every check passes and the record may be saved."""
+    after = next((i for i, check in enumerate(STEPS) if check.step == answered), -1)
+    for i, check in enumerate(STEPS):
+        if check.asks and i <= after:
+            continue
+        outcome = await check.run(c)
+        if outcome is not None:
+            return outcome
+    return None
