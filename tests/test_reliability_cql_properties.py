@@ -20,16 +20,19 @@ RELATIONS = st.sampled_from(["==", "=", "<>", "<", ">=", "adj", "all", "any"])
 
 def shape(term: str) -> str:
     """The term with its letters and digits replaced by plain ones. Punctuation, spaces and wildcards
-    stay: they may rightly change the SQL's structure (word splitting, LIKE versus equality, numbers),
-    but which letters a value has may not change its text."""
+    stay: they may rightly change the SQL's structure (word splitting, LIKE versus equality, numbers,
+    whether an ``id`` term can be a UUID prefix, which needs hex digits), but which letters a value has
+    may not change its text."""
     out = []
     for ch in term:
         if ch in "eE" or not ch.isalnum():
             out.append(ch)
         elif ch.isdigit():
             out.append("1")
-        else:
+        elif ch in "abcdefABCDEF":
             out.append("a")
+        else:
+            out.append("x")
     return "".join(out)
 
 
