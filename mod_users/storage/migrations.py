@@ -44,10 +44,23 @@ def create_sequences(*names: str) -> Callable[[asyncpg.Connection, TenantSchema]
     return apply
 
 
+def int32_cycling(*names: str) -> Callable[[asyncpg.Connection, TenantSchema], Awaitable[None]]:
+    """A migration step keeping sequences within Polaris' 32-bit ids: past the largest they start over
+    at 1, where allocation skips the numbers already taken (an explicit id of 2147483647 must not make
+    the next one unrepresentable)."""
+
+    async def apply(con: asyncpg.Connection, ts: TenantSchema) -> None:
+        for name in names:
+            await con.execute(f"ALTER SEQUENCE {ts.table(name)} MAXVALUE 2147483647 CYCLE")
+
+    return apply
+
+
 # One-off changes in the order they were introduced; ids are never reused or reordered.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001-polaris-id-sequences", create_sequences(*POLARIS_SEQUENCES)),
     Migration("0002-polaris-country-id-sequence", create_sequences(POLARIS_COUNTRY_IDS)),
+    Migration("0003-polaris-id-sequences-int32", int32_cycling(*POLARIS_SEQUENCES, POLARIS_COUNTRY_IDS)),
 )
 
 

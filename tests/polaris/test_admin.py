@@ -109,6 +109,20 @@ async def test_an_explicit_polaris_id_is_kept_and_never_handed_out_again(app_cli
     assert "OrganizationID 40 already exists" in await resp.text()
 
 
+async def test_after_the_largest_32_bit_id_allocation_starts_over_at_the_first_free_one(app_client, fresh_tenant):
+    """Polaris ids are 32-bit: an explicit 2147483647 must not make the next allocated id unrepresentable
+    (schemathesis found a CountryID of 2147483648 in a 201)."""
+    h = admin_headers(fresh_tenant)
+    country = {"Name": "Edge", "PostalCodeFormats": ["9999"]}
+    top = await app_client.post("/polaris/countries", json={**country, "CountryID": 2147483647}, headers=h)
+    assert top.status == 201
+    one = await app_client.post("/polaris/countries", json={**country, "Name": "One", "CountryID": 1}, headers=h)
+    assert one.status == 201
+    resp = await app_client.post("/polaris/countries", json={**country, "Name": "Next"}, headers=h)
+    assert resp.status == 201
+    assert (await resp.json())["CountryID"] == 2  # wrapped past the top, 1 being taken
+
+
 async def test_allocation_skips_ids_taken_by_sample_data(fresh_tenant, app_client):
     h = admin_headers(fresh_tenant)
     # Sample data is stored as it is, without moving the sequences: allocation must step over it.
