@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 import time
 
 import asyncpg
@@ -28,6 +29,7 @@ from mod_users.storage.errors import (
     DuplicateRecord,
     InvalidTenant,
     TenantNotInitialised,
+    UnstorableValue,
     VersionConflict,
 )
 
@@ -78,7 +80,7 @@ async def error_mapping(request: web.Request, handler: web.Handler) -> web.Strea
     except DuplicateRecord as exc:
         if request.get(STYLE_KEY) == "polaris":
             return _polaris(400, str(exc), POLARIS_MALFORMED_REQUEST)
-        return json_response(ValidationFailed([folio_error(str(exc), exc.field or "id", exc.value)]).body(), 422)
+        return json_response(ValidationFailed([folio_error(str(exc), exc.field, exc.value)]).body(), 422)
     except Exception as exc:  # classified below; unknown ones are our bug
         status, message, code = _classify(exc)
         if request.get(STYLE_KEY) == "polaris":
@@ -97,7 +99,11 @@ def _classify(exc: Exception) -> tuple[int, str, int]:
         return 400, f"malformed parameter 'query', {exc}", POLARIS_MALFORMED_REQUEST
     if isinstance(exc, VersionConflict):
         return 409, str(exc), POLARIS_MALFORMED_REQUEST
-    if isinstance(exc, (DatabaseUnavailable, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError, OSError)):
+    if isinstance(exc, UnstorableValue):
+        return 400, str(exc), POLARIS_MALFORMED_REQUEST
+    # The database is away: the store says so, or a connection could not even be made (a tenant job).
+    if isinstance(exc, (DatabaseUnavailable, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError,
+                        ConnectionRefusedError, socket.gaierror)):
         log.warning("database unavailable", extra={"error": str(exc)})
         return 503, "Database unavailable, try again later", POLARIS_UNAVAILABLE
     log.exception("unhandled error")

@@ -14,7 +14,6 @@ from aiohttp import web
 from mod_users import cql
 from mod_users.errors import BadRequest, NotFound, ValidationFailed, folio_error
 from mod_users.routing import Call, Route, json_response
-from mod_users.storage.errors import DuplicateRecord
 from mod_users.storage.records import RecordStore
 from mod_users.storage.tables import Table
 from mod_users.storage.tenants import TenantSchema
@@ -48,6 +47,9 @@ class Collection:
     def item_path(self) -> str:
         return f"{self.path}/{{{self.item_param}}}"
 
+    def not_found(self, record_id: str) -> NotFound:
+        return NotFound(f"{self.noun} not found: {record_id[:64]}")
+
     async def check(self, call: Call, record: dict[str, Any]) -> None:
         """Raise one 422 listing every rule and check the record breaks."""
         errors = [e for rule in self.rules for e in rule(record)]
@@ -70,17 +72,14 @@ class Collection:
         if self.prepare is not None:
             record = await self.prepare(call, record, None)
         await self.check(call, record)
-        try:
-            stored = await call.store.insert(call.tenant, self.table, record, call.okapi.user_id)
-        except DuplicateRecord as exc:
-            raise ValidationFailed([folio_error(str(exc), "id", record.get("id"))]) from None
+        stored = await call.store.insert(call.tenant, self.table, record, call.okapi.user_id)
         return json_response(stored, status=201, headers={"Location": f"{self.path}/{stored['id']}"})
 
     async def read(self, call: Call) -> web.StreamResponse:
         record_id = call.path(self.item_param)
         record = await call.store.get(call.tenant, self.table, record_id)
         if record is None:
-            raise NotFound(f"{self.noun} not found: {record_id[:64]}")
+            raise self.not_found(record_id)
         return json_response(record)
 
     async def replace(self, call: Call) -> web.StreamResponse:
@@ -93,28 +92,25 @@ class Collection:
             # A missing record is 404 before any rule that reads other records or the stored one.
             stored = await call.store.get(call.tenant, self.table, record_id)
             if stored is None:
-                raise NotFound(f"{self.noun} not found: {record_id[:64]}")
+                raise self.not_found(record_id)
             if self.prepare is not None:
                 record = await self.prepare(call, record, stored)
         await self.check(call, record)
-        try:
-            stored = await call.store.update(call.tenant, self.table, record_id, record, call.okapi.user_id)
-        except DuplicateRecord as exc:
-            raise ValidationFailed([folio_error(str(exc))]) from None
+        stored = await call.store.update(call.tenant, self.table, record_id, record, call.okapi.user_id)
         if stored is None:
-            raise NotFound(f"{self.noun} not found: {record_id[:64]}")
+            raise self.not_found(record_id)
         return web.Response(status=204)
 
     async def remove(self, call: Call) -> web.StreamResponse:
         record_id = call.path(self.item_param)
         if self.dependents is None:
             if not await call.store.delete(call.tenant, self.table, record_id):
-                raise NotFound(f"{self.noun} not found: {record_id[:64]}")
+                raise self.not_found(record_id)
             return web.Response(status=204)
         async with call.store.transaction(call.tenant) as tx:
             record = await tx.get(call.tenant, self.table, record_id, for_update=True)
             if record is None:
-                raise NotFound(f"{self.noun} not found: {record_id[:64]}")
+                raise self.not_found(record_id)
             for table, query in self.dependents(record):
                 await tx.delete_matching(call.tenant, table, query)
             await tx.delete(call.tenant, self.table, record_id)

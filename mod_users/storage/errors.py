@@ -28,6 +28,10 @@ class DuplicateRecord(StorageError):
         self.value = value
 
 
+class UnstorableValue(StorageError):
+    """PostgreSQL refuses a value (a number out of range, text it cannot encode): the input's fault."""
+
+
 class VersionConflict(StorageError):
     """Optimistic locking: the ``_version`` sent is not the stored one."""
 

@@ -10,7 +10,6 @@ failed upgrade leaves the schema as it was.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
@@ -18,11 +17,9 @@ import asyncpg
 
 from mod_users import cql
 from mod_users.storage.database import ensure_shared_objects
-from mod_users.storage.tables import POLARIS_COUNTRY_IDS, POLARIS_SEQUENCES, Table
-from mod_users.storage.tenants import TenantSchema
+from mod_users.storage.tables import INDEX_PREFIX, POLARIS_COUNTRY_IDS, POLARIS_SEQUENCES, Table
+from mod_users.storage.tenants import IDENTIFIER, TenantSchema
 
-# Our index names carry this prefix so that reconciling never drops an index someone else made.
-_INDEX_PREFIX = "mu_"
 _LOCK_NAMESPACE = 0x6D75
 
 
@@ -64,18 +61,6 @@ MIGRATIONS: tuple[Migration, ...] = (
 )
 
 
-def index_name(table: Table, index: cql.Index) -> str:
-    """A stable, <= 63 character name for an index declaration."""
-    base = f"{_INDEX_PREFIX}{table.name}_{index.field.replace('.', '_')}_{index.kind}"
-    if index.case_sensitive or not index.remove_accents:
-        base += f"_{int(index.case_sensitive)}{int(index.remove_accents)}"
-    base = base.lower()
-    if len(base) > 63:
-        digest = hashlib.sha1(base.encode()).hexdigest()[:8]
-        base = base[:54] + "_" + digest
-    return base
-
-
 async def upgrade_tenant(con: asyncpg.Connection, ts: TenantSchema, tables: Sequence[Table],
                          migrations: Sequence[Migration], module_to: str) -> list[str]:
     """Bring ``ts``'s schema to the declared state; return what was done, for the tenant job's messages."""
@@ -112,15 +97,17 @@ async def upgrade_tenant(con: asyncpg.Connection, ts: TenantSchema, tables: Sequ
 
 
 async def _reconcile_indexes(con: asyncpg.Connection, ts: TenantSchema, table: Table) -> list[str]:
-    wanted = {index_name(table, index): index for index in table.indexes}
+    wanted = {table.index_name(index): index for index in table.indexes}
     existing = {
         r[0] for r in await con.fetch(
             "SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename = $2 AND indexname LIKE $3",
-            ts.schema, table.name, _INDEX_PREFIX + "%",
+            ts.schema, table.name, INDEX_PREFIX + "%",
         )
     }
     done = []
     for name in sorted(existing - set(wanted)):
+        if not IDENTIFIER.fullmatch(name):
+            continue  # not one of ours after all (ours are plain lowercase identifiers)
         await con.execute(f"DROP INDEX IF EXISTS {ts.schema}.{name}")
         done.append(f"dropped index {name}")
     for name, index in wanted.items():

@@ -22,6 +22,7 @@ from mod_users.storage.errors import (
     DuplicateRecord,
     StorageError,
     TenantNotInitialised,
+    UnstorableValue,
     VersionConflict,
 )
 from mod_users.storage.tables import Table
@@ -31,12 +32,13 @@ from mod_users.storage.tenants import TenantSchema
 # does: counting a million rows to print one number is not worth the scan.
 EXACT_COUNT_LIMIT = 1000
 
+# Inside a database call these can only mean the database went away (refused, reset, timed out).
 _CONNECTION_ERRORS = (
     OSError,
     TimeoutError,
     asyncpg.PostgresConnectionError,
     asyncpg.CannotConnectNowError,
-    asyncpg.InterfaceError,
+    asyncpg.ConnectionDoesNotExistError,
     asyncpg.AdminShutdownError,
     asyncpg.CrashShutdownError,
 )
@@ -56,43 +58,45 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
-def new_metadata(user_id: str | None, created: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Server-set metadata: created* kept from ``created`` when given, updated* now."""
+def new_metadata(user_id: str | None) -> dict[str, Any]:
+    """Server-set metadata, created and updated now (an update keeps the stored created* in SQL)."""
     stamp = now_iso()
     meta: dict[str, Any] = {"createdDate": stamp, "updatedDate": stamp}
     if user_id:
         meta["createdByUserId"] = user_id
         meta["updatedByUserId"] = user_id
-    if created:
-        for key in ("createdDate", "createdByUserId", "createdByUsername"):
-            if key in created:
-                meta[key] = created[key]
-            else:
-                meta.pop(key, None)
     return meta
 
 
 @contextlib.contextmanager
-def _translate_errors(ts: TenantSchema, record_id: Any = None) -> Any:
+def _translate_errors(ts: TenantSchema, table: Table | None = None, record: dict[str, Any] | None = None) -> Any:
     """Map asyncpg failures to storage errors the HTTP layer understands."""
     try:
         yield
     except (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError) as exc:
         raise TenantNotInitialised(ts.tenant) from exc
     except asyncpg.UniqueViolationError as exc:
-        raise DuplicateRecord(_unique_message(exc, record_id)) from exc
+        raise _duplicate(exc, table, record) from exc
     except _CONNECTION_ERRORS as exc:
         raise DatabaseUnavailable(f"database unavailable: {exc.__class__.__name__}") from exc
     except asyncpg.QueryCanceledError as exc:
         raise DatabaseUnavailable("database query timed out") from exc
+    except asyncpg.DataError as exc:
+        # A value PostgreSQL cannot take (out of range, not encodable): the caller's input, never a 500.
+        raise UnstorableValue(f"a value cannot be stored: {exc}") from exc
 
 
-def _unique_message(exc: asyncpg.UniqueViolationError, record_id: Any) -> str:
+def _duplicate(exc: asyncpg.UniqueViolationError, table: Table | None, record: dict[str, Any] | None
+               ) -> DuplicateRecord:
+    """Name the field whose unique index (or primary key) refused the value, as RMB does."""
     constraint = getattr(exc, "constraint_name", "") or ""
-    if constraint.endswith("_pkey"):
-        return f"id value already exists in table {constraint[: -len('_pkey')]}: {record_id}"
-    detail = getattr(exc, "detail", "") or ""
-    return f"value already exists: {detail}" if detail else "value already exists"
+    field = table.unique_field(constraint) if table is not None else None
+    if field is None:
+        return DuplicateRecord("value already exists")
+    value: Any = record
+    for part in field.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return DuplicateRecord(f"{field} value already exists in table {table.name}: {value}", field, value)
 
 
 class RecordStore:
@@ -182,6 +186,33 @@ class RecordStore:
         plan = await self._db.fetchval(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {qualified} WHERE {where}", *params)
         return int(_plan_rows(plan))
 
+    async def get_many(self, ts: TenantSchema, table: Table, record_ids: list[str]) -> list[dict[str, Any]]:
+        """The records with these ids that exist (primary-key lookups; malformed ids find nothing)."""
+        ids = [rid for rid in (_as_uuid(r) for r in record_ids) if rid is not None]
+        if not ids:
+            return []
+        with _translate_errors(ts):
+            rows = await self._db.fetch(f"SELECT jsonb FROM {ts.table(table.name)} WHERE id = ANY($1::uuid[])", ids)
+        return [r[0] for r in rows]
+
+    async def find(self, ts: TenantSchema, table: Table, query: str, cap: int) -> list[dict[str, Any]]:
+        """Every record matching the CQL ``query``, in its sort order, but at most ``cap`` of them (for
+        rules that look at a patron's blocks or associations, where a bound keeps a request bounded)."""
+        tr = cql.translate(query, indexes=table.indexes, server_choice=table.server_choice)
+        order = f" ORDER BY {tr.order_by}" if tr.order_by else ""
+        n = len(tr.params)
+        with _translate_errors(ts):
+            rows = await self._db.fetch(
+                f"SELECT jsonb FROM {ts.table(table.name)} WHERE {tr.where}{order} LIMIT ${n + 1}", *tr.params, cap)
+        return [r[0] for r in rows]
+
+    async def count(self, ts: TenantSchema, table: Table, query: str) -> int:
+        """The exact number of records matching the CQL ``query`` (for rules such as "at most 20")."""
+        tr = cql.translate(query, indexes=table.indexes, server_choice=table.server_choice)
+        with _translate_errors(ts):
+            return int(await self._db.fetchval(f"SELECT count(*) FROM {ts.table(table.name)} WHERE {tr.where}",
+                                               *tr.params))
+
     # -- writing ----------------------------------------------------------------------------------
     async def insert(self, ts: TenantSchema, table: Table, record: dict[str, Any], user_id: str | None
                      ) -> dict[str, Any]:
@@ -194,7 +225,7 @@ class RecordStore:
         doc["metadata"] = new_metadata(user_id)
         if table.optimistic_locking:
             doc["_version"] = 1
-        with _translate_errors(ts, rid):
+        with _translate_errors(ts, table, doc):
             return await self._db.fetchval(
                 f"INSERT INTO {ts.table(table.name)} (id, jsonb) VALUES ($1, $2) RETURNING jsonb", rid, doc
             )
@@ -205,7 +236,7 @@ class RecordStore:
         doc["metadata"] = new_metadata(None)
         if table.optimistic_locking:
             doc["_version"] = 1
-        with _translate_errors(ts):
+        with _translate_errors(ts, table, doc):
             status = await self._db.execute(
                 f"INSERT INTO {ts.table(table.name)} (id, jsonb) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
                 _as_uuid(doc["id"]), doc,
@@ -231,7 +262,7 @@ class RecordStore:
                    "'createdByUsername', t.jsonb->'metadata'->'createdByUsername'))")
         new_doc = (f"jsonb_set($2::jsonb, '{{metadata}}', "
                    f"(($2::jsonb->'metadata') - 'createdDate' - 'createdByUserId') || {created})")
-        with _translate_errors(ts):
+        with _translate_errors(ts, table, doc):
             if not table.optimistic_locking:
                 return await self._db.fetchval(
                     f"UPDATE {target} AS t SET jsonb = {new_doc} WHERE t.id = $1 RETURNING t.jsonb", rid, doc

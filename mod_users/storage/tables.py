@@ -7,10 +7,13 @@ index cannot drift apart.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from mod_users.cql import Index
 from mod_users.storage.tenants import check_identifier
+
+INDEX_PREFIX = "mu_"
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,26 @@ class Table:
 
     def __post_init__(self) -> None:
         check_identifier(self.name)
+
+    def index_name(self, index: Index) -> str:
+        """The stable, at most 63 character name of one of this table's declared indexes. The ``mu_``
+        prefix marks our indexes, so that reconciling never drops one someone else made."""
+        base = f"{INDEX_PREFIX}{self.name}_{index.field.replace('.', '_')}_{index.kind}"
+        if index.case_sensitive or not index.remove_accents:
+            base += f"_{int(index.case_sensitive)}{int(index.remove_accents)}"
+        base = base.lower()
+        if len(base) > 63:
+            base = base[:54] + "_" + hashlib.sha1(base.encode()).hexdigest()[:8]
+        return base
+
+    def unique_field(self, constraint: str) -> str | None:
+        """The field a unique index or the primary key named ``constraint`` guards."""
+        if constraint == f"{self.name}_pkey":
+            return "id"
+        for index in self.indexes:
+            if self.index_name(index) == constraint:
+                return index.field
+        return None
 
 
 PATRON_BLOCK_CONDITIONS = Table(

@@ -14,12 +14,12 @@ from mod_users.storage.errors import InvalidTenant
 
 MODULE_SCHEMA_SUFFIX = "_mod_users"
 _TENANT = re.compile(r"[a-z][a-z0-9_]{0,30}")
-_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
 def check_identifier(name: str) -> str:
     """Return ``name`` if it is a plain lowercase SQL identifier that needs no quoting; else raise."""
-    if not _IDENTIFIER.fullmatch(name):
+    if not IDENTIFIER.fullmatch(name):
         raise ValueError(f"not a safe SQL identifier: {name!r}")
     return name
 
