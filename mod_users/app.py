@@ -74,10 +74,18 @@ def _database(db: DatabaseSettings) -> Callable[[web.Application], AsyncIterator
         app[POOL] = pool
         app[STORE] = RecordStore(pool)
         yield
+        # Tenant jobs get time to finish; one still running after that is cancelled, not abandoned.
         tasks = list(app[BACKGROUND])
         if tasks:
-            await asyncio.wait(tasks, timeout=30)
-        await asyncio.wait_for(pool.close(), timeout=10)
+            _, pending = await asyncio.wait(tasks, timeout=30)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        try:
+            await asyncio.wait_for(pool.close(), timeout=10)
+        except TimeoutError:
+            log.warning("pool did not close in time; terminating its connections")
+            pool.terminate()
 
     return lifetime
 
@@ -92,8 +100,7 @@ def init_app(settings: Settings, db: DatabaseSettings, contract: Contract | None
     version = module_version(settings.contract_dir)
     descriptor = render_descriptor(settings.contract_dir / "descriptors" / "ModuleDescriptor-template.json", version)
     add_routes(app, contract, ROUTES, handlers(descriptor))
-    openapi = build_openapi(contract, version,
-                            [(r.method, r.path) for r in ROUTES if r.tenant])
+    openapi = build_openapi(contract, version, [(r.method, r.path) for r in ROUTES])
     app[OPENAPI] = json.dumps(openapi, ensure_ascii=False).encode()
     add_system_routes(app)
     app.router.add_get("/admin/health", health)

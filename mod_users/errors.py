@@ -18,11 +18,9 @@ class ApiError(Exception):
 
     status = 400
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
-        if status is not None:
-            self.status = status
 
 
 class BadRequest(ApiError):
@@ -35,18 +33,6 @@ class Forbidden(ApiError):
 
 class NotFound(ApiError):
     status = 404
-
-
-class Conflict(ApiError):
-    status = 409
-
-
-class PayloadTooLarge(ApiError):
-    status = 413
-
-
-class ServiceUnavailable(ApiError):
-    status = 503
 
 
 class ValidationFailed(Exception):

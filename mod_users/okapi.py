@@ -14,8 +14,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from mod_users.storage.tenants import TenantSchema
-
 TENANT = "X-Okapi-Tenant"
 TOKEN = "X-Okapi-Token"
 USER_ID = "X-Okapi-User-Id"
@@ -41,11 +39,6 @@ class OkapiContext:
     # The staff user's name: FOLIO tokens carry it in ``sub`` (the user id is in ``user_id``).
     username: str | None = None
 
-    @property
-    def tenant(self) -> TenantSchema | None:
-        """The validated tenant (raises InvalidTenant for a bad name), None when the header is absent."""
-        return None if self.tenant_name is None else TenantSchema(self.tenant_name)
-
 
 def token_payload(token: str | None) -> dict[str, object]:
     """The JSON payload of a JWT, or ``{}`` when there is none or it cannot be read."""
@@ -62,8 +55,7 @@ def token_payload(token: str | None) -> dict[str, object]:
     return payload if isinstance(payload, dict) else {}
 
 
-def _user_from_token(token: str | None) -> str | None:
-    payload = token_payload(token)
+def _user_from_token(payload: dict[str, object]) -> str | None:
     for claim in ("user_id", "sub"):
         value = payload.get(claim)
         if isinstance(value, str) and value:
@@ -84,8 +76,7 @@ def _permissions(raw: str | None) -> frozenset[str]:
     return frozenset(p for p in value if isinstance(p, str))
 
 
-def _username_from_token(token: str | None) -> str | None:
-    payload = token_payload(token)
+def _username_from_token(payload: dict[str, object]) -> str | None:
     name = payload.get("sub")
     if isinstance(name, str) and name and len(name) <= 256 and not _UUID.fullmatch(name):
         return name
@@ -101,7 +92,8 @@ def new_request_id() -> str:
 def context_from_headers(headers: Mapping[str, str]) -> OkapiContext:
     """Read the Okapi headers; the tenant name is validated only when a route uses it."""
     token = headers.get(TOKEN)
-    user_id = headers.get(USER_ID) or _user_from_token(token)
+    payload = token_payload(token)
+    user_id = headers.get(USER_ID) or _user_from_token(payload)
     if user_id and not _UUID.fullmatch(user_id.strip()):
         user_id = None
     request_id = (headers.get(REQUEST_ID) or "").strip()[:256] or new_request_id()
@@ -112,5 +104,5 @@ def context_from_headers(headers: Mapping[str, str]) -> OkapiContext:
         request_id=request_id,
         permissions=_permissions(headers.get(PERMISSIONS)),
         okapi_url=headers.get(URL),
-        username=_username_from_token(token),
+        username=_username_from_token(payload),
     )

@@ -41,16 +41,15 @@ STYLE_KEY = web.RequestKey("style", str)
 class Route:
     """One HTTP route of a resource module.
 
-    ``path`` is the RAML path template. ``tenant`` says whether ``X-Okapi-Tenant`` is required.
-    ``style`` picks the error shape for bad input: ``"folio"`` (text/plain 400, 422 errors) or
-    ``"polaris"`` (Polaris error objects, 400 for a bad body). ``case_insensitive_prefix`` makes the
-    literal segments before the first ``{parameter}`` match in any letter case (Polaris clients differ).
+    ``path`` is the RAML path template; every such route needs ``X-Okapi-Tenant``. ``style`` picks the
+    error shape: ``"folio"`` (text/plain 400, 422 errors) or ``"polaris"`` (Polaris error objects, 400 for
+    a bad body). ``case_insensitive_prefix`` makes the literal segments before the first ``{parameter}``
+    match in any letter case (Polaris clients differ).
     """
 
     method: str
     path: str
     handler: Handler
-    tenant: bool = True
     style: str = "folio"
     case_insensitive_prefix: bool = False
 
@@ -72,22 +71,16 @@ class Route:
 
 @dataclass
 class Call:
-    """What a handler gets: the request, who calls, checked parameters and body, and the store."""
+    """What a handler gets: the request, who calls and for which (validated) tenant, checked parameters
+    and body, and the store."""
 
     request: web.Request
     okapi: OkapiContext
-    endpoint: Endpoint
+    tenant: TenantSchema
     params: dict[str, Any]
     body: Any
     store: RecordStore
     uri: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def tenant(self) -> TenantSchema:
-        ts = self.okapi.tenant
-        if ts is None:  # bind() refuses tenant routes without the header, so this is a wiring bug
-            raise BadRequest("Missing X-Okapi-Tenant header")
-        return ts
 
     def path(self, name: str) -> str:
         return self.request.match_info[name]
@@ -126,30 +119,31 @@ async def read_json(request: web.Request) -> Any:
         raise BadRequest(f"Malformed JSON: {exc}") from None
     except RecursionError:
         raise BadRequest("Malformed JSON: nested too deeply") from None
-    if "\\u0000" in text and _has_nul(body):
-        # PostgreSQL's jsonb (and text) cannot hold the character: refused here rather than failing in storage.
-        raise BadRequest("Request body contains the character \\u0000, which cannot be stored")
+    if ("\\u0000" in text or "\\ud" in text.lower()) and _unstorable(body):
+        # PostgreSQL cannot hold NUL, and UTF-8 has no lone UTF-16 surrogates: refused here rather than
+        # failing in storage.
+        raise BadRequest("Request body contains the character \\u0000 or an unpaired surrogate (\\ud800-\\udfff), "
+                         "which cannot be stored")
     return body
 
 
-def _has_nul(value: Any) -> bool:
+def _bad_text(text: str) -> bool:
+    return "\x00" in text or any("\ud800" <= ch <= "\udfff" for ch in text)
+
+
+def _unstorable(value: Any) -> bool:
     if isinstance(value, str):
-        return "\x00" in value
+        return _bad_text(value)
     if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+        return any(_bad_text(k) or _unstorable(v) for k, v in value.items())
     if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
+        return any(_unstorable(v) for v in value)
     return False
 
 
 async def _checked_body(route: Route, request: web.Request, contract: Contract, schema_key: str | None) -> Any:
     """The JSON body, parsed and valid against its schema, or the error in the route's style."""
-    try:
-        body = await read_json(request)
-    except BadRequest as exc:
-        if route.style == "polaris":
-            raise PolarisError(400, exc.message, POLARIS_MALFORMED_REQUEST) from None
-        raise
+    body = await read_json(request)  # a BadRequest: the error middleware answers it in the route's style
     errors = contract.schemas.errors(schema_key, body) if schema_key else []
     if errors and route.style == "polaris":
         first = errors[0]
@@ -172,12 +166,11 @@ def bind(route: Route, endpoint: Endpoint, contract: Contract, desired: tuple[st
     has_json_body = endpoint.json_body is not None
 
     async def handle(request: web.Request) -> web.StreamResponse:
-        request[STYLE_KEY] = route.style
+        request[STYLE_KEY] = route.style  # the error middleware answers any failure in this style
         okapi: OkapiContext = request[OKAPI_KEY]
-        if route.tenant:
-            if not okapi.tenant_name:
-                raise BadRequest("Missing X-Okapi-Tenant header")
-            okapi.tenant  # noqa: B018 -- validates the name before anything uses it
+        if not okapi.tenant_name:
+            raise BadRequest("Missing X-Okapi-Tenant header")
+        tenant = TenantSchema(okapi.tenant_name)  # validated once, before anything uses it
         missing = [p for p in desired if p not in okapi.permissions]
         if missing:
             if route.style == "polaris":
@@ -187,11 +180,9 @@ def bind(route: Route, endpoint: Endpoint, contract: Contract, desired: tuple[st
             params = parse_params(endpoint.query_params, request.query)
             uri = parse_params(endpoint.uri_params, request.match_info) if endpoint.uri_params else {}
         except ParamError as exc:
-            if route.style == "polaris":
-                raise PolarisError(400, str(exc), POLARIS_MALFORMED_REQUEST) from None
             raise BadRequest(str(exc)) from None
         body = await _checked_body(route, request, contract, schema_key) if has_json_body else None
-        call = Call(request, okapi, endpoint, params, body, request.app[STORE], uri)
+        call = Call(request, okapi, tenant, params, body, request.app[STORE], uri)
         return await route.handler(call)
 
     handle.__name__ = getattr(route.handler, "__name__", "handle")

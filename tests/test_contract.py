@@ -172,14 +172,14 @@ def test_fast_and_full_validators_agree_on_invalid_bodies(body):
     import fastjsonschema
 
     with pytest.raises(fastjsonschema.JsonSchemaException):
-        CONTRACT.schemas._fast_validator("patron-block-condition.json")(body)
+        CONTRACT.schemas.compile("patron-block-condition.json")(body)
     assert CONTRACT.schemas.errors("patron-block-condition.json", body)
 
 
 def test_fast_validator_accepts_what_the_full_one_accepts():
     body = {"name": "n", "blockBorrowing": True, "blockRenewals": False, "blockRequests": False,
             "valueType": "Integer", "metadata": {"createdDate": "2020-01-01T00:00:00.000+00:00"}}
-    CONTRACT.schemas._fast_validator("patron-block-condition.json")(body)
+    CONTRACT.schemas.compile("patron-block-condition.json")(body)
     assert list(CONTRACT.schemas.validator("patron-block-condition.json").iter_errors(body)) == []
 
 
@@ -192,3 +192,16 @@ def test_validating_leaves_the_schema_documents_as_they_were():
     for path in contract.schemas.paths():
         contract.schemas.errors(path, {})
     assert json.dumps([contract.schemas.document(p) for p in contract.schemas.paths()]) == before
+
+
+def test_a_broken_ref_fails_loading_the_contract_not_a_request(tmp_path):
+    schemas = tmp_path / "schemas"
+    ramls = tmp_path / "ramls"
+    schemas.mkdir()
+    ramls.mkdir()
+    (schemas / "thing.json").write_text('{"type": "object", "properties": {"x": {"$ref": "missing.json"}}}')
+    (ramls / "api.raml").write_text(
+        "#%RAML 1.0\ntitle: t\ntypes:\n  thing: !include ../schemas/thing.json\n"
+        "/things:\n  post:\n    body:\n      application/json:\n        type: thing\n")
+    with pytest.raises(ValueError, match=r"thing\.json"):
+        load_contract(ramls, schemas)

@@ -14,8 +14,8 @@ import pytest
 from mod_users.config import PROJECT_ROOT
 from mod_users.contract import load_contract
 from mod_users.contract.checker import response_problems
+from mod_users.storage import jobs
 from mod_users.storage.records import RecordStore
-from mod_users.tenant import jobs
 from tests.polaris.provocations import PROVOKE as POLARIS_PROVOKE
 
 CONTRACT = load_contract(PROJECT_ROOT / "ramls", PROJECT_ROOT / "schemas")

@@ -401,3 +401,31 @@ async def test_an_escaped_backslash_before_u0000_is_just_text(app_client, tenant
     resp = await app_client.post(PATH, json=condition(name="a\\u0000b"), headers={"X-Okapi-Tenant": tenant})
     assert resp.status == 201
     assert (await resp.json())["name"] == "a\\u0000b"
+
+
+@pytest.mark.parametrize("version", [100000000000000000000, -1, 2147483648])
+async def test_an_out_of_range_version_is_422_not_500(app_client, tenant, version):
+    h = {"X-Okapi-Tenant": tenant}
+    created = await (await app_client.post(PATH, json=condition(), headers=h)).json()
+    resp = await app_client.put(f"{PATH}/{created['id']}", json=condition(_version=version), headers=h)
+    assert resp.status == 422
+    assert errors_by_key(await resp.json())["_version"]["code"].startswith("jsonSchema.")
+
+
+@pytest.mark.parametrize("raw", [b'"x\\ud800y"', b'"\\uDC00"', b'"a\\u0000b"'])
+async def test_unstorable_characters_are_400_not_500(app_client, tenant, raw):
+    body = b'{"name": ' + raw + b', "blockBorrowing": false, "blockRenewals": false, "blockRequests": false,' \
+           b' "valueType": "Integer"}'
+    resp = await app_client.post(PATH, data=body, headers={"X-Okapi-Tenant": tenant,
+                                                           "Content-Type": "application/json"})
+    assert resp.status == 400
+    assert "cannot be stored" in await resp.text()
+
+
+async def test_a_paired_surrogate_escape_is_just_an_emoji(app_client, tenant):
+    body = b'{"name": "smile \\ud83d\\ude00", "blockBorrowing": false, "blockRenewals": false,' \
+           b' "blockRequests": false, "valueType": "Integer"}'
+    resp = await app_client.post(PATH, data=body, headers={"X-Okapi-Tenant": tenant,
+                                                           "Content-Type": "application/json"})
+    assert resp.status == 201
+    assert (await resp.json())["name"] == "smile \U0001f600"

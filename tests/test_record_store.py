@@ -81,3 +81,37 @@ async def test_estimates_follow_the_index_statistics_for_a_common_value(store, f
     page = await store.search(ts, TABLE, "valueType==Integer", 0, 10)
     assert len(page.records) == 10 and page.exact is False
     assert count * 0.4 < page.total < count * 0.6
+
+
+async def test_a_unique_index_violation_names_its_field_and_value(store, fresh_tenant, db_settings):
+    from mod_users import cql
+    from mod_users.storage.tables import Table
+
+    ts = TenantSchema(fresh_tenant)
+    table = Table("unique_things", indexes=(cql.Index("code", "unique"),))
+    async with store.transaction(ts) as tx:
+        await tx._db.execute(f"CREATE TABLE {ts.table(table.name)} (id uuid PRIMARY KEY, jsonb jsonb NOT NULL)")
+        await tx._db.execute(cql.index_ddl(table.indexes[0], ts.table(table.name), table.index_name(table.indexes[0])))
+    await store.insert(ts, table, {"code": "A-1"}, None)
+    with pytest.raises(DuplicateRecord) as found:
+        await store.insert(ts, table, {"code": "a-1"}, None)  # the index folds case
+    assert (found.value.field, found.value.value) == ("code", "a-1")
+    assert str(found.value) == "code value already exists in table unique_things: a-1"
+    rid = str(uuid.uuid4())
+    await store.insert(ts, table, {"id": rid, "code": "B"}, None)
+    with pytest.raises(DuplicateRecord) as found:
+        await store.insert(ts, table, {"id": rid, "code": "C"}, None)
+    assert (found.value.field, found.value.value) == ("id", rid)
+
+
+async def test_generic_reads_for_rules(store, fresh_tenant):
+    ts = TenantSchema(fresh_tenant)
+    ids = []
+    for i in range(5):
+        ids.append((await store.insert(ts, TABLE, _record(i), None))["id"])
+    got = await store.get_many(ts, TABLE, [ids[0], ids[3], "not-a-uuid", str(uuid.uuid4())])
+    assert sorted(r["id"] for r in got) == sorted([ids[0], ids[3]])
+    assert await store.get_many(ts, TABLE, []) == []
+    assert await store.count(ts, TABLE, 'name=="r0000*"') == 5
+    found = await store.find(ts, TABLE, "cql.allRecords=1 sortby name/sort.descending", 2)
+    assert [r["name"] for r in found] == ["r00004", "r00003"]

@@ -104,23 +104,28 @@ class SchemaRegistry:
             self._validators[rel] = found
         return found
 
-    def _fast_validator(self, rel: str) -> Callable[[Any], Any]:
+    def compile(self, rel: str) -> Callable[[Any], Any]:
+        """The fast validator of the schema at ``rel``, compiled once; compiling follows every $ref, so a
+        broken one raises ValueError here (at start-up) rather than in a request."""
         found = self._fast.get(rel)
         if found is None:
             # fastjsonschema rewrites each $ref it resolves in place, so it gets copies: the registry's
             # documents are also what /_/openapi and jsonschema read.
             root = dict(copy.deepcopy(self.document(rel)), id=_BASE + rel)  # the base its $refs resolve against
-            found = fastjsonschema.compile(
-                root, handlers={"file": lambda uri: copy.deepcopy(self.document(uri[len(_BASE):]))},
-                formats={"date-time": _fast_date_time}, use_default=False,
-            )
+            try:
+                found = fastjsonschema.compile(
+                    root, handlers={"file": lambda uri: copy.deepcopy(self.document(uri[len(_BASE):]))},
+                    formats={"date-time": _fast_date_time}, use_default=False,
+                )
+            except (KeyError, fastjsonschema.JsonSchemaDefinitionException) as exc:
+                raise ValueError(f"schema {rel} cannot be compiled (a broken $ref?): {exc}") from exc
             self._fast[rel] = found
         return found
 
     def errors(self, rel: str, instance: Any) -> list[FieldError]:
         """Every way ``instance`` fails the schema at ``rel`` (empty when it is valid)."""
         try:
-            self._fast_validator(rel)(instance)
+            self.compile(rel)(instance)
             return []
         except fastjsonschema.JsonSchemaException:
             pass  # invalid (or a case the fast validator judges differently): ask jsonschema for the details

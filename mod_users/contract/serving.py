@@ -7,12 +7,13 @@ so a client can follow them without knowing our folder layout.
 
 from __future__ import annotations
 
-import json
 import posixpath
 import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+
+from mod_users.contract.schemas import SchemaRegistry
 
 _INCLUDE = re.compile(r"!include\s+(\S+)")
 
@@ -35,11 +36,13 @@ def _link(base: str, api: str, rel: str) -> str:
     return f"{base}/_/{api}?path={quote(rel, safe='/-_.')}"
 
 
-def schema_document(schemas_dir: Path, rel: str, base: str) -> Any:
+def schema_document(schemas: SchemaRegistry, rel: str, base: str) -> Any:
     """The schema at ``rel`` with every external ``$ref`` pointing at ``/_/jsonSchemas?path=``."""
-    path = _inside(schemas_dir, rel)
-    doc = json.loads(path.read_text(encoding="utf-8"))
-    here = posixpath.dirname(path.relative_to(schemas_dir.resolve()).as_posix())
+    try:
+        doc = schemas.document(rel)
+    except KeyError:
+        raise NotServed(rel) from None
+    here = posixpath.dirname(rel)
 
     def walk(node: Any) -> Any:
         if isinstance(node, dict):

@@ -33,7 +33,6 @@ class Kind(Enum):
 
 KEYWORDS = {"and": Kind.AND, "or": Kind.OR, "not": Kind.NOT, "prox": Kind.PROX, "sortby": Kind.SORTBY}
 BOOLEANS = (Kind.AND, Kind.OR, Kind.NOT, Kind.PROX)
-SYMBOLIC_RELATIONS = ("==", "<>", "<=", ">=", "=", "<", ">")
 
 _WHITESPACE = " \t\r\n"
 _WORD_STOP = "()/<>=" + _WHITESPACE

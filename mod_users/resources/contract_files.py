@@ -29,7 +29,7 @@ async def json_schemas(request: web.Request) -> web.StreamResponse:
     if rel is None:
         return json_response(request.app[CONTRACT].schemas.paths())
     try:
-        doc = schema_document(request.app[SETTINGS].schemas_dir, rel, _base_url(request))
+        doc = schema_document(request.app[CONTRACT].schemas, rel, _base_url(request))
     except NotServed:
         return text_response(f"Schema {rel[:200]} not found", 404)
     return web.Response(body=json.dumps(doc, ensure_ascii=False, indent=2).encode(),

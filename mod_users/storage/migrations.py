@@ -18,9 +18,7 @@ import asyncpg
 from mod_users import cql
 from mod_users.storage.database import ensure_shared_objects
 from mod_users.storage.tables import INDEX_PREFIX, POLARIS_COUNTRY_IDS, POLARIS_SEQUENCES, Table
-from mod_users.storage.tenants import IDENTIFIER, TenantSchema
-
-_LOCK_NAMESPACE = 0x6D75
+from mod_users.storage.tenants import IDENTIFIER, TenantSchema, lock_tenant
 
 
 @dataclass(frozen=True)
@@ -67,7 +65,7 @@ async def upgrade_tenant(con: asyncpg.Connection, ts: TenantSchema, tables: Sequ
     await ensure_shared_objects(con)
     done: list[str] = []
     async with con.transaction():
-        await con.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", _LOCK_NAMESPACE, ts.schema)
+        await lock_tenant(con, ts)
         await con.execute(f"CREATE SCHEMA IF NOT EXISTS {ts.schema}")
         await con.execute(
             f"CREATE TABLE IF NOT EXISTS {ts.table('schema_migrations')} "
@@ -117,18 +115,10 @@ async def _reconcile_indexes(con: asyncpg.Connection, ts: TenantSchema, table: T
     return done
 
 
-async def installed_module(con: asyncpg.Connection, ts: TenantSchema) -> str | None:
-    """The module version the tenant's schema was last initialised with, or None if it has no schema."""
-    exists = await con.fetchval("SELECT 1 FROM pg_namespace WHERE nspname = $1", ts.schema)
-    if not exists:
-        return None
-    return await con.fetchval(f"SELECT module FROM {ts.table('module_version')}")
-
-
 async def purge_tenant(con: asyncpg.Connection, ts: TenantSchema) -> bool:
     """Drop the tenant's schema and everything in it; False when there was nothing to drop."""
     async with con.transaction():
-        await con.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", _LOCK_NAMESPACE, ts.schema)
+        await lock_tenant(con, ts)
         exists = await con.fetchval("SELECT 1 FROM pg_namespace WHERE nspname = $1", ts.schema)
         await con.execute(f"DROP SCHEMA IF EXISTS {ts.schema} CASCADE")
     return bool(exists)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from mod_users.storage.errors import InvalidTenant
 
@@ -45,3 +46,13 @@ class TenantSchema:
     def table(self, name: str) -> str:
         """The schema-qualified name of one of this tenant's tables, safe to put into SQL text."""
         return f"{self.schema}.{check_identifier(name)}"
+
+
+# Advisory-lock namespace of tenant schema changes (init, upgrade, purge, job table creation).
+_LOCK_NAMESPACE = 0x6D75
+
+
+async def lock_tenant(con: Any, ts: TenantSchema) -> None:
+    """Take the tenant's schema lock until the end of the current transaction: two inits, or an init
+    and a purge, never interleave."""
+    await con.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", _LOCK_NAMESPACE, ts.schema)

@@ -17,11 +17,11 @@ from aiohttp import web
 from mod_users.errors import NotFound
 from mod_users.routing import Call, Route, json_response
 from mod_users.state import BACKGROUND, CONTRACT, POOL, SETTINGS
+from mod_users.storage import jobs
 from mod_users.storage.migrations import MIGRATIONS, purge_tenant, upgrade_tenant
 from mod_users.storage.records import RecordStore
 from mod_users.storage.tables import ALL_TABLES
 from mod_users.storage.tenants import TenantSchema
-from mod_users.tenant import jobs
 from mod_users.tenant.data_sets import REFERENCE_DATA, SAMPLE_DATA, load_data_sets
 
 log = logging.getLogger(__name__)
@@ -57,8 +57,11 @@ async def _run_job(app: web.Application, ts: TenantSchema, job: dict[str, Any]) 
     except Exception as exc:  # the job reports any failure; nothing may escape a background task
         log.exception("tenant init failed", extra={"job": job["id"]})
         messages, error = [], f"{exc.__class__.__name__}: {exc}"
-    async with app[POOL].acquire() as con:
-        await jobs.finish_job(con, ts, job, messages, error)
+    try:
+        async with app[POOL].acquire() as con:
+            await jobs.finish_job(con, ts, job, messages, error)
+    except Exception:  # the database went away, or the tenant was purged meanwhile: nowhere to report
+        log.exception("tenant job outcome not recorded", extra={"job": job["id"], "error": error})
 
 
 async def post_tenant(call: Call) -> web.StreamResponse:

@@ -13,17 +13,22 @@ from typing import Any
 
 import asyncpg
 
-from mod_users.storage.tenants import TenantSchema
+from mod_users.storage.tenants import TenantSchema, lock_tenant
 
 _JOBS = "tenant_jobs"
 
 
 async def create_job(con: asyncpg.Connection, ts: TenantSchema, attributes: dict[str, Any]) -> dict[str, Any]:
-    """Make sure the schema and its job table exist, record a new incomplete job and return it."""
-    await con.execute(f"CREATE SCHEMA IF NOT EXISTS {ts.schema}")
-    await con.execute(f"CREATE TABLE IF NOT EXISTS {ts.table(_JOBS)} (id uuid PRIMARY KEY, jsonb jsonb NOT NULL)")
+    """Make sure the schema and its job table exist, record a new incomplete job and return it.
+
+    Under the tenant's schema lock (the one ``upgrade_tenant`` takes): CREATE ... IF NOT EXISTS is not
+    safe against a concurrent creation of the same schema."""
     job = {"id": str(uuid.uuid4()), "tenant": ts.tenant, "tenantAttributes": attributes, "complete": False}
-    await con.execute(f"INSERT INTO {ts.table(_JOBS)} (id, jsonb) VALUES ($1, $2)", uuid.UUID(job["id"]), job)
+    async with con.transaction():
+        await lock_tenant(con, ts)
+        await con.execute(f"CREATE SCHEMA IF NOT EXISTS {ts.schema}")
+        await con.execute(f"CREATE TABLE IF NOT EXISTS {ts.table(_JOBS)} (id uuid PRIMARY KEY, jsonb jsonb NOT NULL)")
+        await con.execute(f"INSERT INTO {ts.table(_JOBS)} (id, jsonb) VALUES ($1, $2)", uuid.UUID(job["id"]), job)
     return job
 
 
