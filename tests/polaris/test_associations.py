@@ -11,6 +11,7 @@ import pytest
 
 from mod_users.app import init_app
 from mod_users.storage.database import connect_kwargs
+from mod_users.storage.records import RecordStore
 from mod_users.storage.tables import POLARIS_PATRON_ASSOCIATIONS
 from mod_users.storage.tenants import TenantSchema
 from tests.conftest import contract_of
@@ -293,3 +294,32 @@ async def test_deleting_needs_delete_permission_only(app_client, sample_tenant):
     await associate(app_client, sample_tenant, a, b)
     resp = await app_client.delete(_path(a, str(b)), headers=headers(sample_tenant, (ASSOCIATIONS_DELETE,)))
     assert resp.status == 200
+
+
+async def test_patrons_and_descriptions_are_looked_up_by_primary_key(app_client, sample_tenant, monkeypatch):
+    """Linked patrons, their branches and their library blocks' texts are found by the row ids derived from
+    their Polaris ids, never by a CQL search (a PatronID or BlockID query has no index: a scan per call)."""
+    me, other, third = await _patrons(app_client, sample_tenant, 3)
+    h = headers(sample_tenant)
+    resp = await app_client.post(url(f"/patrons/{other}/blocks"), json={"BlockType": 2, "BlockID": 2}, headers=h)
+    assert resp.status == 200, await resp.text()
+
+    async def no_search(*args, **kwargs):
+        raise AssertionError("a CQL search where a primary-key lookup does")
+
+    monkeypatch.setattr(RecordStore, "search", no_search)
+    resp = await app_client.post(_path(me), json=[{"LinkedPatronId": other, "BlockMe": True}], headers=h)
+    assert resp.status == 200, await resp.text()
+    assert [(a["LinkedPatronID"], a["BranchName"]) for a in await resp.json()] == [(other, "Riverside Main Branch")]
+    resp = await app_client.put(_path(me), json=[{"LinkedPatronId": other, "Note": "n"}], headers=h)
+    assert resp.status == 200, await resp.text()
+    resp = await app_client.post(_path(me), json=[{"LinkedPatronId": third}], headers=h)
+    assert resp.status == 200, await resp.text()
+    resp = await app_client.delete(_path(me, third), headers=h)
+    assert [a["LinkedPatronID"] for a in await resp.json()] == [other]
+    assert [a["LinkedPatronID"] for a in await _list(app_client, sample_tenant, me)] == [other]
+    resp = await app_client.get(url(f"/patrons/{me}/blockssummary"),
+                                params={"logonBranchID": "3", "associatedblocks": "true"}, headers=h)
+    assert resp.status == 200, await resp.text()
+    assert [(r["PatronID"], r["BlockID"], r["BlockDescription"]) for r in await resp.json()] == [
+        (other, 2, "Owes replacement card fee")]

@@ -16,8 +16,8 @@ from typing import Any
 from aiohttp import web
 
 from mod_users.resources.polaris import errors, organizations, patrons
-from mod_users.resources.polaris.context import Staff, polaris_route, staff
-from mod_users.resources.polaris.ids import row_id
+from mod_users.resources.polaris.context import MAX_ROWS, Staff, polaris_route, staff
+from mod_users.resources.polaris.ids import PATRON, row_id
 from mod_users.routing import Call, json_response
 from mod_users.state import SETTINGS
 from mod_users.storage.records import RecordStore, now_iso
@@ -25,7 +25,6 @@ from mod_users.storage.tables import POLARIS_PATRON_ASSOCIATIONS
 from mod_users.storage.tenants import TenantSchema
 
 NOTE_LIMIT = 255
-_MAX_ROWS = 10_000
 _ID_LIST = re.compile(r"\d{1,10}(,\d{1,10})*")
 
 
@@ -34,26 +33,26 @@ def _row_id(patron_id: int, linked_id: int) -> str:
 
 
 async def _rows(store: RecordStore, ts: TenantSchema, query: str) -> list[dict[str, Any]]:
-    return (await store.search(ts, POLARIS_PATRON_ASSOCIATIONS, query, 0, _MAX_ROWS)).records
+    return await store.find(ts, POLARIS_PATRON_ASSOCIATIONS, query, MAX_ROWS)
 
 
 async def count(store: RecordStore, ts: TenantSchema, patron_id: int) -> int:
     """How many associations the patron has."""
-    return len(await _rows(store, ts, f"PatronID=={int(patron_id)}"))
+    return await store.count(ts, POLARIS_PATRON_ASSOCIATIONS, f"PatronID=={int(patron_id)}")
 
 
 async def blocking_patrons(store: RecordStore, ts: TenantSchema, patron_id: int) -> list[dict[str, Any]]:
     """The associated patrons whose blocks block this patron (BlockMe on its side), in PatronID order.
     Only direct associations count: Polaris checks blocks one level deep."""
     rows = await _rows(store, ts, f"PatronID=={int(patron_id)} and BlockMe==true")
-    found = await patrons.by_ids(store, ts, {r["LinkedPatronID"] for r in rows})
+    found = await PATRON.get_many(store, ts, (r["LinkedPatronID"] for r in rows))
     return [found[n] for n in sorted(found)]
 
 
 async def listing(store: RecordStore, ts: TenantSchema, patron_id: int) -> list[dict[str, Any]]:
     """The patron's associations as Polaris lists them, most recently changed first."""
     rows = await _rows(store, ts, f"PatronID=={int(patron_id)}")
-    linked = await patrons.by_ids(store, ts, {r["LinkedPatronID"] for r in rows})
+    linked = await PATRON.get_many(store, ts, (r["LinkedPatronID"] for r in rows))
     branches = await organizations.names(store, ts, {p["OrganizationID"] for p in linked.values()})
     rows.sort(key=lambda r: (r["ModificationDate"], r["LinkedPatronID"]), reverse=True)
     out = []

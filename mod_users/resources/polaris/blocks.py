@@ -14,18 +14,17 @@ from typing import Any
 from aiohttp import web
 
 from mod_users.resources.polaris import associations, errors, organizations, patrons
-from mod_users.resources.polaris.context import Staff, polaris_route, staff
+from mod_users.resources.polaris.context import MAX_ROWS, Staff, polaris_route, staff
 from mod_users.resources.polaris.ids import BLOCK_DESCRIPTION, WORKSTATION, row_id
 from mod_users.routing import Call, json_response
 from mod_users.storage.records import RecordStore, now_iso
-from mod_users.storage.tables import POLARIS_BLOCK_DESCRIPTIONS, POLARIS_FREE_TEXT_BLOCK_IDS, POLARIS_PATRON_BLOCKS
+from mod_users.storage.tables import POLARIS_FREE_TEXT_BLOCK_IDS, POLARIS_PATRON_BLOCKS
 from mod_users.storage.tenants import TenantSchema
 
 FREE_TEXT, LIBRARY, SYSTEM = 1, 2, 3
 # Polaris clients name the two kinds staff can place by either number.
 _KINDS = {1: FREE_TEXT, 101: FREE_TEXT, 2: LIBRARY, 100: LIBRARY}
 DESCRIPTION_LIMIT = 255
-_MAX_BLOCKS = 10_000
 
 
 def _kind(block_type: Any) -> int:
@@ -62,19 +61,15 @@ async def _offered(store: RecordStore, ts: TenantSchema, organization_id: int, b
 
 
 async def _stored_blocks(store: RecordStore, ts: TenantSchema, patron_id: int) -> list[dict[str, Any]]:
-    page = await store.search(ts, POLARIS_PATRON_BLOCKS, f"PatronID=={int(patron_id)}", 0, _MAX_BLOCKS)
-    return sorted(page.records, key=lambda b: (b["BlockType"], b["CreationDate"], b["BlockID"]))
+    blocks = await store.find(ts, POLARIS_PATRON_BLOCKS, f"PatronID=={int(patron_id)}", MAX_ROWS)
+    return sorted(blocks, key=lambda b: (b["BlockType"], b["CreationDate"], b["BlockID"]))
 
 
 async def _texts(store: RecordStore, ts: TenantSchema, blocks: list[dict[str, Any]]) -> dict[int, str]:
     """Current texts of the library-defined blocks among ``blocks`` (a description renamed since the block
     was placed shows its new text; one deleted since keeps the text it had)."""
-    ids = sorted({b["BlockID"] for b in blocks if b["BlockType"] == LIBRARY})
-    if not ids:
-        return {}
-    query = "BlockID==(" + " or ".join(str(int(n)) for n in ids) + ")"
-    page = await store.search(ts, POLARIS_BLOCK_DESCRIPTIONS, query, 0, len(ids))
-    return {d["BlockID"]: d["Description"] for d in page.records}
+    found = await BLOCK_DESCRIPTION.get_many(store, ts, (b["BlockID"] for b in blocks if b["BlockType"] == LIBRARY))
+    return {block_id: description["Description"] for block_id, description in found.items()}
 
 
 async def summary(store: RecordStore, ts: TenantSchema, patron: dict[str, Any]) -> list[dict[str, Any]]:

@@ -18,6 +18,9 @@ from mod_users.routing import Call, Route
 
 # Polaris.ApplicationServices' route parts; the RAML path templates begin with exactly this.
 PREFIX = "/polaris.applicationservices/api/{version}/{lang}/{productId}/{siteDomain}/{orgId}/{workstationId}"
+# The most rows one request reads to apply a rule or build an answer (a patron's blocks or associations, the
+# block descriptions an organisation offers): more than any library has, and a bound on one request's work.
+MAX_ROWS = 10_000
 
 
 def polaris_route(method: str, resource: str, handler: Callable[[Call], Awaitable[web.StreamResponse]]) -> Route:

@@ -1,14 +1,16 @@
 """Polaris integer ids, and the row ids derived from them.
 
 Polaris names its records by integers (OrganizationID, BlockID, WorkstationID, PatronID, CountryID). Each
-row's uuid is derived from the kind of record and that integer (uuid5), so a lookup by Polaris id is a
-primary-key lookup and no integer can be stored twice. New integers come from per-tenant sequences; a number chosen by
-hand (an explicit id, sample data) moves the sequence past it, and allocation skips any that is taken.
+row's uuid is derived from the kind of record and that integer (uuid5), so a lookup by Polaris id, or by a set
+of them, is a primary-key lookup and no integer can be stored twice. New integers come from per-tenant sequences;
+an explicit id sent to the configuration API moves its sequence past it, sample data is stored as it is (its
+sequences do not move), and allocation skips any number that is taken.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,6 +65,14 @@ class IdKind:
             return None
         return await store.get(ts, self.table, self.row_id(number), for_update=for_update)
 
+    async def get_many(self, store: RecordStore, ts: TenantSchema, numbers: Iterable[Any]
+                       ) -> dict[int, dict[str, Any]]:
+        """The records with these Polaris ids, by id, in one primary-key lookup (unknown ones, and anything
+        that is not an integer, are left out)."""
+        wanted = sorted({n for n in numbers if isinstance(n, int) and not isinstance(n, bool)})
+        found = await store.get_many(ts, self.table, [self.row_id(n) for n in wanted])
+        return {record[self.field]: record for record in found}
+
     async def allocate(self, store: RecordStore, ts: TenantSchema) -> int:
         """A new integer id that no stored record has."""
         for _ in range(_MAX_SKIPS):
@@ -93,6 +103,7 @@ class IdKind:
             raise ValidationFailed([folio_error(
                 f"{ID_IS_DERIVED} {self.field}: leave it out or send {rid}", "id", record["id"])])
         return {**record, "id": rid, self.field: number}
+
 
 ORGANIZATION = IdKind("organization", "OrganizationID", POLARIS_ORGANIZATIONS, POLARIS_ORGANIZATION_IDS)
 BLOCK_DESCRIPTION = IdKind("block-description", "BlockID", POLARIS_BLOCK_DESCRIPTIONS, POLARIS_BLOCK_DESCRIPTION_IDS)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from mod_users.errors import folio_error
+from mod_users.resources.polaris.context import MAX_ROWS
 from mod_users.resources.polaris.ids import ORGANIZATION
 from mod_users.storage.records import RecordStore
 from mod_users.storage.tables import POLARIS_BLOCK_DESCRIPTIONS
@@ -19,8 +20,6 @@ NOT_A_BRANCH = "A patron's OrganizationID must be a branch"
 _LEVEL_NAMES = {SYSTEM: "the system", LIBRARY: "a library", BRANCH: "a branch"}
 # The hierarchy is three levels deep; the bound only stops a loop someone made by hand in the data.
 _MAX_DEPTH = 10
-# More block descriptions than one organisation could sensibly offer; the list is read in one page.
-_MAX_OFFERED = 10_000
 
 
 async def lineage(store: RecordStore, ts: TenantSchema, organization_id: int) -> list[dict[str, Any]]:
@@ -53,18 +52,14 @@ async def offered_blocks(store: RecordStore, ts: TenantSchema, organization_id: 
         return None
     top_down = {o["OrganizationID"]: depth for depth, o in enumerate(reversed(organizations))}
     ids = " or ".join(str(int(n)) for n in top_down)
-    page = await store.search(ts, POLARIS_BLOCK_DESCRIPTIONS, f"OrganizationID==({ids})", 0, _MAX_OFFERED)
-    return sorted(page.records, key=lambda b: (top_down[b["OrganizationID"]], b.get("SortOrder", 0), b["BlockID"]))
+    offered = await store.find(ts, POLARIS_BLOCK_DESCRIPTIONS, f"OrganizationID==({ids})", MAX_ROWS)
+    return sorted(offered, key=lambda b: (top_down[b["OrganizationID"]], b.get("SortOrder", 0), b["BlockID"]))
 
 
 async def names(store: RecordStore, ts: TenantSchema, organization_ids: set[int]) -> dict[int, str]:
     """Organisation names by OrganizationID (unknown ones are left out)."""
-    out = {}
-    for organization_id in organization_ids:
-        organization = await ORGANIZATION.get(store, ts, organization_id)
-        if organization is not None:
-            out[organization_id] = organization["Name"]
-    return out
+    found = await ORGANIZATION.get_many(store, ts, organization_ids)
+    return {organization_id: organization["Name"] for organization_id, organization in found.items()}
 
 
 # -- rules for the configuration records ------------------------------------------------------------

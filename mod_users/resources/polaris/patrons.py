@@ -8,7 +8,6 @@ from typing import Any
 from mod_users.resources.polaris import errors
 from mod_users.resources.polaris.ids import PATRON
 from mod_users.storage.records import RecordStore
-from mod_users.storage.tables import POLARIS_PATRONS
 from mod_users.storage.tenants import TenantSchema
 
 SECURED = 3
@@ -39,15 +38,6 @@ async def lock(store: RecordStore, ts: TenantSchema, patron_ids: list[int]) -> d
     """Lock several patrons, always in ascending PatronID order so that two transactions locking the same
     patrons cannot deadlock; unknown ones map to None."""
     return {n: await PATRON.get(store, ts, n, for_update=True) for n in sorted(set(patron_ids))}
-
-
-async def by_ids(store: RecordStore, ts: TenantSchema, patron_ids: set[int]) -> dict[int, dict[str, Any]]:
-    """Patrons by PatronID (unknown ones are left out)."""
-    if not patron_ids:
-        return {}
-    ids = " or ".join(str(int(n)) for n in sorted(patron_ids))
-    page = await store.search(ts, POLARIS_PATRONS, f"PatronID==({ids})", 0, len(patron_ids))
-    return {p["PatronID"]: p for p in page.records}
 
 
 def refuse_secured(patron: dict[str, Any]) -> None:

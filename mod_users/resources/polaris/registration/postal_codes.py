@@ -32,16 +32,14 @@ def fits_any(code: str, masks: list[str]) -> bool:
 async def misfits(store: RecordStore, ts: TenantSchema, addresses: list[dict[str, Any]]) -> list[str]:
     """One message per address whose postal code does not fit its country's formats. An address without a
     postal code, or whose country is unknown or has no formats, is not checked."""
-    countries: dict[Any, dict[str, Any] | None] = {}
+    countries = await COUNTRY.get_many(store, ts, (a.get("CountryID") for a in addresses if a.get("PostalCode")))
     found = []
     for number, address in enumerate(addresses, start=1):
         code = (address.get("PostalCode") or "").strip()
         country_id = address.get("CountryID")
         if not code or country_id is None:
             continue
-        if country_id not in countries:
-            countries[country_id] = await COUNTRY.get(store, ts, country_id)
-        country = countries[country_id]
+        country = countries.get(country_id)
         masks = country.get("PostalCodeFormats", []) if country else []
         if not fits_any(code, masks):
             found.append(f"Address {number}: postal code '{code}' does not have the format of {country['Name']} "
