@@ -8,6 +8,8 @@ from datetime import datetime
 
 import pytest
 
+from mod_users.storage.records import RecordStore
+from mod_users.storage.tables import POLARIS_BLOCK_DESCRIPTIONS, POLARIS_WORKSTATIONS
 from tests.polaris.support import (
     BLOCKS_CHANGE,
     BLOCKS_DISPLAY,
@@ -182,6 +184,28 @@ async def test_placing_a_library_defined_block(app_client, sample_tenant):
     assert await resp.json() == block
 
 
+async def test_placing_a_block_reads_the_workstation_and_description_once(app_client, sample_tenant, monkeypatch):
+    """The answer names the caller's workstation and organisation and the chosen description: the records
+    the checks already read, not read again."""
+    patron = await new_patron(app_client, sample_tenant)
+    reads = []
+    get = RecordStore.get
+
+    async def counted(self, ts, table, record_id, **kwargs):
+        reads.append(table.name)
+        return await get(self, ts, table, record_id, **kwargs)
+
+    monkeypatch.setattr(RecordStore, "get", counted)
+    resp = await app_client.post(url(f"/patrons/{patron}/blocks"), json={"BlockType": 2, "BlockID": 5},
+                                 headers=headers(sample_tenant))
+    assert resp.status == 200, await resp.text()
+    block = await resp.json()
+    assert (block["OrganizationName"], block["WorkstationName"]) == ("Riverside Main Branch", "RPL-MAIN-CIRC1")
+    assert block["BlockDescription"] == "Main branch: ID check required"
+    assert reads.count(POLARIS_WORKSTATIONS.name) == 1
+    assert reads.count(POLARIS_BLOCK_DESCRIPTIONS.name) == 0  # found among the offered ones
+
+
 async def test_a_library_block_shows_its_descriptions_current_text(app_client, sample_tenant):
     h = admin_headers(sample_tenant)
     description = await (await app_client.post("/polaris/block-descriptions", json={
@@ -300,6 +324,8 @@ async def test_changing_a_free_text_block_records_the_modifier(app_client, sampl
     assert (changed["ModifierID"], changed["ModifierName"]) == (other_user, "supervisor")
     assert changed["ModificationDate"] >= changed["CreationDate"]
     assert (changed["OrganizationID"], changed["WorkstationID"]) == (block["OrganizationID"], block["WorkstationID"])
+    # the names are those of the block's organisation and workstation, not the caller's
+    assert (changed["OrganizationName"], changed["WorkstationName"]) == ("Riverside Main Branch", "RPL-MAIN-CIRC1")
 
 
 async def test_changing_a_library_block_to_another_one(app_client, sample_tenant):

@@ -12,6 +12,7 @@ from tests.polaris.support import (
     UNKNOWN,
     headers,
     is_polaris_error,
+    new_patron,
     url,
 )
 
@@ -121,3 +122,18 @@ async def test_a_body_with_a_nul_character_is_refused_before_storage(app_client,
     resp = await app_client.post("/polaris/organizations", json={
         "OrganizationCodeID": 1, "Name": "x", "Abbreviation": "\x00"}, headers={"X-Okapi-Tenant": sample_tenant})
     assert resp.status == 400 and resp.content_type == "text/plain"
+
+
+async def test_an_unknown_logon_organisation_is_not_privileged_and_nothing_is_stored(app_client, sample_tenant):
+    patron = await new_patron(app_client, sample_tenant)
+    resp = await app_client.post(url(f"/patrons/{patron}/blocks", org=UNKNOWN),
+                                 json={"BlockType": 1, "BlockDescription": "placed from nowhere"},
+                                 headers=headers(sample_tenant))
+    assert resp.status == 403
+    body = await resp.json()
+    assert is_polaris_error(body, -2) and body["Message"] == "User or workstation is not privileged."
+    resp = await app_client.get(url(SUMMARY, org=UNKNOWN), params=SUMMARY_QUERY, headers=headers(sample_tenant))
+    assert resp.status == 403 and is_polaris_error(await resp.json(), -2)
+    resp = await app_client.get(url(f"/patrons/{patron}/blockssummary"), params=SUMMARY_QUERY,
+                                headers=headers(sample_tenant))
+    assert await resp.json() == []

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from mod_users.resources.polaris import associations, errors, organizations, patrons
 from mod_users.resources.polaris.context import MAX_ROWS, Staff, polaris_route, staff
-from mod_users.resources.polaris.ids import BLOCK_DESCRIPTION, WORKSTATION, row_id
+from mod_users.resources.polaris.ids import BLOCK_DESCRIPTION, ORGANIZATION, WORKSTATION, row_id
 from mod_users.routing import Call, json_response
 from mod_users.storage.records import RecordStore, now_iso
 from mod_users.storage.tables import POLARIS_FREE_TEXT_BLOCK_IDS, POLARIS_PATRON_BLOCKS
@@ -92,13 +92,18 @@ async def summary(store: RecordStore, ts: TenantSchema, patron: dict[str, Any]) 
     return rows
 
 
-async def _detail(store: RecordStore, ts: TenantSchema, block: dict[str, Any]) -> dict[str, Any]:
-    """A stored block as Polaris' block detail, with the names of its organisation and workstation."""
-    names = await organizations.names(store, ts, {block["OrganizationID"]})
-    workstation = await WORKSTATION.get(store, ts, block["WorkstationID"])
+async def _detail(store: RecordStore, ts: TenantSchema, block: dict[str, Any], who: Staff,
+                  description: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A stored block as Polaris' block detail, with the names of its organisation and workstation. Those
+    of the caller (``who``) and the block ``description`` just chosen are not read again."""
+    organization = (who.organization if block["OrganizationID"] == who.organization_id
+                    else await ORGANIZATION.get(store, ts, block["OrganizationID"]))
+    workstation = (who.workstation if block["WorkstationID"] == who.workstation_id
+                   else await WORKSTATION.get(store, ts, block["WorkstationID"]))
     text = block["BlockDescription"]
     if block["BlockType"] == LIBRARY:
-        description = await BLOCK_DESCRIPTION.get(store, ts, block["BlockID"])
+        if description is None or description["BlockID"] != block["BlockID"]:
+            description = await BLOCK_DESCRIPTION.get(store, ts, block["BlockID"])
         text = description["Description"] if description else text
     return {
         "PatronID": block["PatronID"], "BlockType": block["BlockType"], "BlockID": block["BlockID"],
@@ -106,7 +111,7 @@ async def _detail(store: RecordStore, ts: TenantSchema, block: dict[str, Any]) -
         "CreatorID": block.get("CreatorID"), "CreatorName": block.get("CreatorName"),
         "ModifierID": block.get("ModifierID"), "ModifierName": block.get("ModifierName"),
         "CreationDate": block["CreationDate"], "ModificationDate": block["ModificationDate"],
-        "OrganizationID": block["OrganizationID"], "OrganizationName": names.get(block["OrganizationID"]),
+        "OrganizationID": block["OrganizationID"], "OrganizationName": organization["Name"] if organization else None,
         "WorkstationID": block["WorkstationID"], "WorkstationName": workstation["Name"] if workstation else None,
     }
 
@@ -141,14 +146,14 @@ async def get_blocks_summary(call: Call) -> web.StreamResponse:
 
 
 async def _block_detail(call: Call, kind: int) -> web.StreamResponse:
-    await staff(call)
+    who = await staff(call)
     patron = await patrons.load(call.store, call.tenant, call.uri["patronId"])
     patrons.refuse_secured(patron)
     block = await call.store.get(call.tenant, POLARIS_PATRON_BLOCKS,
                                  _row_id(kind, patron["PatronID"], call.uri["blockId"]))
     if block is None or block["PatronID"] != patron["PatronID"]:
         raise errors.unknown_block()
-    return json_response(await _detail(call.store, call.tenant, block))
+    return json_response(await _detail(call.store, call.tenant, block, who))
 
 
 async def get_free_text_block(call: Call) -> web.StreamResponse:
@@ -170,6 +175,7 @@ async def post_block(call: Call) -> web.StreamResponse:
         patrons.refuse_secured(patron)
         kind = _kind(call.body.get("BlockType"))
         patron_id = patron["PatronID"]
+        description = None
         if kind == FREE_TEXT:
             text = _free_text(call.body.get("BlockDescription"))
             if _is_duplicate_text(await _stored_blocks(tx, ts, patron_id), text):
@@ -182,7 +188,7 @@ async def post_block(call: Call) -> web.StreamResponse:
                 raise errors.duplicate_block()
         stored = await tx.insert(ts, POLARIS_PATRON_BLOCKS, _new_block(who, kind, patron_id, block_id, text),
                                  who.user_id)
-    return json_response(await _detail(call.store, ts, stored))
+    return json_response(await _detail(call.store, ts, stored, who, description))
 
 
 def _new_block(who: Staff, kind: int, patron_id: int, block_id: int, text: str) -> dict[str, Any]:
@@ -215,6 +221,7 @@ async def put_block(call: Call) -> web.StreamResponse:
         if call.body.get("BlockType") is not None and _kind(call.body["BlockType"]) != kind:
             raise errors.invalid_block_type()
         changed = {**block, **who.stamp(now_iso())}
+        description = None
         if kind == FREE_TEXT:
             text = _free_text(call.body.get("BlockDescription"))
             others = await _stored_blocks(tx, ts, block["PatronID"])
@@ -237,7 +244,7 @@ async def put_block(call: Call) -> web.StreamResponse:
                     "BlockDescription": description["Description"]}, who.user_id)
     if stored is None:  # cannot happen while the patron is locked; answered as the block being gone
         raise errors.unknown_block()
-    return json_response(await _detail(call.store, ts, stored))
+    return json_response(await _detail(call.store, ts, stored, who, description))
 
 
 async def delete_block(call: Call) -> web.StreamResponse:

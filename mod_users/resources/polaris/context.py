@@ -2,18 +2,20 @@
 
 Polaris checks the staff user and the workstation. The user's permissions arrive from Okapi in
 ``X-Okapi-Permissions`` and are enforced when the route is bound (each route desires its Polaris permission
-in the ModuleDescriptor); the workstation named in the URL is checked here: unknown or disabled -> 403.
+in the ModuleDescriptor); the workstation and the logon organisation named in the URL are checked here: an
+unknown or disabled workstation, or an unknown organisation, -> 403.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 
 from mod_users.errors import not_privileged
-from mod_users.resources.polaris.ids import WORKSTATION
+from mod_users.resources.polaris.ids import ORGANIZATION, WORKSTATION
 from mod_users.routing import Call, Route
 
 # Polaris.ApplicationServices' route parts; the RAML path templates begin with exactly this.
@@ -31,12 +33,21 @@ def polaris_route(method: str, resource: str, handler: Callable[[Call], Awaitabl
 
 @dataclass(frozen=True)
 class Staff:
-    """The caller of a Polaris-style route: the FOLIO user, the logon organisation, the workstation."""
+    """The caller of a Polaris-style route: the FOLIO user, the logon organisation, the workstation (the
+    records as :func:`staff` read them, so that an answer naming them need not read them again)."""
 
     user_id: str | None
     username: str | None
-    organization_id: int
-    workstation_id: int
+    organization: dict[str, Any]
+    workstation: dict[str, Any]
+
+    @property
+    def organization_id(self) -> int:
+        return int(self.organization["OrganizationID"])
+
+    @property
+    def workstation_id(self) -> int:
+        return int(self.workstation["WorkstationID"])
 
     def stamp(self, date: str) -> dict[str, object]:
         """Who changed a record and when (Polaris' Modifier* fields)."""
@@ -44,8 +55,12 @@ class Staff:
 
 
 async def staff(call: Call) -> Staff:
-    """The caller, once its workstation is known and enabled (403 otherwise)."""
+    """The caller, once its workstation is known and enabled and its logon organisation known (403
+    otherwise: nothing may be stored in the name of an organisation that does not exist)."""
     workstation = await WORKSTATION.get(call.store, call.tenant, call.uri["workstationId"])
     if workstation is None or workstation.get("Enabled") is not True:
         raise not_privileged()
-    return Staff(call.okapi.user_id, call.okapi.username, call.uri["orgId"], workstation["WorkstationID"])
+    organization = await ORGANIZATION.get(call.store, call.tenant, call.uri["orgId"])
+    if organization is None:
+        raise not_privileged()
+    return Staff(call.okapi.user_id, call.okapi.username, organization, workstation)
