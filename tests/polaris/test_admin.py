@@ -215,3 +215,65 @@ async def test_deleting_a_patron_removes_its_blocks_and_both_sides_of_its_associ
     assert resp.status == 404
     assert (await app_client.delete(f"/polaris/patrons/{row_id('patron', a)}",
                                     headers=admin_headers(sample_tenant))).status == 404
+
+
+async def _organization(client, tenant, level, parent, **fields):
+    resp = await client.post("/polaris/organizations", json={
+        "OrganizationCodeID": level, "ParentOrganizationID": parent, "Name": "Moving", "Abbreviation": _abbreviation(),
+        **fields}, headers=admin_headers(tenant))
+    assert resp.status == 201, await resp.text()
+    record = await resp.json()
+    record.pop("metadata")
+    return record
+
+
+async def _move(client, tenant, organization, **changes):
+    resp = await client.put(f"/polaris/organizations/{organization['id']}", json={**organization, **changes},
+                            headers=admin_headers(tenant))
+    if resp.status == 204:
+        organization["_version"] += 1
+    return resp
+
+
+async def test_an_organisation_others_belong_to_keeps_its_level_and_parent(app_client, sample_tenant):
+    h = admin_headers(sample_tenant)
+    library = await _organization(app_client, sample_tenant, 2, 1)
+    branch = await _organization(app_client, sample_tenant, 3, library["OrganizationID"])
+    # a library with a branch cannot become a branch
+    resp = await _move(app_client, sample_tenant, library, OrganizationCodeID=3, ParentOrganizationID=2)
+    assert resp.status == 422
+    error = (await resp.json())["errors"][0]
+    assert error["message"] == ("OrganizationCodeID and ParentOrganizationID cannot change while organizations "
+                                f"belong to organization {library['OrganizationID']}")
+    assert error["parameters"][0] == {"key": "OrganizationCodeID", "value": "3"}
+    # nothing belongs to the branch yet: it may move, and other fields change as before
+    assert (await _move(app_client, sample_tenant, branch, ParentOrganizationID=2)).status == 204
+    assert (await _move(app_client, sample_tenant, library, Name="Renamed")).status == 204
+    resp = await app_client.post("/polaris/workstations", json={
+        "Name": "Moving", "OrganizationID": branch["OrganizationID"], "Enabled": True}, headers=h)
+    assert resp.status == 201
+    patron = await new_patron(app_client, sample_tenant, branch["OrganizationID"])
+    resp = await _move(app_client, sample_tenant, branch, ParentOrganizationID=5)
+    assert resp.status == 422
+    assert (await resp.json())["errors"][0]["message"] == (
+        f"ParentOrganizationID cannot change while patrons and workstations belong to organization "
+        f"{branch['OrganizationID']}")
+    stored = await (await app_client.get(f"/polaris/organizations/{branch['id']}", headers=h)).json()
+    assert stored["ParentOrganizationID"] == 2
+    assert (await app_client.delete(f"/polaris/patrons/{row_id('patron', patron)}", headers=h)).status == 204
+    resp = await _move(app_client, sample_tenant, branch, OrganizationCodeID=2, ParentOrganizationID=1)
+    assert resp.status == 422 and "while workstations belong" in await resp.text()
+
+
+async def test_the_sample_branch_with_patrons_cannot_become_a_library(app_client, fresh_tenant):
+    # A tenant of its own: were the rule broken, the session's sample branch would become a library.
+    h = admin_headers(fresh_tenant)
+    resp = await app_client.post("/_/tenant", json={"module_to": "mod-users-0.1.0", "parameters": [
+        {"key": "loadSample", "value": "true"}]}, headers=h)
+    await app_client.get(resp.headers["Location"], params={"wait": "30000"}, headers=h)
+    branch = await (await app_client.get(f"/polaris/organizations/{row_id('organization', 3)}", headers=h)).json()
+    branch.pop("metadata")
+    resp = await app_client.put(f"/polaris/organizations/{branch['id']}", json={
+        **branch, "OrganizationCodeID": 2, "ParentOrganizationID": 1}, headers=h)
+    assert resp.status == 422
+    assert "cannot change while patrons and workstations belong to organization 3" in await resp.text()

@@ -9,7 +9,13 @@ from mod_users.errors import folio_error
 from mod_users.resources.polaris.context import MAX_ROWS
 from mod_users.resources.polaris.ids import ORGANIZATION
 from mod_users.storage.records import RecordStore
-from mod_users.storage.tables import POLARIS_BLOCK_DESCRIPTIONS
+from mod_users.storage.tables import (
+    POLARIS_BLOCK_DESCRIPTIONS,
+    POLARIS_ORGANIZATIONS,
+    POLARIS_PATRONS,
+    POLARIS_WORKSTATIONS,
+    Table,
+)
 from mod_users.storage.tenants import TenantSchema
 
 SYSTEM, LIBRARY, BRANCH = 1, 2, 3
@@ -17,6 +23,7 @@ NO_PARENT = "The system has no parent organization"
 WRONG_PARENT = "The parent of {level} must be {parent}"
 NO_ORGANIZATION = "Organization does not exist"
 NOT_A_BRANCH = "A patron's OrganizationID must be a branch"
+IN_USE = "cannot change while"
 _LEVEL_NAMES = {SYSTEM: "the system", LIBRARY: "a library", BRANCH: "a branch"}
 # The hierarchy is three levels deep; the bound only stops a loop someone made by hand in the data.
 _MAX_DEPTH = 10
@@ -77,6 +84,38 @@ async def fits_hierarchy(store: RecordStore, ts: TenantSchema, record: dict[str,
         message = WRONG_PARENT.format(level=_LEVEL_NAMES[level], parent=_LEVEL_NAMES[wanted])
         return [folio_error(message, "ParentOrganizationID", parent_id)]
     return []
+
+
+# What hangs from an organisation: (what the message calls it, its table, the field that names the organisation).
+_DEPENDENTS: tuple[tuple[str, Table, str], ...] = (
+    ("organizations", POLARIS_ORGANIZATIONS, "ParentOrganizationID"),
+    ("patrons", POLARIS_PATRONS, "OrganizationID"),
+    ("workstations", POLARIS_WORKSTATIONS, "OrganizationID"),
+)
+
+
+async def keeps_its_place(store: RecordStore, ts: TenantSchema, record: dict[str, Any]) -> list[dict[str, Any]]:
+    """A stored organisation that organisations, patrons or workstations belong to keeps its level and its
+    parent: a branch with patrons cannot become a library, nor a library with branches a branch, and the
+    settings and blocks its patrons and workstations inherit do not move under them."""
+    stored = await ORGANIZATION.get(store, ts, record.get("OrganizationID"))
+    if stored is None:  # a new organisation
+        return []
+    changed = [field for field in ("OrganizationCodeID", "ParentOrganizationID")
+               if record.get(field) != stored.get(field)]
+    if not changed:
+        return []
+    organization_id = int(stored["OrganizationID"])
+    used = [name for name, table, field in _DEPENDENTS
+            if await store.find(ts, table, f"{field}=={organization_id}", 1)]
+    if not used:
+        return []
+    message = f"{_and(changed)} {IN_USE} {_and(used)} belong to organization {organization_id}"
+    return [folio_error(message, changed[0], record.get(changed[0]))]
+
+
+def _and(items: list[str]) -> str:
+    return " and ".join(filter(None, (", ".join(items[:-1]), items[-1])))
 
 
 async def organization_exists(store: RecordStore, ts: TenantSchema, record: dict[str, Any]) -> list[dict[str, Any]]:
