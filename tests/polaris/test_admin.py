@@ -217,6 +217,30 @@ async def test_deleting_a_patron_removes_its_blocks_and_both_sides_of_its_associ
                                     headers=admin_headers(sample_tenant))).status == 404
 
 
+async def test_a_barcode_is_stored_trimmed_as_registration_stores_it(app_client, sample_tenant):
+    h = admin_headers(sample_tenant)
+    barcode = f"T{uuid.uuid4().int % 10**12:012d}"
+    registration = {"NameLast": "Trimmed"}
+    resp = await app_client.post("/polaris/patrons", json={
+        "Barcode": f" {barcode}\r\n", "OrganizationID": BRANCH, "Registration": registration}, headers=h)
+    assert resp.status == 201, await resp.text()
+    created = await resp.json()
+    assert created["Barcode"] == barcode
+    resp = await app_client.post("/polaris/patrons", json={
+        "Barcode": barcode, "OrganizationID": BRANCH, "Registration": registration}, headers=h)
+    assert resp.status == 422 and "already exists" in await resp.text()
+    created.pop("metadata")
+    resp = await app_client.put(f"/polaris/patrons/{created['id']}", json={**created, "Barcode": f"{barcode}9 "},
+                                headers=h)
+    assert resp.status == 204, await resp.text()
+    stored = await (await app_client.get(f"/polaris/patrons/{created['id']}", headers=h)).json()
+    assert stored["Barcode"] == f"{barcode}9"
+    resp = await app_client.post("/polaris/patrons", json={
+        "Barcode": " \t ", "OrganizationID": BRANCH, "Registration": registration}, headers=h)
+    assert resp.status == 422
+    assert (await resp.json())["errors"][0]["parameters"][0]["key"] == "Barcode"
+
+
 async def _organization(client, tenant, level, parent, **fields):
     resp = await client.post("/polaris/organizations", json={
         "OrganizationCodeID": level, "ParentOrganizationID": parent, "Name": "Moving", "Abbreviation": _abbreviation(),

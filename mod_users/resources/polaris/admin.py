@@ -2,8 +2,9 @@
 workstations, patrons and countries (postal code formats), each a CQL-searchable CRUD collection.
 
 Each record's Polaris integer id is assigned when left out (``IdKind.prepare``); references between them
-must point at stored records, and an organisation others belong to keeps its place in the hierarchy.
-Deleting a patron also deletes its blocks and both sides of its associations.
+must point at stored records, and an organisation others belong to keeps its place in the hierarchy. A
+patron's Barcode is stored trimmed, as registration stores it. Deleting a patron also deletes its blocks and
+both sides of its associations.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from mod_users.resources.polaris.ids import (
     PATRON,
     WORKSTATION,
 )
+from mod_users.routing import Call
 from mod_users.storage.tables import POLARIS_PATRON_ASSOCIATIONS, POLARIS_PATRON_BLOCKS, Table
 
 # Fragments of every 422 message of these collections that no schema can state (a reference to a missing
@@ -30,6 +32,12 @@ RULE_MESSAGES = (
     organizations.NO_PARENT, organizations.WRONG_PARENT.split("{", 1)[0], organizations.NO_ORGANIZATION,
     organizations.NOT_A_BRANCH, organizations.IN_USE, ID_CANNOT_CHANGE, ID_IS_DERIVED, "already exists",
 )
+
+
+async def _prepare_patron(call: Call, record: dict[str, Any], stored: dict[str, Any] | None) -> dict[str, Any]:
+    # Scanners add line ends: a barcode is stored without surrounding spaces, here as in registration (the
+    # schema asks for a character that is not one, so something is left).
+    return await PATRON.prepare(call, {**record, "Barcode": record["Barcode"].strip()}, stored)
 
 
 def _patron_dependents(patron: dict[str, Any]) -> tuple[tuple[Table, str], ...]:
@@ -56,7 +64,7 @@ WORKSTATIONS_API = Collection(
 )
 PATRONS_API = Collection(
     path="/polaris/patrons", item_param="patronRecordId", table=PATRON.table, key="patrons", noun="Patron",
-    checks=(organizations.registered_at_a_branch,), prepare=PATRON.prepare, dependents=_patron_dependents,
+    checks=(organizations.registered_at_a_branch,), prepare=_prepare_patron, dependents=_patron_dependents,
 )
 COUNTRIES_API = Collection(
     path="/polaris/countries", item_param="countryRecordId", table=COUNTRY.table, key="countries", noun="Country",
