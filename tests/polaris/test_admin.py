@@ -241,6 +241,18 @@ async def test_a_barcode_is_stored_trimmed_as_registration_stores_it(app_client,
     assert (await resp.json())["errors"][0]["parameters"][0]["key"] == "Barcode"
 
 
+@pytest.mark.parametrize("path", ["/polaris/organizations", "/polaris/block-descriptions", "/polaris/workstations",
+                                  "/polaris/patrons", "/polaris/countries"])
+async def test_a_version_beyond_32_bits_is_refused_by_the_schema(app_client, sample_tenant, path):
+    h = admin_headers(sample_tenant)
+    key = path.rsplit("/", 1)[1].replace("-d", "D")
+    [record] = (await (await app_client.get(path, params={"limit": "1"}, headers=h)).json())[key]
+    record.pop("metadata")
+    resp = await app_client.put(f"{path}/{record['id']}", json={**record, "_version": 10**20}, headers=h)
+    assert resp.status == 422, await resp.text()
+    assert (await resp.json())["errors"][0]["parameters"][0]["key"] == "_version"
+
+
 async def _organization(client, tenant, level, parent, **fields):
     resp = await client.post("/polaris/organizations", json={
         "OrganizationCodeID": level, "ParentOrganizationID": parent, "Name": "Moving", "Abbreviation": _abbreviation(),
