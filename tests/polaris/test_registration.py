@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from mod_users.app import init_app
+from mod_users.resources.polaris import organizations
 from mod_users.storage.records import RecordStore
 from tests.conftest import contract_of
 from tests.polaris.support import (
@@ -236,6 +237,9 @@ async def test_a_passed_address_check_date_asks_to_verify_the_patrons_data(app_c
      0.0, {"PatronAccountTxnCode": 2, "PatronPaymentMethod": 1, "RegistrationPayment": 5.0, "Outstanding": 0.0}),
     ({"PatronAccountTxnCode": 3}, 0.0, {"PatronAccountTxnCode": 3, "PatronPaymentMethod": None,
                                         "RegistrationPayment": 0.0, "Outstanding": 0.0}),
+    # more than the charge is recorded as paying the charge, as it counts
+    ({"PatronAccountTxnCode": 2, "PatronPaymentMethod": 1, "RegistrationPayment": 10},
+     0.0, {"PatronAccountTxnCode": 2, "PatronPaymentMethod": 1, "RegistrationPayment": 5.0, "Outstanding": 0.0}),
 ])
 async def test_the_registration_charge_is_accepted_with_its_payment(app_client, sample_tenant, payment, charges,
                                                                     recorded):
@@ -250,6 +254,22 @@ async def test_the_registration_charge_is_accepted_with_its_payment(app_client, 
     [charge] = stored["RegistrationCharges"]
     assert {k: charge[k] for k in recorded} == recorded
     assert (charge["Amount"], charge["OrganizationID"]) == (5.0, HILLVIEW_BRANCH)
+
+
+async def test_a_completing_call_works_the_charge_out_once(app_client, sample_tenant, monkeypatch):
+    """Step 15 and the save both need the charge (here none: branch 3 charges nothing)."""
+    looked_up = []
+    inherited = organizations.inherited
+
+    def counted(lineage, setting):
+        looked_up.append(setting)
+        return inherited(lineage, setting)
+
+    monkeypatch.setattr(organizations, "inherited", counted)
+    result = await _post(app_client, sample_tenant, registration_body())
+    _done(result)
+    assert result["AdditionalMessages"] == []
+    assert looked_up.count("RegistrationCharge") == 1
 
 
 async def test_an_update_is_charged_only_when_it_renews_the_registration(app_client, sample_tenant):

@@ -8,8 +8,8 @@ stops or is answered no changes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 from aiohttp import web
@@ -20,9 +20,10 @@ from mod_users.resources.polaris.ids import PATRON
 from mod_users.resources.polaris.registration import steps
 from mod_users.resources.polaris.registration.outcomes import Outcome, cancelled, done
 from mod_users.resources.polaris.registration.papi import PromptResult, Step
-from mod_users.resources.polaris.registration.proposal import proposed, with_charge, with_patron_id
+from mod_users.resources.polaris.registration.proposal import outstanding, proposed, with_charge, with_patron_id
 from mod_users.routing import Call, json_response
 from mod_users.storage.errors import DuplicateRecord
+from mod_users.storage.records import RecordStore
 from mod_users.storage.tables import POLARIS_PATRONS
 
 # What a client reads when a request the schema allows is refused (a reply without an answer, another
@@ -50,65 +51,71 @@ async def _reply(c: steps.Conversation) -> Outcome | None:
     return await steps.run(c, answered=step)
 
 
-def _charge_note(amount: Decimal, outstanding: Decimal) -> list[str]:
-    if not amount:
+def _charge_note(c: steps.Conversation) -> list[str]:
+    if not c.charge:
         return []
-    return [f"Registration charge of {amount:.2f} recorded; {outstanding:.2f} added to the patron's charges."]
+    return [f"Registration charge of {c.charge:.2f} recorded; {outstanding(c.charge, c.body):.2f} added to the "
+            "patron's charges."]
+
+
+def _charged(c: steps.Conversation, record: dict[str, Any]) -> dict[str, Any]:
+    """``record`` with the registration charge this call accepts, if it incurs one."""
+    return with_charge(record, c.charge, c.body, c.now) if c.charge else record
+
+
+# Saving a conversation's record, inside the transaction of the save: an insert or an update; answers the
+# saved record (None: there was nothing to update).
+Save = Callable[[RecordStore, steps.Conversation], Awaitable[dict[str, Any] | None]]
+
+
+async def _converse(call: Call, who: Staff, stored: dict[str, Any] | None, save: Save, done_verb: str
+                    ) -> web.StreamResponse:
+    """One call of a conversation about ``stored`` (None: a new patron): the checks, then, when none of them
+    prompts or stops, ``save`` in one transaction."""
+    c = await _conversation(call, who, stored)
+    outcome = await _reply(c)
+    if outcome is not None:
+        return json_response(outcome.answer(c.record))
+    try:
+        async with call.store.transaction(call.tenant) as tx:
+            saved = await save(tx, c)
+    except DuplicateRecord:
+        # A concurrent registration took the barcode after this call checked it; the unique index decided.
+        return json_response(steps.barcode_in_use(c.record["Barcode"]).answer(c.record))
+    if saved is None:  # cannot happen while the patron is locked
+        raise errors.invalid_patron()
+    return json_response(done(f"Patron {saved['PatronID']} {done_verb}.", _charge_note(c)).answer(saved))
 
 
 async def register(call: Call) -> web.StreamResponse:
     """POST patrons: register a new patron (a new PatronID; the body's is ignored)."""
     who = await staff(call)
-    c = await _conversation(call, who, None)
-    outcome = await _reply(c)
-    if outcome is not None:
-        return json_response(outcome.answer(c.record))
-    amount = steps.charge_due(c)
-    outstanding = Decimal(0)
-    ts = call.tenant
-    try:
-        async with call.store.transaction(ts) as tx:
-            patron_id = await PATRON.allocate(tx, ts)
-            record = with_patron_id(c.record, patron_id, PATRON.row_id(patron_id))
-            if amount:
-                record, outstanding = with_charge(record, amount, c.body, c.now)
-            saved = await tx.insert(ts, POLARIS_PATRONS, record, who.user_id)
-    except DuplicateRecord:
-        # A concurrent registration took the barcode after this call checked it; the unique index decided.
-        return json_response(steps.barcode_in_use(c.record["Barcode"]).answer(c.record))
-    return json_response(done(f"Patron {patron_id} registered.", _charge_note(amount, outstanding)).answer(saved))
+
+    async def insert(tx: RecordStore, c: steps.Conversation) -> dict[str, Any]:
+        patron_id = await PATRON.allocate(tx, c.ts)
+        record = with_patron_id(c.record, patron_id, PATRON.row_id(patron_id))
+        return await tx.insert(c.ts, POLARIS_PATRONS, _charged(c, record), who.user_id)
+
+    return await _converse(call, who, None, insert, "registered")
 
 
 async def update(call: Call) -> web.StreamResponse:
     """PUT patrons/{id}: change a patron's registration."""
     who = await staff(call)
-    ts = call.tenant
-    stored = await patrons.load(call.store, ts, call.uri["patronId"])
+    stored = await patrons.load(call.store, call.tenant, call.uri["patronId"])
     patrons.refuse_secured(stored)
     for sent in (call.body.get("PatronID"), (call.body.get("Registration") or {}).get("PatronID")):
         if sent not in (None, 0, stored["PatronID"]):
             raise errors.patron_id_mismatch(sent, stored["PatronID"])
-    c = await _conversation(call, who, stored)
-    outcome = await _reply(c)
-    if outcome is not None:
-        return json_response(outcome.answer(c.record))
-    amount = steps.charge_due(c)
-    outstanding = Decimal(0)
-    try:
-        async with call.store.transaction(ts) as tx:
-            # Locked, then checked again: the patron may have been deleted or secured since the call began.
-            current = await patrons.load(tx, ts, stored["PatronID"], for_update=True)
-            patrons.refuse_secured(current)
-            record = proposed(c.body, current, who.user_id, c.now)
-            if amount:
-                record, outstanding = with_charge(record, amount, c.body, c.now)
-            saved = await tx.update(ts, POLARIS_PATRONS, current["id"], record, who.user_id)
-    except DuplicateRecord:
-        return json_response(steps.barcode_in_use(c.record["Barcode"]).answer(c.record))
-    if saved is None:  # cannot happen while the patron is locked
-        raise errors.invalid_patron()
-    message = f"Patron {saved['PatronID']} updated."
-    return json_response(done(message, _charge_note(amount, outstanding)).answer(saved))
+
+    async def replace(tx: RecordStore, c: steps.Conversation) -> dict[str, Any] | None:
+        # Locked, then checked again: the patron may have been deleted or secured since the call began.
+        current = await patrons.load(tx, c.ts, stored["PatronID"], for_update=True)
+        patrons.refuse_secured(current)
+        record = _charged(c, proposed(c.body, current, who.user_id, c.now))
+        return await tx.update(c.ts, POLARIS_PATRONS, current["id"], record, who.user_id)
+
+    return await _converse(call, who, stored, replace, "updated")
 
 
 ROUTES = (

@@ -23,7 +23,8 @@ _NEW_PATRON: dict[str, Any] = {
     "PatronID": None, "RecordStatusID": 1, "SystemBlocks": 0, "YTDCircCount": 0, "LifetimeCircCount": 0,
     "ClaimCount": 0, "LostItemCount": 0, "ChargesAmount": 0, "CreditsAmount": 0,
 }
-_CENT = Decimal("0.01")
+# Money is kept to the cent.
+CENT = Decimal("0.01")
 
 
 def iso(moment: datetime) -> str:
@@ -80,22 +81,34 @@ def _decimal(value: Any) -> Decimal:
     return Decimal(str(value)) if isinstance(value, (int, float)) and not isinstance(value, bool) else Decimal(0)
 
 
-def with_charge(record: dict[str, Any], amount: Decimal, body: dict[str, Any], now: datetime
-                ) -> tuple[dict[str, Any], Decimal]:
-    """The record with an accepted registration charge: the payment fields of the request are recorded, and
-    what is not paid (nothing when waived) is added to ChargesAmount. Returns the record and that amount."""
+def _payment(amount: Decimal, body: dict[str, Any]) -> Decimal:
+    """What the request pays of a charge of ``amount``: its RegistrationPayment, at most the charge."""
+    return min(_decimal(body.get("RegistrationPayment")), amount).quantize(CENT)
+
+
+def outstanding(amount: Decimal, body: dict[str, Any]) -> Decimal:
+    """What accepting a charge of ``amount`` adds to ChargesAmount: the charge less the payment, nothing when
+    it is waived."""
+    if (body.get("PatronAccountTxnCode") or AccountTxnCode.CHARGE) == AccountTxnCode.WAIVE:
+        return Decimal(0)
+    return amount - _payment(amount, body)
+
+
+def with_charge(record: dict[str, Any], amount: Decimal, body: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The record with an accepted registration charge: the payment fields of the request are recorded (a
+    payment above the charge as the charge), and what is not paid (nothing when waived) is added to
+    ChargesAmount."""
     code = body.get("PatronAccountTxnCode") or AccountTxnCode.CHARGE
-    payment = min(_decimal(body.get("RegistrationPayment")), amount)
-    outstanding = Decimal(0) if code == AccountTxnCode.WAIVE else amount - payment
+    owed = outstanding(amount, body)
     charge = {
         "Amount": float(amount), "PatronAccountTxnCode": int(code),
         "PatronPaymentMethod": body.get("PatronPaymentMethod"),
-        "RegistrationPayment": float(_decimal(body.get("RegistrationPayment")).quantize(_CENT)),
-        "Outstanding": float(outstanding), "OrganizationID": record["OrganizationID"], "TransactionDate": iso(now),
+        "RegistrationPayment": float(_payment(amount, body)),
+        "Outstanding": float(owed), "OrganizationID": record["OrganizationID"], "TransactionDate": iso(now),
     }
-    total = (_decimal(record.get("ChargesAmount")) + outstanding).quantize(_CENT)
+    total = (_decimal(record.get("ChargesAmount")) + owed).quantize(CENT)
     return {**record, "ChargesAmount": float(total),
-            "RegistrationCharges": [*(record.get("RegistrationCharges") or []), charge]}, outstanding
+            "RegistrationCharges": [*(record.get("RegistrationCharges") or []), charge]}
 
 
 def patron_fields(record: dict[str, Any]) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 from mod_users.cql import quote
@@ -20,7 +21,7 @@ from mod_users.resources.polaris import organizations
 from mod_users.resources.polaris.registration import duplicates, postal_codes
 from mod_users.resources.polaris.registration.outcomes import Outcome, prompt, stop
 from mod_users.resources.polaris.registration.papi import PromptType, ReturnCode, Step, StopType
-from mod_users.resources.polaris.registration.proposal import instant, renews
+from mod_users.resources.polaris.registration.proposal import CENT, instant, renews
 from mod_users.storage.records import RecordStore
 from mod_users.storage.tables import POLARIS_PATRONS
 from mod_users.storage.tenants import TenantSchema
@@ -29,7 +30,6 @@ from mod_users.storage.tenants import TenantSchema
 REQUIRED_FLAGS = ("ExcludeFromOverdues", "ExcludeFromHolds", "ExcludeFromBills", "ExcludeFromAlmostOverdueAutoRenew",
                   "ExcludeFromPatronRecExpiration", "ExcludeFromInactivePatron", "StaffAcceptedUseSingleName")
 _ADDRESS_LINES = ("StreetOne", "StreetTwo", "StreetThree", "City", "PostalCode")
-_CENT = Decimal("0.01")
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,18 @@ class Conversation:
     @property
     def at_a_branch(self) -> bool:
         return bool(self.organizations) and self.organizations[0]["OrganizationCodeID"] == organizations.BRANCH
+
+    @cached_property
+    def charge(self) -> Decimal:
+        """The registration charge this call incurs: the registered branch's (or inherited) RegistrationCharge
+        for a new patron or a renewal (a later ExpirationDate), else 0. Step 15 asks about it and saving
+        records it; it is worked out once."""
+        if not self.at_a_branch:
+            return Decimal(0)
+        amount = Decimal(str(organizations.inherited(self.organizations, "RegistrationCharge") or 0)).quantize(CENT)
+        if amount <= 0 or (self.stored is not None and not renews(self.stored, self.record)):
+            return Decimal(0)
+        return amount
 
 
 def _blank(value: Any) -> bool:
@@ -130,24 +142,12 @@ async def patron_data_verified(c: Conversation) -> Outcome | None:
                   ["Move AddrCheckDate forward to stop this reminder."])
 
 
-def charge_due(c: Conversation) -> Decimal:
-    """The registration charge this call incurs: the registered branch's (or inherited) RegistrationCharge
-    for a new patron or a renewal (a later ExpirationDate), else 0."""
-    if not c.at_a_branch:
-        return Decimal(0)
-    amount = Decimal(str(organizations.inherited(c.organizations, "RegistrationCharge") or 0)).quantize(_CENT)
-    if amount <= 0 or (c.stored is not None and not renews(c.stored, c.record)):
-        return Decimal(0)
-    return amount
-
-
 async def charge_accepted(c: Conversation) -> Outcome | None:
     """Step 15: the registration charge, when there is one."""
-    amount = charge_due(c)
-    if not amount:
+    if not c.charge:
         return None
     return prompt(Step.REGISTRATION_CHARGE, PromptType.YES_NO, ReturnCode.REGISTRATION_CHARGE,
-                  f"A registration charge of {amount:.2f} applies. Accept it?",
+                  f"A registration charge of {c.charge:.2f} applies. Accept it?",
                   ["Answer 1 records it; send PatronAccountTxnCode (1 charge to the account, 2 payment, 3 waive), "
                    "PatronPaymentMethod and RegistrationPayment with the reply to record a payment."])
 
@@ -180,7 +180,6 @@ STEPS: tuple[Check, ...] = (
     Check(Step.REGISTRATION_CHARGE, True, charge_accepted),
     Check(Step.DUPLICATE_PATRONS, True, no_duplicates),
 )
-PROMPT_STEPS = tuple(c.step for c in STEPS if c.asks)
 
 
 async def run(c: Conversation, answered: Step) -> Outcome | None:
