@@ -135,8 +135,7 @@ class RecordStore:
 
         Raises :class:`mod_users.cql.CQLError` for a query that cannot be translated.
         """
-        tr = cql.translate(query or "cql.allRecords=1", indexes=table.indexes,
-                           server_choice=table.server_choice)
+        tr = _translate(table, query or "cql.allRecords=1")
         return await self.search_where(ts, table, tr.where, tr.params, tr.order_by, offset, limit)
 
     async def search_where(self, ts: TenantSchema, table: Table, where: str, params: list[Any],
@@ -198,7 +197,7 @@ class RecordStore:
     async def find(self, ts: TenantSchema, table: Table, query: str, cap: int) -> list[dict[str, Any]]:
         """Every record matching the CQL ``query``, in its sort order, but at most ``cap`` of them (for
         rules that look at a patron's blocks or associations, where a bound keeps a request bounded)."""
-        tr = cql.translate(query, indexes=table.indexes, server_choice=table.server_choice)
+        tr = _translate(table, query)
         order = f" ORDER BY {tr.order_by}" if tr.order_by else ""
         n = len(tr.params)
         with _translate_errors(ts):
@@ -208,7 +207,7 @@ class RecordStore:
 
     async def count(self, ts: TenantSchema, table: Table, query: str) -> int:
         """The exact number of records matching the CQL ``query`` (for rules such as "at most 20")."""
-        tr = cql.translate(query, indexes=table.indexes, server_choice=table.server_choice)
+        tr = _translate(table, query)
         with _translate_errors(ts):
             return int(await self._db.fetchval(f"SELECT count(*) FROM {ts.table(table.name)} WHERE {tr.where}",
                                                *tr.params))
@@ -298,7 +297,7 @@ class RecordStore:
 
     async def delete_matching(self, ts: TenantSchema, table: Table, query: str) -> int:
         """Delete every record matching the CQL ``query``; return how many went."""
-        tr = cql.translate(query, indexes=table.indexes, server_choice=table.server_choice)
+        tr = _translate(table, query)
         return await self.delete_where(ts, table, tr.where, tr.params)
 
     async def delete_where(self, ts: TenantSchema, table: Table, where: str, params: list[Any]) -> int:
@@ -319,6 +318,11 @@ class RecordStore:
         with _translate_errors(ts):
             await self._db.execute(
                 f"SELECT setval($1::regclass, GREATEST($2::bigint, last_value)) FROM {name}", name, used)
+
+
+def _translate(table: Table, query: str) -> cql.Translation:
+    """A CQL query as SQL over ``table``, using its declared indexes and server-choice fields."""
+    return cql.translate(query, indexes=table.indexes, server_choice=table.server_choice)
 
 
 def _as_uuid(value: Any) -> uuid.UUID | None:

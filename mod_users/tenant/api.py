@@ -16,10 +16,9 @@ from aiohttp import web
 
 from mod_users.errors import NotFound
 from mod_users.routing import Call, Route, json_response
-from mod_users.state import BACKGROUND, CONTRACT, POOL, SETTINGS
+from mod_users.state import BACKGROUND, CONTRACT, POOL, SETTINGS, STORE
 from mod_users.storage import jobs
 from mod_users.storage.migrations import MIGRATIONS, purge_tenant, upgrade_tenant
-from mod_users.storage.records import RecordStore
 from mod_users.storage.tables import ALL_TABLES
 from mod_users.storage.tenants import TenantSchema
 from mod_users.tenant.data_sets import REFERENCE_DATA, SAMPLE_DATA, load_data_sets
@@ -41,7 +40,7 @@ async def run_init(app: web.Application, ts: TenantSchema, attributes: dict[str,
         messages = await upgrade_tenant(con, ts, ALL_TABLES, MIGRATIONS, attributes["module_to"])
     root = app[SETTINGS].contract_dir
     schemas = app[CONTRACT].schemas
-    store = RecordStore(pool)
+    store = app[STORE]
     if _flag(attributes, "loadReference"):
         messages += await load_data_sets(store, ts, root / "reference-data", REFERENCE_DATA, schemas)
     if _flag(attributes, "loadSample"):
