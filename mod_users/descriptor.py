@@ -33,18 +33,47 @@ def render_descriptor(template_path: Path, version: str, artifact_id: str = ARTI
     return json.loads(text)
 
 
+# Characters Okapi refuses in a pathPattern, outside and (with "/") inside a {name} (its RoutingEntry).
+OKAPI_INVALID_PATH_CHARS = "\\%+{}()[].;:=?@#^$\"' "
+
+
+class InvalidPathPattern(ValueError):
+    """A pathPattern that Okapi would refuse when the descriptor is registered."""
+
+
+def check_path_pattern(pattern: str) -> None:
+    """Refuse a pathPattern as Okapi does: none of its reserved characters, ``{name}`` closed and without a
+    slash. (A dot is reserved, which is why the Polaris routes' first segment is a ``{placeholder}``.)"""
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "{":
+            end = pattern.find("}", i)
+            if end < 0:
+                raise InvalidPathPattern(f"Missing }}-character for {{}}-construct in pathPattern {pattern}")
+            bad = [c for c in pattern[i + 1:end] if c in OKAPI_INVALID_PATH_CHARS or c == "/"]
+            if bad:
+                raise InvalidPathPattern(f"Invalid character {bad[0]} inside {{}}-construct in pathPattern {pattern}")
+            i = end + 1
+            continue
+        if ch in OKAPI_INVALID_PATH_CHARS:
+            raise InvalidPathPattern(f"Invalid character {ch} for pathPattern {pattern}")
+        i += 1
+
+
 @lru_cache(maxsize=512)
 def path_pattern_regex(pattern: str) -> re.Pattern[str]:
     """Okapi's pathPattern rules: ``{x}`` is one or more characters but no slash, ``*`` is anything
-    (slashes and nothing included), every other character literal; the whole path must match."""
+    (slashes and nothing included), every other character literal; the whole path must match. A pattern
+    Okapi would refuse raises :class:`InvalidPathPattern`."""
+    check_path_pattern(pattern)
     out = []
     i = 0
     while i < len(pattern):
         ch = pattern[i]
         if ch == "{":
-            end = pattern.index("}", i)
+            i = pattern.index("}", i) + 1
             out.append("[^/]+")
-            i = end + 1
             continue
         out.append(".*" if ch == "*" else re.escape(ch))
         i += 1
@@ -68,10 +97,12 @@ class Handler:
 
 
 def handlers(descriptor: dict[str, Any]) -> list[Handler]:
-    """Every handler of every provided interface."""
+    """Every handler of every provided interface (a pathPattern Okapi would refuse raises
+    :class:`InvalidPathPattern`, so such a descriptor stops start-up as it would stop its registration)."""
     out = []
     for interface in descriptor.get("provides") or ():
         for entry in interface.get("handlers") or ():
+            check_path_pattern(entry.get("pathPattern", ""))
             out.append(Handler(
                 interface=interface["id"],
                 methods=tuple(entry.get("methods") or ()),
