@@ -25,6 +25,8 @@ class DatabaseSettings:
     database: str = "okapi_modules"
     max_pool_size: int = 10
     query_timeout_ms: int = 60_000
+    # The longest a request waits for a free pooled connection before it answers 503.
+    acquire_timeout_ms: int = 10_000
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         database=env.get("DB_DATABASE") or "okapi_modules",
         max_pool_size=_int(env, "DB_MAXPOOLSIZE", 10, 1, 1000),
         query_timeout_ms=_int(env, "DB_QUERYTIMEOUT", 60_000, 1),
+        acquire_timeout_ms=_int(env, "DB_ACQUIRETIMEOUT", 10_000, 1),
     )
     embedded_port = env.get("MOD_USERS_PG_PORT")
     return Settings(

@@ -35,6 +35,10 @@ class NotFound(ApiError):
     status = 404
 
 
+class RequestTimeout(ApiError):
+    status = 408
+
+
 class ValidationFailed(Exception):
     """422: the body breaks the schema or a business rule; carries every failing field."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 import time
@@ -34,6 +35,9 @@ from mod_users.storage.errors import (
 )
 
 log = logging.getLogger("mod_users.http")
+# Logged (never sent) for a request that ended without an answer: its client disconnected (as nginx logs
+# it), or shutdown cut the handler off.
+CLIENT_WENT_AWAY = 499
 
 
 @web.middleware
@@ -53,6 +57,9 @@ async def okapi_context(request: web.Request, handler: web.Handler) -> web.Strea
     except web.HTTPException as exc:
         status = exc.status
         exc.headers[REQUEST_ID] = okapi.request_id
+        raise
+    except asyncio.CancelledError:
+        status = CLIENT_WENT_AWAY  # the handler was cut off (its client left, or shutdown ran out of time)
         raise
     finally:
         log.info("request", extra={
@@ -77,6 +84,10 @@ async def error_mapping(request: web.Request, handler: web.Handler) -> web.Strea
         return json_response(exc.body(), status=exc.status)
     except ValidationFailed as exc:
         return json_response(exc.body(), status=422)
+    except ConnectionResetError:
+        # The client left mid-request: nobody reads this answer, and it is not our failure (re-raised,
+        # aiohttp would log it as an error).
+        return web.Response(status=CLIENT_WENT_AWAY)
     except DuplicateRecord as exc:
         if request.get(STYLE_KEY) == "polaris":
             return _polaris(400, str(exc), POLARIS_MALFORMED_REQUEST)

@@ -8,6 +8,7 @@ whose JSON body is parsed and valid against the declared schema.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Awaitable, Callable
@@ -22,15 +23,20 @@ from mod_users.errors import (
     BadRequest,
     Forbidden,
     PolarisError,
+    RequestTimeout,
     not_privileged,
     schema_failure,
 )
+from mod_users.okapi import TENANT as TENANT_HEADER
 from mod_users.okapi import OkapiContext
-from mod_users.state import STORE
+from mod_users.state import SETTINGS, STORE
 from mod_users.storage.records import RecordStore
 from mod_users.storage.tenants import TenantSchema
 
 Handler = Callable[["Call"], Awaitable[web.StreamResponse]]
+
+# The longest a client may take to send a request body.
+BODY_SECONDS = 30
 
 OKAPI_KEY = web.RequestKey("okapi", OkapiContext)  # set by the okapi_context middleware
 # The error style of the route a request was bound to; the error middleware answers in that shape.
@@ -103,8 +109,19 @@ def _reject_constant(name: str) -> Any:
 
 
 async def read_json(request: web.Request) -> Any:
-    """Parse the request body as JSON; a 400 says what is wrong and where."""
-    raw = await request.read()
+    """Parse the request body as JSON; a 400 says what is wrong and where.
+
+    A body declared larger than the limit is refused (413) before any of it is read, and one that does
+    not arrive within BODY_SECONDS is a 408: a client trickling a body cannot hold a request open.
+    """
+    limit = request.app[SETTINGS].max_body_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length)
+    try:
+        async with asyncio.timeout(BODY_SECONDS):
+            raw = await request.read()
+    except TimeoutError:
+        raise RequestTimeout(f"Request body not received within {BODY_SECONDS} seconds") from None
     if not raw.strip():
         raise BadRequest("Request body is empty; a JSON document is required")
     try:
@@ -170,6 +187,9 @@ def bind(route: Route, endpoint: Endpoint, contract: Contract, desired: tuple[st
         okapi: OkapiContext = request[OKAPI_KEY]
         if not okapi.tenant_name:
             raise BadRequest("Missing X-Okapi-Tenant header")
+        if len(request.headers.getall(TENANT_HEADER, ())) > 1:
+            # Which one would a proxy in front of us have checked? Refuse rather than guess.
+            raise BadRequest("X-Okapi-Tenant header given more than once")
         tenant = TenantSchema(okapi.tenant_name)  # validated once, before anything uses it
         missing = [p for p in desired if p not in okapi.permissions]
         if missing:

@@ -357,12 +357,25 @@ async def test_optimistic_locking_refuses_a_stale_version(app_client, tenant):
     assert (await app_client.put(item, json=condition(name="v2", _version=1), headers=h)).status == 204
     stored = await (await app_client.get(item, headers=h)).json()
     assert stored["_version"] == 2 and stored["name"] == "v2"
-    for stale in (1, None, 7):
-        body = condition(name="lost update") if stale is None else condition(name="lost update", _version=stale)
-        resp = await app_client.put(item, json=body, headers=h)
+    for stale in (1, 7):
+        resp = await app_client.put(item, json=condition(name="lost update", _version=stale), headers=h)
         assert resp.status == 409
         assert "Stored _version is 2" in await resp.text()
     assert (await (await app_client.get(item, headers=h)).json())["name"] == "v2"
+
+
+async def test_a_put_without_version_replaces_the_record_as_the_v0_1_api_has_it(app_client, tenant):
+    # The patron-block-conditions API (v0.1) has no _version: a client written to it is not refused.
+    h = {"X-Okapi-Tenant": tenant}
+    created = await (await app_client.post(PATH, json=condition(name="v1"), headers=h)).json()
+    item = f"{PATH}/{created['id']}"
+    assert (await app_client.put(item, json=condition(name="v2", _version=1), headers=h)).status == 204
+    resp = await app_client.put(item, json=condition(name="plain v0.1 client"), headers=h)
+    assert resp.status == 204, await resp.text()
+    stored = await (await app_client.get(item, headers=h)).json()
+    assert stored["name"] == "plain v0.1 client" and stored["_version"] == 3
+    # ... and a client that does send the version it read is still protected against a lost update
+    assert (await app_client.put(item, json=condition(name="stale", _version=2), headers=h)).status == 409
 
 
 async def test_concurrent_updates_with_the_same_version_let_exactly_one_win(app_client, tenant):

@@ -162,3 +162,27 @@ def test_workers_share_the_port_and_stop_together(data_dir):
     finally:
         _stop(proc)
     assert not (data_dir / "pgdata" / "postmaster.pid").exists()
+
+
+def test_serve_starts_before_its_configured_database_and_answers_503(data_dir):
+    # As an orchestrator may start it: DB_HOST names a server that is not up (yet). No crash loop.
+    port, db_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DB_")}
+    env.update(DB_HOST="127.0.0.1", DB_PORT=str(db_port), MOD_USERS_DATA_DIR=str(data_dir))
+    proc = subprocess.Popen([sys.executable, "-m", "mod_users.cli", "serve", "--port", str(port)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        health = None
+        while health is None:
+            assert proc.poll() is None, proc.stdout.read().decode()[-2000:]
+            assert time.monotonic() < deadline, "serve never answered"
+            try:
+                health = _call(port, "GET", "/admin/health")
+            except OSError:
+                time.sleep(0.2)
+        assert health[0] == 503
+        assert _call(port, "GET", "/patron-block-conditions")[0] == 503
+    finally:
+        log = _stop(proc)
+    assert "database unreachable at start-up" in log

@@ -23,6 +23,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import asyncpg
+
 from mod_users.config import DatabaseSettings
 from mod_users.storage.database import ensure_database
 
@@ -244,7 +246,14 @@ def database_session(configured: DatabaseSettings, root: Path | None = None, *, 
     test session, the benchmarks).
     """
     if configured.host:
-        asyncio.run(ensure_database(configured))
+        try:
+            asyncio.run(ensure_database(configured))
+        except (OSError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError) as exc:
+            # An orchestrator may start us before the database: serve (503 and an unhealthy
+            # /admin/health) until it answers, rather than crash-looping. Only a database that is
+            # missing when it is reachable is created; a missing one found later answers 503.
+            log.warning("database unreachable at start-up; answering 503 until it is",
+                        extra={"database": f"{configured.host}:{configured.port}", "error": repr(exc)})
         yield configured
         return
     throwaway = root is None

@@ -41,6 +41,10 @@ _CONNECTION_ERRORS = (
     asyncpg.ConnectionDoesNotExistError,
     asyncpg.AdminShutdownError,
     asyncpg.CrashShutdownError,
+    # The server answers but will not let us in (the database is missing, the credentials were changed):
+    # the service cannot work until an operator fixes it, which is "unavailable", not a client's error.
+    asyncpg.InvalidCatalogNameError,
+    asyncpg.InvalidAuthorizationSpecificationError,
 )
 
 
@@ -100,10 +104,16 @@ def _duplicate(exc: asyncpg.UniqueViolationError, table: Table | None, record: d
 
 
 class RecordStore:
-    """Tenant-scoped CRUD and CQL search over JSONB tables, on a pool or inside one transaction."""
+    """Tenant-scoped CRUD and CQL search over JSONB tables, on a pool or inside one transaction.
 
-    def __init__(self, executor: asyncpg.Pool | asyncpg.Connection) -> None:
-        self._db = executor
+    On a pool, every call waits at most ``acquire_timeout`` seconds for a connection: a database that
+    hangs, or a pool all of whose connections are stuck, answers DatabaseUnavailable (503) in bounded
+    time instead of queueing requests behind it.
+    """
+
+    def __init__(self, executor: asyncpg.Pool | asyncpg.Connection, acquire_timeout: float | None = None) -> None:
+        self._db: _Borrowing | asyncpg.Connection = (
+            executor if isinstance(executor, asyncpg.Connection) else _Borrowing(executor, acquire_timeout))
 
     @contextlib.asynccontextmanager
     async def transaction(self, ts: TenantSchema) -> AsyncIterator[RecordStore]:
@@ -113,8 +123,20 @@ class RecordStore:
                 yield RecordStore(self._db)
             return
         with _translate_errors(ts):
-            async with self._db.acquire() as con, con.transaction():
-                yield RecordStore(con)
+            async with self._db.acquire() as con:
+                tx = con.transaction()
+                await tx.start()
+                try:
+                    yield RecordStore(con)
+                except BaseException:
+                    await _roll_back(con, tx)
+                    raise
+                try:
+                    await tx.commit()
+                except asyncpg.InterfaceError as exc:
+                    if _gone(con):  # lost on the way to COMMIT: the client must not get a 500
+                        raise DatabaseUnavailable("database connection lost at commit") from exc
+                    raise
 
     # -- reading ----------------------------------------------------------------------------------
     async def get(self, ts: TenantSchema, table: Table, record_id: str, *, for_update: bool = False
@@ -246,8 +268,10 @@ class RecordStore:
                      user_id: str | None) -> dict[str, Any] | None:
         """Replace the record's document, keeping its created* metadata; None when it does not exist.
 
-        With optimistic locking the stored ``_version`` must equal the one sent (409 otherwise) and is
-        incremented; the check and the write are one statement, so concurrent updates cannot both win.
+        With optimistic locking a ``_version`` sent must equal the stored one (409 otherwise); the check
+        and the write are one statement, so concurrent updates cannot both win. A record sent without
+        ``_version`` replaces the stored one unconditionally, as a PUT without If-Match does (the v0.1
+        API has no ``_version``; RMB's failOnConflict would refuse it). Either way the version goes up.
         """
         rid = _as_uuid(record_id)
         if rid is None:
@@ -266,15 +290,14 @@ class RecordStore:
                 return await self._db.fetchval(
                     f"UPDATE {target} AS t SET jsonb = {new_doc} WHERE t.id = $1 RETURNING t.jsonb", rid, doc
                 )
-            # RMB's failOnConflict: the request must carry the stored _version (absent matches absent);
-            # the stored one then goes up by one, wrapping as RMB does at 2^31.
+            # The stored _version goes up by one, wrapping as RMB does at 2^31.
             sent = record.get("_version")
             doc.pop("_version", None)
+            condition = "" if sent is None else " AND (t.jsonb->'_version') IS NOT DISTINCT FROM to_jsonb($3::bigint)"
             row = await self._db.fetchrow(
                 f"UPDATE {target} AS t SET jsonb = jsonb_set({new_doc}, '{{_version}}', "
                 f"to_jsonb((coalesce((t.jsonb->>'_version')::bigint, 0) + 1) % 2147483648)) "
-                f"WHERE t.id = $1 AND (t.jsonb->'_version') IS NOT DISTINCT FROM to_jsonb($3::bigint) "
-                f"RETURNING t.jsonb", rid, doc, sent,
+                f"WHERE t.id = $1{condition} RETURNING t.jsonb", rid, doc, *(() if sent is None else (sent,)),
             )
             if row is not None:
                 return row[0]
@@ -318,6 +341,55 @@ class RecordStore:
         with _translate_errors(ts):
             await self._db.execute(
                 f"SELECT setval($1::regclass, GREATEST($2::bigint, last_value)) FROM {name}", name, used)
+
+
+class _Borrowing:
+    """The pool, borrowed from one statement at a time with a bounded wait for a free connection."""
+
+    def __init__(self, pool: asyncpg.Pool, timeout: float | None) -> None:
+        self._pool = pool
+        self._timeout = timeout
+
+    def acquire(self) -> Any:
+        # The timeout also bounds how long a release waits for a cancelled query (asyncpg applies it).
+        return self._pool.acquire(timeout=self._timeout)
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        async with self.acquire() as con:
+            return await con.fetchval(sql, *args)
+
+    async def fetchrow(self, sql: str, *args: Any) -> Any:
+        async with self.acquire() as con:
+            return await con.fetchrow(sql, *args)
+
+    async def fetch(self, sql: str, *args: Any) -> list[Any]:
+        async with self.acquire() as con:
+            return await con.fetch(sql, *args)
+
+    async def execute(self, sql: str, *args: Any) -> str:
+        async with self.acquire() as con:
+            return await con.execute(sql, *args)
+
+
+def _gone(con: asyncpg.Connection) -> bool:
+    """Whether the connection broke. asyncpg hands a connection that closed mid-operation straight back
+    to the pool, after which even asking the proxy raises InterfaceError."""
+    try:
+        return con.is_closed()
+    except asyncpg.InterfaceError:
+        return True
+
+
+async def _roll_back(con: asyncpg.Connection, tx: Any) -> None:
+    """Roll back after a failure, unless the connection itself is what failed: then there is nothing to
+    roll back on (the server aborts the transaction when the connection goes), and the failure that is
+    already on its way (a 503 for a lost database) must not be replaced by the rollback's own."""
+    if _gone(con):
+        return
+    try:
+        await tx.rollback()
+    except (asyncpg.InterfaceError, asyncpg.InternalClientError, *_CONNECTION_ERRORS):
+        pass
 
 
 def _translate(table: Table, query: str) -> cql.Translation:
