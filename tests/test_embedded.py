@@ -64,6 +64,28 @@ def test_a_running_cluster_is_reused_and_left_to_its_starter(cluster_root):
         owner.stop()
 
 
+def test_a_cluster_left_by_a_process_that_died_is_adopted_and_stopped(cluster_root):
+    import subprocess
+    import sys
+
+    # The starter is a process that starts the cluster and is killed without stopping it (kill -9).
+    starter = subprocess.run([sys.executable, "-c", (
+        "import sys; from pathlib import Path; from mod_users.storage.embedded import EmbeddedPostgres; "
+        f"EmbeddedPostgres(Path({str(cluster_root)!r}), durable=False).start(); "
+        "import os, signal; os.kill(os.getpid(), signal.SIGKILL)")], cwd=Path(__file__).parent.parent)
+    assert starter.returncode == -9
+    assert (cluster_root / "pgdata" / "postmaster.pid").exists(), "the dead starter's server is running"
+    heir = EmbeddedPostgres(cluster_root, durable=False)
+    try:
+        db = heir.start()
+        assert heir.started_here  # adopted: it will be stopped with this process's shutdown
+        asyncio.run(ensure_database(db))
+        assert asyncio.run(_query(db, "SELECT 1")) == 1
+    finally:
+        heir.stop()
+    assert not (cluster_root / "pgdata" / "postmaster.pid").exists()
+
+
 def test_the_password_file_is_private(cluster_root):
     cluster = EmbeddedPostgres(cluster_root, durable=False)
     cluster.start()

@@ -80,6 +80,9 @@ class EmbeddedPostgres:
         self.root = Path(root).absolute()
         self.pgdata = self.root / "pgdata"
         self.password_file = self.root / "password"
+        # Which process started the running server, so that a server left by a process that died (kill -9)
+        # is adopted, and stopped, by the next one instead of running on forever.
+        self.owner_file = self.root / "owner.pid"
         self.requested_port = port
         self.durable = durable
         self._bin_dir = bin_dir
@@ -200,16 +203,42 @@ class EmbeddedPostgres:
         running = self._running_port()
         if running is not None:
             self.port = running
-            log.info("reusing running embedded PostgreSQL", extra={"port": running})
+            if self._owner_died():
+                self._own()
+                log.info("adopted embedded PostgreSQL left running by a process that ended",
+                         extra={"port": running})
+            else:
+                log.info("reusing running embedded PostgreSQL", extra={"port": running})
         else:
             self.port = self.requested_port or free_port()
             self._run(
                 "pg_ctl", "start", "-D", str(self.pgdata), "-w", "-t", "60",
                 "-l", str(self.pgdata / "server.log"), "-o", f"-p {int(self.port)}",
             )
-            self.started_here = True
+            self._own()
             log.info("started embedded PostgreSQL", extra={"port": self.port})
         return self.settings()
+
+    def _own(self) -> None:
+        self.started_here = True
+        self.owner_file.write_text(f"{os.getpid()}\n")
+
+    def _owner_died(self) -> bool:
+        """Whether the process recorded as the running server's starter has ended. A server with no
+        record was started by someone else (by hand, say) and is never adopted."""
+        try:
+            pid = int(self.owner_file.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return False
+        if pid == os.getpid():
+            return False
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False  # alive, under another user
+        return False
 
     def settings(self) -> DatabaseSettings:
         if self.port is None:
@@ -226,6 +255,7 @@ class EmbeddedPostgres:
         if not self.started_here:
             return
         self._run("pg_ctl", "stop", "-D", str(self.pgdata), "-m", mode, "-w", "-t", "60", check=False)
+        self.owner_file.unlink(missing_ok=True)
         self.started_here = False
         log.info("stopped embedded PostgreSQL")
 
