@@ -205,3 +205,18 @@ def test_a_broken_ref_fails_loading_the_contract_not_a_request(tmp_path):
         "/things:\n  post:\n    body:\n      application/json:\n        type: thing\n")
     with pytest.raises(ValueError, match=r"thing\.json"):
         load_contract(ramls, schemas)
+
+
+@pytest.mark.parametrize(("body", "field", "message"), [
+    (None, "", "null is not of type object"),
+    ({"name": "n", "blockBorrowing": None}, "blockBorrowing", "null is not of type boolean"),
+    ({"name": True}, "name", "true is not of type string"),
+    ({"name": "n", "valueType": "X"}, "valueType", '"X" is not one of ["Integer", "Double"]'),
+    ({"name": "n" * 1025}, "name", "must have at most 1024 characters"),
+    ({"name": "n", "_version": -1}, "_version", "-1 must be >= 0"),
+])
+def test_422_messages_write_values_as_json(body, field, message):
+    # A client sends JSON and should read its values back as JSON, not as Python prints them.
+    found = {e.field: e.message for e in CONTRACT.schemas.errors("patron-block-condition.json", body)}
+    assert message in found[field], found
+    assert not any(word in text for text in found.values() for word in ("None", "True", "False", "['"))

@@ -157,4 +157,33 @@ def _field_errors(error: ValidationError) -> list[FieldError]:
                        f"Unrecognized field \"{name}\" (not allowed by the schema)", keyword)
             for name in sorted(k for k in error.instance if k not in allowed)
         ]
-    return [FieldError(_dotted(path), error.instance, error.message, keyword)]
+    return [FieldError(_dotted(path), error.instance, _message(error), keyword)]
+
+
+def _json(value: Any, limit: int = 80) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _message(error: ValidationError) -> str:
+    """jsonschema's message with values written as JSON (null, true, ["a"]), not as Python writes them
+    (None, True, ['a']): a client of a JSON API should read its own data back."""
+    value, expected = _json(error.instance), error.validator_value
+    match error.validator:
+        case "type":
+            types = expected if isinstance(expected, list) else [expected]
+            return f"{value} is not of type {' or '.join(map(str, types))}"
+        case "enum":
+            return f"{value} is not one of {_json(expected, 200)}"
+        case "minLength" | "maxLength":
+            bound = "at least" if error.validator == "minLength" else "at most"
+            return f"{value} must have {bound} {expected} characters"
+        case "minimum" | "maximum":
+            exclusive = isinstance(error.schema, dict) and error.schema.get(f"exclusive{error.validator.title()}")
+            relation = (">" if exclusive else ">=") if error.validator == "minimum" else ("<" if exclusive else "<=")
+            return f"{value} must be {relation} {expected}"
+        case "format":
+            return f"{value} is not a valid {expected}"
+        case "pattern":
+            return f"{value} does not match the pattern {_json(expected, 200)}"
+    return error.message
