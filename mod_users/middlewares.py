@@ -35,6 +35,7 @@ from mod_users.storage.errors import (
 )
 
 log = logging.getLogger("mod_users.http")
+_POLARIS_PREFIX = "/polaris.applicationservices/"
 # Logged (never sent) for a request that ended without an answer: its client disconnected (as nginx logs
 # it), or shutdown cut the handler off.
 CLIENT_WENT_AWAY = 499
@@ -79,6 +80,13 @@ async def error_mapping(request: web.Request, handler: web.Handler) -> web.Strea
     except web.HTTPException as exc:
         if request.get(STYLE_KEY) == "polaris" and exc.status == 413:
             return _polaris(413, exc.text or "Request body too large", POLARIS_BODY_TOO_LARGE)
+        if exc.status in (404, 405) and request.path.lower().startswith(_POLARIS_PREFIX):
+            # No route matched, but the client speaks Polaris: it reads Polaris error objects.
+            answer = _polaris(exc.status, f"No such call: {request.method} {request.path[:200]}",
+                              POLARIS_MALFORMED_REQUEST)
+            if "Allow" in exc.headers:
+                answer.headers["Allow"] = exc.headers["Allow"]
+            return answer
         raise
     except PolarisError as exc:
         return json_response(exc.body(), status=exc.status)

@@ -32,6 +32,22 @@ async def test_only_the_prefix_is_case_insensitive(app_client, sample_tenant):
     resp = await app_client.get(url("/Patrons/1002/BlocksSummary"), params=SUMMARY_QUERY,
                                 headers=headers(sample_tenant))
     assert resp.status == 404
+    assert is_polaris_error(await resp.json(), -1)
+
+
+@pytest.mark.parametrize(("method", "resource", "status"), [
+    ("GET", "/patrons/1001/nosuch", 404),
+    ("DELETE", "/patrons/1001/associations/", 404),
+    ("DELETE", "/patrons/1001/associations", 405),
+])
+async def test_a_call_no_route_serves_answers_a_polaris_error(app_client, sample_tenant, method, resource, status):
+    # A Polaris client reads Polaris error objects, also for a URL or method the module does not serve.
+    resp = await app_client.request(method, url(resource), headers=headers(sample_tenant))
+    assert resp.status == status
+    body = await resp.json()
+    assert is_polaris_error(body, -1) and "No such call" in body["Message"]
+    if status == 405:
+        assert "GET" in resp.headers["Allow"]
 
 
 @pytest.mark.parametrize(("part", "value"), [("version", "v2"), ("lang", "en"), ("lang", "ENG"),
