@@ -249,3 +249,16 @@ async def test_bad_attributes_are_422(app_client, new_tenant, body):
 async def test_malformed_attributes_are_400(app_client, new_tenant):
     resp = await app_client.post("/_/tenant", data=b"{module_to", headers={"X-Okapi-Tenant": new_tenant})
     assert resp.status == 400
+
+
+async def test_a_failing_job_still_says_what_it_did(app_client, new_tenant, monkeypatch):
+    from mod_users.tenant import api
+
+    async def broken(*args, **kwargs):
+        raise ValueError("reference record max_number_of_lost_items.json is invalid")
+
+    monkeypatch.setattr(api, "load_data_sets", broken)
+    job = await run_job(app_client, new_tenant, init_body())
+    assert "max_number_of_lost_items.json is invalid" in job["error"]
+    # the schema was created before the failure, and the job says so
+    assert any(m.startswith("applied migration") for m in job["messages"]), job["messages"]

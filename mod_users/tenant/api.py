@@ -33,11 +33,14 @@ def _flag(attributes: dict[str, Any], key: str) -> bool:
     return False
 
 
-async def run_init(app: web.Application, ts: TenantSchema, attributes: dict[str, Any]) -> list[str]:
-    """Create or upgrade the schema and load the requested data; return what was done."""
+async def run_init(app: web.Application, ts: TenantSchema, attributes: dict[str, Any],
+                   messages: list[str] | None = None) -> list[str]:
+    """Create or upgrade the schema and load the requested data; return what was done (also appended,
+    step by step, to ``messages`` when given, so that a failing job still tells what it did)."""
+    messages = [] if messages is None else messages
     pool = app[POOL]
     async with pool.acquire() as con:
-        messages = await upgrade_tenant(con, ts, ALL_TABLES, MIGRATIONS, attributes["module_to"])
+        messages += await upgrade_tenant(con, ts, ALL_TABLES, MIGRATIONS, attributes["module_to"])
     root = app[SETTINGS].contract_dir
     schemas = app[CONTRACT].schemas
     store = app[STORE]
@@ -49,13 +52,14 @@ async def run_init(app: web.Application, ts: TenantSchema, attributes: dict[str,
 
 
 async def _run_job(app: web.Application, ts: TenantSchema, job: dict[str, Any]) -> None:
+    messages: list[str] = []
     try:
-        messages = await run_init(app, ts, job["tenantAttributes"])
+        await run_init(app, ts, job["tenantAttributes"], messages)
         error = None
         log.info("tenant init done", extra={"job": job["id"], "steps": len(messages)})
     except Exception as exc:  # the job reports any failure; nothing may escape a background task
         log.exception("tenant init failed", extra={"job": job["id"]})
-        messages, error = [], f"{exc.__class__.__name__}: {exc}"
+        error = f"{exc.__class__.__name__}: {exc}"
     try:
         async with app[POOL].acquire() as con:
             await jobs.finish_job(con, ts, job, messages, error)
