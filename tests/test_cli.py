@@ -29,3 +29,28 @@ def test_cql_reports_a_bad_query_with_its_column():
 def test_cql_refuses_an_unknown_table_and_other_commands_unknown_options():
     assert _run("cql", "x", "--table", "nope").returncode == 2
     assert _run("descriptor", "--bogus").returncode == 2
+
+
+def _readme_commands() -> list[str]:
+    """The fenced one-line commands at the top of the README, before its first section."""
+    top = (PROJECT_ROOT / "README.md").read_text().split("\n## ", 1)[0]
+    blocks = top.split("```")[1::2]
+    return [block.strip() for block in blocks]
+
+
+def test_the_readme_opens_with_the_two_commands_and_ci_runs_the_test_one():
+    serve, tests = _readme_commands()
+    assert serve.endswith("mod-users serve") and "pip install" in serve
+    assert tests.endswith("-m pytest") and "'.[test]'" in tests
+    ci = (PROJECT_ROOT / ".ci" / "run").read_text().strip().splitlines()
+    assert ci[-1] == tests, "the CI runs something else than the README's test command"
+    assert not [line for line in ci[:-1] if line and not line.startswith(("#", "set ", "cd "))]
+
+
+def test_the_console_script_is_installed_beside_this_python():
+    from pathlib import Path
+
+    script = Path(sys.executable).parent / "mod-users"
+    assert script.exists(), "pip install did not create the mod-users command"
+    out = subprocess.run([str(script), "cql", "name==x"], capture_output=True, text=True)
+    assert out.returncode == 0 and "WHERE" in out.stdout.upper()
