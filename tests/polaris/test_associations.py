@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from urllib.parse import quote
 
 import asyncpg
 import pytest
@@ -207,11 +208,14 @@ async def test_removing_associations_removes_both_sides(app_client, sample_tenan
 
 @pytest.mark.parametrize(("ids", "code"), [("x", -3805), ("{b},", -3805), ("{b},,{c}", -3805), (" {b}", -3805),
                                            ("-{b}", -3805), ("{b};{c}", -3805), ("{b},{c},{d}", -3803),
-                                           ("{b},{unknown}", -3803)])
+                                           ("{b},{unknown}", -3803), ("+{b}", -3805), ("{b}%20", -3805),
+                                           ("{b},%20{c}", -3805), ("{arabic_b}", -3805), ("{c},{arabic_b}", -3805)])
 async def test_a_bad_removal_removes_nothing(app_client, sample_tenant, ids, code):
     a, b, c, d = await _patrons(app_client, sample_tenant, 4)
     await associate(app_client, sample_tenant, a, b, c)
-    resp = await app_client.delete(_path(a, ids.format(b=b, c=c, d=d, unknown=UNKNOWN)),
+    # Arabic-Indic digits, percent-encoded as a client sends them: \d and int() read them as b
+    arabic_b = "".join(quote(chr(0x660 + int(digit))) for digit in str(b))
+    resp = await app_client.delete(_path(a, ids.format(b=b, c=c, d=d, unknown=UNKNOWN, arabic_b=arabic_b)),
                                    headers=headers(sample_tenant))
     await _error(resp, 400, code)
     assert set(await _linked(app_client, sample_tenant, a)) == {b, c}

@@ -76,6 +76,8 @@ async def test_patronblocks_needs_no_permission_but_a_workstation(app_client, sa
 
 @pytest.mark.parametrize(("params", "status", "code"), [
     ({"orgID": str(UNKNOWN)}, 404, -5000), ({}, 400, -1), ({"orgID": "main"}, 400, -1), ({"orgID": "3.0"}, 400, -1),
+    # Arabic-Indic 3, a sign, spaces: int() reads each as 3, the contract allows only ASCII digits
+    ({"orgID": "\u0663"}, 400, -1), ({"orgID": "+3"}, 400, -1), ({"orgID": " 3"}, 400, -1), ({"orgID": "3\t"}, 400, -1),
 ])
 async def test_patronblocks_failures(app_client, sample_tenant, params, status, code):
     resp = await app_client.get(url("/patronblocks"), params=params, headers=headers(sample_tenant))
@@ -115,7 +117,11 @@ async def test_the_summary_lists_free_text_then_library_then_system_blocks(app_c
     (1002, {"associatedblocks": "false"}, 400, -1),
     (1002, {"logonBranchID": "x", "associatedblocks": "false"}, 400, -1),
     (1002, {"logonBranchID": "3", "associatedblocks": "maybe"}, 400, -1),
+    (1002, {"logonBranchID": "\u0663", "associatedblocks": "false"}, 400, -1),
     ("x", QUERY, 400, -1),
+    # Arabic-Indic and fullwidth 1002, a sign, spaces: all patron 1002 to int(), none an id the contract allows
+    ("%D9%A1%D9%A0%D9%A0%D9%A2", QUERY, 400, -1), ("\uff11\uff10\uff10\uff12", QUERY, 400, -1),
+    ("+1002", QUERY, 400, -1), ("%201002", QUERY, 400, -1), ("1002%20", QUERY, 400, -1), ("-0", QUERY, 400, -1),
 ])
 async def test_summary_failures(app_client, sample_tenant, patron, params, status, code):
     resp = await app_client.get(url(f"/patrons/{patron}/blockssummary"), params=params,

@@ -35,7 +35,10 @@ async def test_only_the_prefix_is_case_insensitive(app_client, sample_tenant):
 
 
 @pytest.mark.parametrize(("part", "value"), [("version", "v2"), ("lang", "en"), ("lang", "ENG"),
-                                             ("product", "x"), ("org", "main"), ("workstation", "1.5")])
+                                             ("product", "x"), ("org", "main"), ("workstation", "1.5"),
+                                             # int() reads these as 3, 1 and 19: only ASCII digits name an id
+                                             ("org", "\u0663"), ("org", "+3"), ("org", " 3"), ("org", "3 "),
+                                             ("workstation", "\uff11"), ("product", "+19"), ("product", "-0")])
 async def test_route_parts_are_checked(app_client, sample_tenant, part, value):
     parts = {"lang": "eng", "product": "19", "org": "3", "workstation": "1", "version": "v1"}
     parts[part] = value

@@ -25,7 +25,8 @@ from mod_users.storage.tables import POLARIS_PATRON_ASSOCIATIONS
 from mod_users.storage.tenants import TenantSchema
 
 NOTE_LIMIT = 255
-_ID_LIST = re.compile(r"\d{1,10}(,\d{1,10})*")
+# ASCII digits only: \d also matches other scripts' digits, which int() reads as the same ids.
+_ID_LIST = re.compile(r"[0-9]{1,10}(,[0-9]{1,10})*")
 
 
 def _row_id(patron_id: int, linked_id: int) -> str:
