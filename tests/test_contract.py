@@ -121,7 +121,8 @@ def test_raml_reader_transforms_and_optional_methods(tmp_path: Path):
     ("param", "raw", "expected"),
     [
         (Param("n", "integer", minimum=0, maximum=5), "5", 5),
-        (Param("n", "integer"), "+7", 7),
+        (Param("n", "integer"), "-7", -7),
+        (Param("n", "integer", minimum=0), "007", 7),
         (Param("b", "boolean"), "TRUE", True),
         (Param("s", "string", pattern="[a-z]{2}"), "en", "en"),
         (Param("e", "string", enum=("a", "b")), "b", "b"),
@@ -143,6 +144,17 @@ def test_parameters_convert(param, raw, expected):
         (Param("s", "string", pattern="[a-z]{2}"), "eng"),
         (Param("e", "string", enum=("a", "b")), "c"),
         (Param("x", "number"), "nan"),
+        # only ASCII digits and a leading minus: int() and float() read all of these as numbers
+        (Param("n", "integer"), "+7"),
+        (Param("n", "integer"), " 7"),
+        (Param("n", "integer"), "7\n"),
+        (Param("n", "integer"), "\u0667"),
+        (Param("n", "integer"), "\uff17"),
+        (Param("n", "integer", minimum=0), "-0"),
+        (Param("x", "number"), " 1.5"),
+        (Param("x", "number"), "1_5"),
+        (Param("x", "number"), "\u0661.5"),
+        (Param("x", "number"), "infinity"),
         (Param("s", "string", max_length=3), "abcd"),
     ],
 )

@@ -19,15 +19,24 @@ class ParamError(ValueError):
         self.name = name
 
 
+# ASCII digits and at most a leading minus, nothing around them: int() and float() also read other scripts'
+# digits ("\u0661\u0660\u0660\u0662" is 1002), a plus sign and surrounding spaces, so a check built on them
+# (or on \d) lets several spellings name one id.
+_INTEGER = re.compile(r"-?[0-9]{1,19}")
+_NUMBER = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
 def _number(param: Param, raw: str) -> int | float:
     if param.type == "integer":
-        if not re.fullmatch(r"[+-]?\d{1,19}", raw.strip()):
+        if not _INTEGER.fullmatch(raw):
             raise ParamError(param.name, raw, "must be an integer")
+        if raw.startswith("-") and param.minimum is not None and param.minimum >= 0:
+            # "-0" is 0 to int(); where the RAML allows no negatives a minus is no spelling of a value
+            raise ParamError(param.name, raw, f"must be greater than or equal to {param.minimum}")
         return int(raw)
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ParamError(param.name, raw, "must be a number") from None
+    if not _NUMBER.fullmatch(raw):
+        raise ParamError(param.name, raw, "must be a number")
+    value = float(raw)
     if value != value or value in (float("inf"), float("-inf")):
         raise ParamError(param.name, raw, "must be a finite number")
     return value

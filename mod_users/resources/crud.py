@@ -1,7 +1,8 @@
 """FOLIO-style CRUD for a JSONB record collection (RMB's PgUtil): list with CQL, create, read, replace,
 delete. A resource declares a :class:`Collection` and adds only its own rules: plain ones on the record,
-``checks`` that look at other records, a ``prepare`` step for server-chosen fields, and ``dependents``
-deleted together with a record."""
+``checks`` that look at other records, a ``prepare`` step for server-chosen fields, ``delete_checks`` that
+may refuse a delete (something still refers to the record), and ``dependents`` deleted together with a
+record."""
 
 from __future__ import annotations
 
@@ -42,6 +43,8 @@ class Collection:
     checks: tuple[Check, ...] = ()
     prepare: Prepare | None = None
     dependents: Dependents | None = None
+    # Checks of the stored record before it is deleted (422 when one fails), e.g. that nothing refers to it.
+    delete_checks: tuple[Check, ...] = ()
 
     @property
     def item_path(self) -> str:
@@ -103,15 +106,19 @@ class Collection:
 
     async def remove(self, call: Call) -> web.StreamResponse:
         record_id = call.path(self.item_param)
-        if self.dependents is None:
+        if self.dependents is None and not self.delete_checks:
             if not await call.store.delete(call.tenant, self.table, record_id):
                 raise self.not_found(record_id)
             return web.Response(status=204)
         async with call.store.transaction(call.tenant) as tx:
+            # Locked until the delete commits: the record cannot change or go while its checks run.
             record = await tx.get(call.tenant, self.table, record_id, for_update=True)
             if record is None:
                 raise self.not_found(record_id)
-            for table, query in self.dependents(record):
+            errors = [e for check in self.delete_checks for e in await check(tx, call.tenant, record)]
+            if errors:
+                raise ValidationFailed(errors)
+            for table, query in self.dependents(record) if self.dependents is not None else ():
                 await tx.delete_matching(call.tenant, table, query)
             await tx.delete(call.tenant, self.table, record_id)
         return web.Response(status=204)

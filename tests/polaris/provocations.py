@@ -114,6 +114,20 @@ def _collection(path: str, item_param: str, make: Callable[[], dict[str, Any]]) 
     }
 
 
+async def _delete_organization_in_use(c: Any, t: str, mp: Any) -> Any:
+    """DELETE of a library of the test's own that a branch belongs to."""
+    h = admin_headers(t)
+    resp = await c.post("/polaris/organizations", json={
+        "OrganizationCodeID": 2, "ParentOrganizationID": 1, "Name": "Library " + _unique(),
+        "Abbreviation": "L" + _unique()}, headers=h)
+    library = await resp.json()
+    make = COLLECTIONS["/polaris/organizations"][1]
+    resp = await c.post("/polaris/organizations", json={**make(), "ParentOrganizationID": library["OrganizationID"]},
+                        headers=h)
+    assert resp.status == 201, await resp.text()
+    return await c.delete(f"/polaris/organizations/{library['id']}", headers=h)
+
+
 # -- the Polaris-style routes -------------------------------------------------------------------------------
 PATRONBLOCKS = template("/patronblocks")
 SUMMARY = template("/patrons/{patronId}/blockssummary")
@@ -334,4 +348,6 @@ PROVOKE: dict[tuple[str, str, int], Provocation] = {
     key: provocation
     for path, (item_param, make) in COLLECTIONS.items()
     for key, provocation in _collection(path, item_param, make).items()
+} | {
+    ("DELETE", "/polaris/organizations/{organizationId}", 422): _delete_organization_in_use,
 } | _polaris() | _registration()

@@ -9,10 +9,14 @@ those; whatever they change they create first (``new_patron``).
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import logging
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
+from mod_users.logs import JsonFormatter
 from mod_users.resources.polaris.context import PREFIX
 
 USER = "2205005b-ca51-4a04-87fd-938eefa8f6de"
@@ -136,3 +140,26 @@ def registration_body(branch: int = BRANCH, step: int = 1, answer: int | None = 
         },
         **fields,
     }
+
+
+@contextlib.contextmanager
+def json_log(logger: str) -> Iterator[list[dict[str, Any]]]:
+    """The lines ``logger`` writes at INFO and above while the block runs, each as the service's log
+    formatter renders it (formatted when written, so they carry the request id and tenant)."""
+    lines: list[dict[str, Any]] = []
+
+    class _Lines(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(json.loads(self.format(record)))
+
+    handler = _Lines()
+    handler.setFormatter(JsonFormatter())
+    target = logging.getLogger(logger)
+    level = target.level
+    target.addHandler(handler)
+    target.setLevel(logging.INFO)
+    try:
+        yield lines
+    finally:
+        target.removeHandler(handler)
+        target.setLevel(level)

@@ -313,3 +313,62 @@ async def test_the_sample_branch_with_patrons_cannot_become_a_library(app_client
         **branch, "OrganizationCodeID": 2, "ParentOrganizationID": 1}, headers=h)
     assert resp.status == 422
     assert "cannot change while patrons and workstations belong to organization 3" in await resp.text()
+
+
+async def _delete(client, tenant, organization_id):
+    return await client.delete(f"/polaris/organizations/{row_id('organization', organization_id)}",
+                               headers=admin_headers(tenant))
+
+
+async def test_an_organisation_others_belong_to_cannot_be_deleted(app_client, sample_tenant):
+    h = admin_headers(sample_tenant)
+    library = await _organization(app_client, sample_tenant, 2, 1)
+    branch = await _organization(app_client, sample_tenant, 3, library["OrganizationID"])
+    resp = await app_client.post("/polaris/block-descriptions", json={
+        "OrganizationID": library["OrganizationID"], "Description": "Library's own"}, headers=h)
+    description = (await resp.json())["id"]
+    resp = await app_client.post("/polaris/workstations", json={
+        "Name": "Desk", "OrganizationID": branch["OrganizationID"], "Enabled": True}, headers=h)
+    workstation = (await resp.json())["id"]
+    patron = await new_patron(app_client, sample_tenant, branch["OrganizationID"])
+
+    resp = await _delete(app_client, sample_tenant, branch["OrganizationID"])
+    assert resp.status == 422
+    assert (await resp.json())["errors"] == [{
+        "message": f"Organization {branch['OrganizationID']} cannot be deleted while patrons and workstations "
+                   "belong to it",
+        "type": "1", "code": "-1", "parameters": [{"key": "OrganizationID", "value": str(branch["OrganizationID"])}],
+    }]
+    resp = await _delete(app_client, sample_tenant, library["OrganizationID"])
+    assert resp.status == 422
+    assert (await resp.json())["errors"][0]["message"] == (
+        f"Organization {library['OrganizationID']} cannot be deleted while organizations and block descriptions "
+        "belong to it")
+    assert (await app_client.get(f"/polaris/organizations/{branch['id']}", headers=h)).status == 200
+
+    # once nothing belongs to them they go, the branch first
+    assert (await app_client.delete(f"/polaris/patrons/{row_id('patron', patron)}", headers=h)).status == 204
+    assert (await app_client.delete(f"/polaris/workstations/{workstation}", headers=h)).status == 204
+    assert (await _delete(app_client, sample_tenant, branch["OrganizationID"])).status == 204
+    resp = await _delete(app_client, sample_tenant, library["OrganizationID"])
+    assert resp.status == 422 and "while block descriptions belong to it" in await resp.text()
+    assert (await app_client.delete(f"/polaris/block-descriptions/{description}", headers=h)).status == 204
+    assert (await _delete(app_client, sample_tenant, library["OrganizationID"])).status == 204
+    assert (await _delete(app_client, sample_tenant, library["OrganizationID"])).status == 404
+
+
+async def test_the_sample_hierarchy_survives_deletes_of_its_organisations(app_client, fresh_tenant):
+    # A tenant of its own: were the rule broken, the session's sample library and branch would be gone.
+    h = admin_headers(fresh_tenant)
+    resp = await app_client.post("/_/tenant", json={"module_to": "mod-users-0.1.0", "parameters": [
+        {"key": "loadSample", "value": "true"}]}, headers=h)
+    await app_client.get(resp.headers["Location"], params={"wait": "30000"}, headers=h)
+    for organization_id, what in ((5, "organizations and block descriptions"), (6, "patrons and workstations"),
+                                  (1, "organizations and block descriptions")):
+        resp = await _delete(app_client, fresh_tenant, organization_id)
+        assert resp.status == 422
+        assert f"cannot be deleted while {what} belong to it" in await resp.text()
+    # branch 6 still offers the system's block and its library's, as before
+    resp = await app_client.get(url("/patronblocks", org=6, workstation=4), params={"orgID": "6"},
+                                headers=headers(fresh_tenant))
+    assert [b["BlockID"] for b in await resp.json()] == [1, 4]

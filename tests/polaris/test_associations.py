@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
 
 import asyncpg
 import pytest
@@ -22,9 +24,11 @@ from tests.polaris.support import (
     ASSOCIATIONS_READ,
     SECURED_PATRON,
     UNKNOWN,
+    USER,
     associate,
     headers,
     is_polaris_error,
+    json_log,
     new_patron,
     secure,
     url,
@@ -205,13 +209,31 @@ async def test_removing_associations_removes_both_sides(app_client, sample_tenan
     assert await resp.json() == [] and await _list(app_client, sample_tenant, a) == []
 
 
+async def test_removing_associations_logs_who_removed_which_when(app_client, sample_tenant):
+    a, b, c = await _patrons(app_client, sample_tenant, 3)
+    await associate(app_client, sample_tenant, a, b, c)
+    h = {**headers(sample_tenant), "X-Okapi-Request-Id": "audit-associations"}
+    with json_log("mod_users.resources.polaris") as lines:
+        assert (await app_client.delete(_path(a, f"{c},{b}"), headers=h)).status == 200
+        await _error(await app_client.delete(_path(a, str(b)), headers=h), 400, -3803)  # nothing deleted, no line
+    [line] = [entry for entry in lines if entry["message"] == "patron associations deleted"]
+    assert {key: line.get(key) for key in ("level", "patronId", "linkedPatronIds", "userId", "organizationId",
+                                           "workstationId", "tenant", "requestId")} == {
+        "level": "INFO", "patronId": a, "linkedPatronIds": [c, b], "userId": USER, "organizationId": 3,
+        "workstationId": 1, "tenant": sample_tenant, "requestId": "audit-associations"}
+    assert abs(datetime.fromisoformat(line["time"]) - datetime.now(UTC)) < timedelta(minutes=1)
+
+
 @pytest.mark.parametrize(("ids", "code"), [("x", -3805), ("{b},", -3805), ("{b},,{c}", -3805), (" {b}", -3805),
                                            ("-{b}", -3805), ("{b};{c}", -3805), ("{b},{c},{d}", -3803),
-                                           ("{b},{unknown}", -3803)])
+                                           ("{b},{unknown}", -3803), ("+{b}", -3805), ("{b}%20", -3805),
+                                           ("{b},%20{c}", -3805), ("{arabic_b}", -3805), ("{c},{arabic_b}", -3805)])
 async def test_a_bad_removal_removes_nothing(app_client, sample_tenant, ids, code):
     a, b, c, d = await _patrons(app_client, sample_tenant, 4)
     await associate(app_client, sample_tenant, a, b, c)
-    resp = await app_client.delete(_path(a, ids.format(b=b, c=c, d=d, unknown=UNKNOWN)),
+    # Arabic-Indic digits, percent-encoded as a client sends them: \d and int() read them as b
+    arabic_b = "".join(quote(chr(0x660 + int(digit))) for digit in str(b))
+    resp = await app_client.delete(_path(a, ids.format(b=b, c=c, d=d, unknown=UNKNOWN, arabic_b=arabic_b)),
                                    headers=headers(sample_tenant))
     await _error(resp, 400, code)
     assert set(await _linked(app_client, sample_tenant, a)) == {b, c}

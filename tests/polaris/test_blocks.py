@@ -4,7 +4,7 @@ details, placing, changing and removing blocks, and every documented failure."""
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -24,6 +24,7 @@ from tests.polaris.support import (
     free_text_block,
     headers,
     is_polaris_error,
+    json_log,
     new_patron,
     secure,
     url,
@@ -76,6 +77,8 @@ async def test_patronblocks_needs_no_permission_but_a_workstation(app_client, sa
 
 @pytest.mark.parametrize(("params", "status", "code"), [
     ({"orgID": str(UNKNOWN)}, 404, -5000), ({}, 400, -1), ({"orgID": "main"}, 400, -1), ({"orgID": "3.0"}, 400, -1),
+    # Arabic-Indic 3, a sign, spaces: int() reads each as 3, the contract allows only ASCII digits
+    ({"orgID": "\u0663"}, 400, -1), ({"orgID": "+3"}, 400, -1), ({"orgID": " 3"}, 400, -1), ({"orgID": "3\t"}, 400, -1),
 ])
 async def test_patronblocks_failures(app_client, sample_tenant, params, status, code):
     resp = await app_client.get(url("/patronblocks"), params=params, headers=headers(sample_tenant))
@@ -115,7 +118,11 @@ async def test_the_summary_lists_free_text_then_library_then_system_blocks(app_c
     (1002, {"associatedblocks": "false"}, 400, -1),
     (1002, {"logonBranchID": "x", "associatedblocks": "false"}, 400, -1),
     (1002, {"logonBranchID": "3", "associatedblocks": "maybe"}, 400, -1),
+    (1002, {"logonBranchID": "\u0663", "associatedblocks": "false"}, 400, -1),
     ("x", QUERY, 400, -1),
+    # Arabic-Indic and fullwidth 1002, a sign, spaces: all patron 1002 to int(), none an id the contract allows
+    ("%D9%A1%D9%A0%D9%A0%D9%A2", QUERY, 400, -1), ("\uff11\uff10\uff10\uff12", QUERY, 400, -1),
+    ("+1002", QUERY, 400, -1), ("%201002", QUERY, 400, -1), ("1002%20", QUERY, 400, -1), ("-0", QUERY, 400, -1),
 ])
 async def test_summary_failures(app_client, sample_tenant, patron, params, status, code):
     resp = await app_client.get(url(f"/patrons/{patron}/blockssummary"), params=params,
@@ -384,6 +391,22 @@ async def test_removing_blocks(app_client, sample_tenant):
     await _error(await app_client.delete(url(f"/patrons/{patron}/blocks/1/1"),
                                          headers=headers(sample_tenant, (BLOCKS_DISPLAY,))), 403, -2)
     assert [r["BlockType"] for r in await _summary(app_client, sample_tenant, patron)] == [3]
+
+
+async def test_removing_a_block_logs_who_removed_which_block_when(app_client, sample_tenant):
+    patron = await new_patron(app_client, sample_tenant)
+    block = await free_text_block(app_client, sample_tenant, patron)
+    path = url(f"/patrons/{patron}/blocks/1/{block['BlockID']}")
+    h = {**headers(sample_tenant), "X-Okapi-Request-Id": "audit-block"}
+    with json_log("mod_users.resources.polaris") as lines:
+        assert (await app_client.delete(path, headers=h)).status == 200
+        await _error(await app_client.delete(path, headers=h), 404, -3501)  # nothing deleted, nothing logged
+    [line] = [entry for entry in lines if entry["message"] == "patron block deleted"]
+    assert {key: line.get(key) for key in ("level", "patronId", "blockType", "blockId", "userId", "organizationId",
+                                           "workstationId", "tenant", "requestId")} == {
+        "level": "INFO", "patronId": patron, "blockType": 1, "blockId": block["BlockID"], "userId": USER,
+        "organizationId": 3, "workstationId": 1, "tenant": sample_tenant, "requestId": "audit-block"}
+    assert abs(datetime.fromisoformat(line["time"]) - datetime.now(UTC)) < timedelta(minutes=1)
 
 
 async def test_a_secured_patrons_blocks_cannot_change(app_client, sample_tenant):

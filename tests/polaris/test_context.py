@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from mod_users.app import init_app
+from mod_users.config import DatabaseSettings
+from mod_users.storage.embedded import free_port
 from mod_users.storage.records import RecordStore
+from tests.conftest import contract_of
 from tests.polaris.support import (
     BLOCKS_DISPLAY,
     DISABLED_WORKSTATION,
@@ -13,6 +17,7 @@ from tests.polaris.support import (
     headers,
     is_polaris_error,
     new_patron,
+    template,
     url,
 )
 
@@ -51,7 +56,10 @@ async def test_a_call_no_route_serves_answers_a_polaris_error(app_client, sample
 
 
 @pytest.mark.parametrize(("part", "value"), [("version", "v2"), ("lang", "en"), ("lang", "ENG"),
-                                             ("product", "x"), ("org", "main"), ("workstation", "1.5")])
+                                             ("product", "x"), ("org", "main"), ("workstation", "1.5"),
+                                             # int() reads these as 3, 1 and 19: only ASCII digits name an id
+                                             ("org", "\u0663"), ("org", "+3"), ("org", " 3"), ("org", "3 "),
+                                             ("workstation", "\uff11"), ("product", "+19"), ("product", "-0")])
 async def test_route_parts_are_checked(app_client, sample_tenant, part, value):
     parts = {"lang": "eng", "product": "19", "org": "3", "workstation": "1", "version": "v1"}
     parts[part] = value
@@ -122,6 +130,26 @@ async def test_our_own_failures_are_polaris_errors_without_details(app_client, s
     body = await resp.json()
     assert is_polaris_error(body, -4) and "secret" not in await resp.text()
     assert body["StackTrace"] is None
+
+
+@pytest.mark.parametrize(("method", "resource", "path", "params"), [
+    ("GET", "/patronblocks", "/patronblocks", {"orgID": "3"}),
+    ("GET", "/patrons/{patronId}/blockssummary", SUMMARY, SUMMARY_QUERY),
+    # a change: the workstation is looked up before its transaction begins, and that is what fails here
+    ("DELETE", "/patrons/{patronId}/blocks/{blockType}/{blockId}", "/patrons/1001/blocks/1/1", {}),
+])
+async def test_without_a_database_a_route_answers_503_database_unavailable(aiohttp_client, settings, method,
+                                                                            resource, path, params):
+    nowhere = DatabaseSettings(host="127.0.0.1", port=free_port(), password="x")  # nothing listens there
+    contract = contract_of(settings.contract_dir)
+    client = await aiohttp_client(init_app(settings, nowhere, contract))
+    resp = await client.request(method, url(path), params=params, headers=headers("diku"))
+    assert resp.status == 503
+    body = await resp.json()
+    assert is_polaris_error(body, -5) and body["Message"] == "Database unavailable, try again later"
+    # the Polaris error type the route's RAML declares for its failures (503 is in its ErrorCode table)
+    declared = contract.endpoint(method, template(resource)).responses[500].bodies["application/json"]
+    assert contract.schemas.errors(contract.schema_key(declared), body) == []
 
 
 async def test_folio_routes_keep_their_text_answers(app_client):

@@ -2,9 +2,9 @@
 workstations, patrons and countries (postal code formats), each a CQL-searchable CRUD collection.
 
 Each record's Polaris integer id is assigned when left out (``IdKind.prepare``); references between them
-must point at stored records, and an organisation others belong to keeps its place in the hierarchy. A
-patron's Barcode is stored trimmed, as registration stores it. Deleting a patron also deletes its blocks and
-both sides of its associations.
+must point at stored records, and an organisation others belong to keeps its place in the hierarchy and
+cannot be deleted. A patron's Barcode is stored trimmed, as registration stores it. Deleting a patron also
+deletes its blocks and both sides of its associations.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ from mod_users.storage.tables import POLARIS_PATRON_ASSOCIATIONS, POLARIS_PATRON
 # test, tells a rule's rejection from a schema's.
 RULE_MESSAGES = (
     organizations.NO_PARENT, organizations.WRONG_PARENT.split("{", 1)[0], organizations.NO_ORGANIZATION,
-    organizations.NOT_A_BRANCH, organizations.IN_USE, ID_CANNOT_CHANGE, ID_IS_DERIVED, "already exists",
+    organizations.NOT_A_BRANCH, organizations.IN_USE, organizations.NOT_DELETABLE, ID_CANNOT_CHANGE, ID_IS_DERIVED,
+    "already exists",
 )
 
 
@@ -51,7 +52,7 @@ def _patron_dependents(patron: dict[str, Any]) -> tuple[tuple[Table, str], ...]:
 ORGANIZATIONS_API = Collection(
     path="/polaris/organizations", item_param="organizationId", table=ORGANIZATION.table, key="organizations",
     noun="Organization", checks=(organizations.fits_hierarchy, organizations.keeps_its_place),
-    prepare=ORGANIZATION.prepare,
+    prepare=ORGANIZATION.prepare, delete_checks=(organizations.owns_nothing,),
 )
 BLOCK_DESCRIPTIONS_API = Collection(
     path="/polaris/block-descriptions", item_param="blockDescriptionId", table=BLOCK_DESCRIPTION.table,

@@ -10,6 +10,7 @@ the first one's rows) and cannot deadlock; all entries of a request land in one 
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
@@ -25,7 +26,9 @@ from mod_users.storage.tables import POLARIS_PATRON_ASSOCIATIONS
 from mod_users.storage.tenants import TenantSchema
 
 NOTE_LIMIT = 255
-_ID_LIST = re.compile(r"\d{1,10}(,\d{1,10})*")
+# ASCII digits only: \d also matches other scripts' digits, which int() reads as the same ids.
+_ID_LIST = re.compile(r"[0-9]{1,10}(,[0-9]{1,10})*")
+log = logging.getLogger(__name__)
 
 
 def _row_id(patron_id: int, linked_id: int) -> str:
@@ -185,7 +188,7 @@ def _linked_ids(raw: str) -> list[int]:
 async def delete_associations(call: Call) -> web.StreamResponse:
     """DELETE patrons/{id}/associations/{id},{id},...: remove associations (both sides), all or none;
     answers the remaining list."""
-    await staff(call)
+    who = await staff(call)
     ts, patron_id = call.tenant, call.uri["patronId"]
     linked_ids = _linked_ids(call.uri["linkedPatronIds"])
     async with call.store.transaction(ts) as tx:
@@ -197,7 +200,12 @@ async def delete_associations(call: Call) -> web.StreamResponse:
             patrons.refuse_secured(found[linked_id])
             await tx.delete(ts, POLARIS_PATRON_ASSOCIATIONS, this_side)
             await tx.delete(ts, POLARIS_PATRON_ASSOCIATIONS, _row_id(linked_id, patron_id))
-        return json_response(await listing(tx, ts, patron_id))
+        remaining = await listing(tx, ts, patron_id)
+    # Written once the delete is committed: the rows that recorded the association's modifier are gone, the
+    # line keeps who deleted it and when.
+    log.info("patron associations deleted", extra={
+        "patronId": patron_id, "linkedPatronIds": linked_ids, **who.log_fields()})
+    return json_response(remaining)
 
 
 ROUTES = (

@@ -9,6 +9,7 @@ check, the de-duplication and the write cannot interleave with another change to
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from aiohttp import web
@@ -25,6 +26,7 @@ FREE_TEXT, LIBRARY, SYSTEM = 1, 2, 3
 # Polaris clients name the two kinds staff can place by either number.
 _KINDS = {1: FREE_TEXT, 101: FREE_TEXT, 2: LIBRARY, 100: LIBRARY}
 DESCRIPTION_LIMIT = 255
+log = logging.getLogger(__name__)
 
 
 def _kind(block_type: Any) -> int:
@@ -249,11 +251,16 @@ async def put_block(call: Call) -> web.StreamResponse:
 
 async def delete_block(call: Call) -> web.StreamResponse:
     """DELETE patrons/{patronid}/blocks/{blocktype}/{blockid}: answers true, as Polaris does."""
-    await staff(call)
+    who = await staff(call)
     ts = call.tenant
     async with call.store.transaction(ts) as tx:
         block, _ = await _changed_block(call, tx, ts)
         await tx.delete(ts, POLARIS_PATRON_BLOCKS, block["id"])
+    # Written once the delete is committed: the row that recorded the block's modifier is gone, the line keeps
+    # who deleted it and when.
+    log.info("patron block deleted", extra={
+        "patronId": block["PatronID"], "blockType": block["BlockType"], "blockId": block["BlockID"],
+        **who.log_fields()})
     return json_response(True)
 
 

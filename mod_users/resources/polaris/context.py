@@ -53,6 +53,10 @@ class Staff:
         """Who changed a record and when (Polaris' Modifier* fields)."""
         return {"ModifierID": self.user_id, "ModifierName": self.username, "ModificationDate": date}
 
+    def log_fields(self) -> dict[str, object]:
+        """Who made a change and from where, for a log line that records it (the line carries the time)."""
+        return {"userId": self.user_id, "organizationId": self.organization_id, "workstationId": self.workstation_id}
+
 
 async def staff(call: Call) -> Staff:
     """The caller, once its workstation is known and enabled and its logon organisation known (403

@@ -24,6 +24,7 @@ WRONG_PARENT = "The parent of {level} must be {parent}"
 NO_ORGANIZATION = "Organization does not exist"
 NOT_A_BRANCH = "A patron's OrganizationID must be a branch"
 IN_USE = "cannot change while"
+NOT_DELETABLE = "cannot be deleted while"
 _LEVEL_NAMES = {SYSTEM: "the system", LIBRARY: "a library", BRANCH: "a branch"}
 # The hierarchy is three levels deep; the bound only stops a loop someone made by hand in the data.
 _MAX_DEPTH = 10
@@ -92,6 +93,15 @@ _DEPENDENTS: tuple[tuple[str, Table, str], ...] = (
     ("patrons", POLARIS_PATRONS, "OrganizationID"),
     ("workstations", POLARIS_WORKSTATIONS, "OrganizationID"),
 )
+# What a delete must find none of: those, and the organisation's block descriptions (a change of place takes
+# them along, a delete would leave them to no organisation).
+_OWNED = (*_DEPENDENTS, ("block descriptions", POLARIS_BLOCK_DESCRIPTIONS, "OrganizationID"))
+
+
+async def _belonging(store: RecordStore, ts: TenantSchema, organization_id: int,
+                     kinds: tuple[tuple[str, Table, str], ...]) -> list[str]:
+    """The names of the ``kinds`` of records of which at least one belongs to the organisation."""
+    return [name for name, table, field in kinds if await store.find(ts, table, f"{field}=={organization_id}", 1)]
 
 
 async def keeps_its_place(store: RecordStore, ts: TenantSchema, record: dict[str, Any]) -> list[dict[str, Any]]:
@@ -106,12 +116,23 @@ async def keeps_its_place(store: RecordStore, ts: TenantSchema, record: dict[str
     if not changed:
         return []
     organization_id = int(stored["OrganizationID"])
-    used = [name for name, table, field in _DEPENDENTS
-            if await store.find(ts, table, f"{field}=={organization_id}", 1)]
+    used = await _belonging(store, ts, organization_id, _DEPENDENTS)
     if not used:
         return []
     message = f"{_and(changed)} {IN_USE} {_and(used)} belong to organization {organization_id}"
     return [folio_error(message, changed[0], record.get(changed[0]))]
+
+
+async def owns_nothing(store: RecordStore, ts: TenantSchema, organization: dict[str, Any]) -> list[dict[str, Any]]:
+    """A stored organisation may be deleted only when no organisation, patron, workstation or block
+    description belongs to it: deleting it would cut what is below it off the hierarchy (the blocks and
+    settings they inherit) and leave patrons registered at a branch that is gone."""
+    organization_id = int(organization["OrganizationID"])
+    used = await _belonging(store, ts, organization_id, _OWNED)
+    if not used:
+        return []
+    return [folio_error(f"Organization {organization_id} {NOT_DELETABLE} {_and(used)} belong to it",
+                        "OrganizationID", organization_id)]
 
 
 def _and(items: list[str]) -> str:
