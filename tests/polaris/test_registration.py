@@ -561,3 +561,20 @@ async def test_concurrent_updates_to_one_barcode_save_exactly_one(app_client, sa
                                      for p in patrons))
     assert sum(r["Success"] for r in results) == 1
     assert len(await _by_barcode(app_client, sample_tenant, barcode)) == 1
+
+
+async def test_concurrent_identical_renewals_charge_exactly_once(app_client, sample_tenant):
+    """Ten identical replies renewing one patron at a charging branch, at once: the locked record decides,
+    so the first to save charges and the others find the registration already renewed."""
+    patron = await new_patron(app_client, sample_tenant, HILLVIEW_BRANCH)
+    body = registration_body(HILLVIEW_BRANCH, step=16, answer=1,
+                             registration={"ExpirationDate": "2030-01-01T00:00:00+00:00"})
+    results = await asyncio.gather(*(_put(app_client, sample_tenant, patron, copy.deepcopy(body))
+                                     for _ in range(10)))
+    for result in results:
+        _done(result)
+    charged = [r for r in results if r["AdditionalMessages"]]
+    assert [r["AdditionalMessages"] for r in charged] == [
+        ["Registration charge of 5.00 recorded; 5.00 added to the patron's charges."]]
+    stored = await stored_patron(app_client, sample_tenant, patron)
+    assert len(stored["RegistrationCharges"]) == 1 and stored["ChargesAmount"] == 5.0

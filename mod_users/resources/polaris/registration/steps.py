@@ -58,16 +58,27 @@ class Conversation:
         return bool(self.organizations) and self.organizations[0]["OrganizationCodeID"] == organizations.BRANCH
 
     @cached_property
-    def charge(self) -> Decimal:
-        """The registration charge this call incurs: the registered branch's (or inherited) RegistrationCharge
-        for a new patron or a renewal (a later ExpirationDate), else 0. Step 15 asks about it and saving
-        records it; it is worked out once."""
+    def branch_charge(self) -> Decimal:
+        """The registered branch's RegistrationCharge (its own or inherited; 0 when none or not at a branch),
+        worked out once: step 15 and the save both need it."""
         if not self.at_a_branch:
             return Decimal(0)
         amount = Decimal(str(organizations.inherited(self.organizations, "RegistrationCharge") or 0)).quantize(CENT)
-        if amount <= 0 or (self.stored is not None and not renews(self.stored, self.record)):
+        return max(amount, Decimal(0))
+
+    def charge_against(self, stored: dict[str, Any] | None) -> Decimal:
+        """The registration charge saving over ``stored`` (None: a new patron) incurs: the branch's charge for
+        a new patron or a renewal (a later ExpirationDate than ``stored`` has), else 0."""
+        if stored is not None and not renews(stored, self.record):
             return Decimal(0)
-        return amount
+        return self.branch_charge
+
+    @property
+    def charge(self) -> Decimal:
+        """The charge step 15 asks about, judged against the patron as this call first read it. The save
+        judges again against the locked record (:meth:`charge_against`): a concurrent call may have renewed
+        the registration, and charged for it, in between."""
+        return self.charge_against(self.stored)
 
 
 def _blank(value: Any) -> bool:
