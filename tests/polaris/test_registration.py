@@ -235,8 +235,10 @@ async def test_a_passed_address_check_date_asks_to_verify_the_patrons_data(app_c
      3.0, {"PatronAccountTxnCode": 2, "PatronPaymentMethod": 3, "RegistrationPayment": 2.0, "Outstanding": 3.0}),
     ({"PatronAccountTxnCode": 2, "PatronPaymentMethod": 1, "RegistrationPayment": 5.0},
      0.0, {"PatronAccountTxnCode": 2, "PatronPaymentMethod": 1, "RegistrationPayment": 5.0, "Outstanding": 0.0}),
-    ({"PatronAccountTxnCode": 3}, 0.0, {"PatronAccountTxnCode": 3, "PatronPaymentMethod": None,
+    # Polaris' PatronAccTxnCodes has two rows named Waive, 5 and 6: both waive, and are recorded as sent
+    ({"PatronAccountTxnCode": 5}, 0.0, {"PatronAccountTxnCode": 5, "PatronPaymentMethod": None,
                                         "RegistrationPayment": 0.0, "Outstanding": 0.0}),
+    ({"PatronAccountTxnCode": 6, "RegistrationPayment": 1}, 0.0, {"PatronAccountTxnCode": 6, "Outstanding": 0.0}),
     # more than the charge is recorded as paying the charge, as it counts
     ({"PatronAccountTxnCode": 2, "PatronPaymentMethod": 1, "RegistrationPayment": 10},
      0.0, {"PatronAccountTxnCode": 2, "PatronPaymentMethod": 1, "RegistrationPayment": 5.0, "Outstanding": 0.0}),
@@ -254,6 +256,23 @@ async def test_the_registration_charge_is_accepted_with_its_payment(app_client, 
     [charge] = stored["RegistrationCharges"]
     assert {k: charge[k] for k in recorded} == recorded
     assert (charge["Amount"], charge["OrganizationID"]) == (5.0, HILLVIEW_BRANCH)
+
+
+@pytest.mark.parametrize(("code", "name"), [(3, "Return"), (4, "Deposit"), (7, "Forfeit"), (8, "Credit"),
+                                            (9, "Refund"), (10, "Auto-waive")])
+async def test_polaris_txn_codes_that_do_not_settle_a_charge_are_refused(app_client, sample_tenant, code, name):
+    patron = await new_patron(app_client, sample_tenant, HILLVIEW_BRANCH)
+    body = registration_body(HILLVIEW_BRANCH, registration={"ExpirationDate": FUTURE})
+    h = headers(sample_tenant)
+    # refused at the first call as well as in the reply to the charge prompt, registering or updating
+    for step, answer in ((1, None), (15, 1)):
+        for method, path in (("POST", "/patrons"), ("PUT", f"/patrons/{patron}")):
+            sent = {**body, "ProcedureStep": step, "Answer": answer, "PatronAccountTxnCode": code}
+            error = await _error(await app_client.request(method, url(path), json=sent, headers=h), 400, -3004)
+            assert error["Message"] == (f"PatronAccountTxnCode {code} ({name}) cannot settle a registration charge: "
+                                        "send 1 (Charge), 2 (Pay), 5 (Waive) or 6 (Waive).")
+    assert await _by_barcode(app_client, sample_tenant, body["Barcode"]) == []
+    assert "RegistrationCharges" not in await stored_patron(app_client, sample_tenant, patron)
 
 
 async def test_a_completing_call_works_the_charge_out_once(app_client, sample_tenant, monkeypatch):
@@ -498,7 +517,7 @@ async def test_the_right_permissions_are_enough(app_client, sample_tenant):
     {"Registration": {"NameLast": 5}}, {"Registration": {"ExcludeFromBills": None}},
     {"Registration": {"Birthdate": "1990-01-01"}}, {"Registration": {"Addresses": [{"CountryID": "US"}]}},
     {"Registration": {"Addresses": [{"Country": "US"}]}}, {"Barcode": "1" * 21}, {"RegistrationPayment": -1},
-    {"PatronAccountTxnCode": 4}, {"Unknown": 1}, {"ReturnReceiptUrl": None},
+    {"PatronAccountTxnCode": 11}, {"PatronAccountTxnCode": "5"}, {"Unknown": 1}, {"ReturnReceiptUrl": None},
 ])
 async def test_bad_types_are_refused_and_change_nothing(app_client, sample_tenant, change):
     body = registration_body()

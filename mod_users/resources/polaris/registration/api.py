@@ -21,7 +21,12 @@ from mod_users.resources.polaris.context import Staff, polaris_route, staff
 from mod_users.resources.polaris.ids import PATRON
 from mod_users.resources.polaris.registration import steps
 from mod_users.resources.polaris.registration.outcomes import Outcome, cancelled, done
-from mod_users.resources.polaris.registration.papi import PromptResult, Step
+from mod_users.resources.polaris.registration.papi import (
+    REGISTRATION_TXN_CODES,
+    AccountTxnCode,
+    PromptResult,
+    Step,
+)
 from mod_users.resources.polaris.registration.proposal import outstanding, proposed, with_charge, with_patron_id
 from mod_users.routing import Call, json_response
 from mod_users.storage.errors import DuplicateRecord
@@ -30,7 +35,8 @@ from mod_users.storage.tables import POLARIS_PATRONS
 
 # What a client reads when a request the schema allows is refused (a reply without an answer, another
 # patron's id): how a client, or a test, tells these rules' rejections from a schema's.
-RULE_MESSAGES = ("is required when replying to step", "in the body is not the patron of the URL")
+RULE_MESSAGES = ("is required when replying to step", "in the body is not the patron of the URL",
+                 "cannot settle a registration charge")
 
 
 async def _conversation(call: Call, who: Staff, stored: dict[str, Any] | None) -> steps.Conversation:
@@ -41,8 +47,20 @@ async def _conversation(call: Call, who: Staff, stored: dict[str, Any] | None) -
                               lineage, now)
 
 
+def _refuse_unusable_txn_code(body: dict[str, Any]) -> None:
+    """400 for a PatronAccountTxnCode of Polaris' that does not settle a registration charge (a return, a
+    refund, the system's auto-waive, ...). Checked on every call, so that a client learns it at once, not
+    after answering the charge prompt."""
+    code = body.get("PatronAccountTxnCode")
+    if code is None or code in REGISTRATION_TXN_CODES:
+        return
+    *others, last = (f"{int(c)} ({c.label})" for c in REGISTRATION_TXN_CODES)
+    raise errors.txn_code_not_for_registration(code, AccountTxnCode(code).label, f"{', '.join(others)} or {last}")
+
+
 async def _reply(c: steps.Conversation) -> Outcome | None:
     """The answer before saving: a cancellation, a prompt or a stop; None when the record may be saved."""
+    _refuse_unusable_txn_code(c.body)
     step = Step(c.body["ProcedureStep"])
     if step != Step.START:
         answer = c.body.get("Answer")

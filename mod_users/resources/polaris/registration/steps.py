@@ -159,7 +159,7 @@ async def charge_accepted(c: Conversation) -> Outcome | None:
         return None
     return prompt(Step.REGISTRATION_CHARGE, PromptType.YES_NO, ReturnCode.REGISTRATION_CHARGE,
                   f"A registration charge of {c.charge:.2f} applies. Accept it?",
-                  ["Answer 1 records it; send PatronAccountTxnCode (1 charge to the account, 2 payment, 3 waive), "
+                  ["Answer 1 records it; send PatronAccountTxnCode (1 charge to the account, 2 pay, 5 or 6 waive), "
                    "PatronPaymentMethod and RegistrationPayment with the reply to record a payment."])
 
 
