@@ -275,6 +275,36 @@ async def test_polaris_txn_codes_that_do_not_settle_a_charge_are_refused(app_cli
     assert "RegistrationCharges" not in await stored_patron(app_client, sample_tenant, patron)
 
 
+async def test_the_charge_prompt_says_the_payment_fields_come_with_every_later_call(app_client, sample_tenant):
+    result = await _post(app_client, sample_tenant, registration_body(HILLVIEW_BRANCH))
+    _prompted(result, 15, -3113)
+    assert result["AdditionalMessages"] == [
+        "Answer 1 records the charge, owed on the patron's account unless the call says how it is settled: "
+        "PatronAccountTxnCode (1 charge to the account, 2 pay, 5 or 6 waive), PatronPaymentMethod and "
+        "RegistrationPayment.",
+        "Send these payment fields with this reply and again with every later call until the patron is saved: the "
+        "server keeps nothing between calls, and a later call without them records the whole charge as owed."]
+
+
+@pytest.mark.parametrize(("resent", "owed"), [(True, 0.0), (False, 5.0)])
+async def test_the_call_that_saves_records_the_payment_it_carries(app_client, sample_tenant, resent, owed):
+    """Paid in full in the reply to step 15; the duplicate prompt (16) follows. The reply to it records the
+    payment only if it carries the payment fields again: the server remembers nothing of the earlier reply."""
+    email = f"{uuid.uuid4().hex}@example.org"
+    await _post(app_client, sample_tenant, registration_body(registration={"EmailAddress": email}))
+    body = registration_body(HILLVIEW_BRANCH, registration={"EmailAddress": email})
+    payment = {"PatronAccountTxnCode": 2, "PatronPaymentMethod": 1, "RegistrationPayment": 5}
+    charge = await _post(app_client, sample_tenant, body)
+    _prompted(charge, 15, -3113)
+    duplicate = await _post(app_client, sample_tenant, _reply(body, charge, **payment))
+    _prompted(duplicate, 16, -3114)
+    result = await _post(app_client, sample_tenant, _reply(body, duplicate, **(payment if resent else {})))
+    _done(result)
+    assert result["ChargesAmount"] == owed
+    [recorded] = (await stored_patron(app_client, sample_tenant, result["PatronID"]))["RegistrationCharges"]
+    assert recorded["Outstanding"] == owed
+
+
 async def test_a_completing_call_works_the_charge_out_once(app_client, sample_tenant, monkeypatch):
     """Step 15 and the save both need the charge (here none: branch 3 charges nothing)."""
     looked_up = []

@@ -153,14 +153,24 @@ async def patron_data_verified(c: Conversation) -> Outcome | None:
                   ["Move AddrCheckDate forward to stop this reminder."])
 
 
+# The server keeps nothing between calls: the call that saves records the payment it carries itself, so a
+# client that sends the payment fields only with its reply to step 15 (as "with the reply" suggested) and
+# then the original body at step 16 loses the payment. The prompt says so.
+_PAYMENT_FIELDS_NOTE = [
+    "Answer 1 records the charge, owed on the patron's account unless the call says how it is settled: "
+    "PatronAccountTxnCode (1 charge to the account, 2 pay, 5 or 6 waive), PatronPaymentMethod and "
+    "RegistrationPayment.",
+    "Send these payment fields with this reply and again with every later call until the patron is saved: the "
+    "server keeps nothing between calls, and a later call without them records the whole charge as owed.",
+]
+
+
 async def charge_accepted(c: Conversation) -> Outcome | None:
     """Step 15: the registration charge, when there is one."""
     if not c.charge:
         return None
     return prompt(Step.REGISTRATION_CHARGE, PromptType.YES_NO, ReturnCode.REGISTRATION_CHARGE,
-                  f"A registration charge of {c.charge:.2f} applies. Accept it?",
-                  ["Answer 1 records it; send PatronAccountTxnCode (1 charge to the account, 2 pay, 5 or 6 waive), "
-                   "PatronPaymentMethod and RegistrationPayment with the reply to record a payment."])
+                  f"A registration charge of {c.charge:.2f} applies. Accept it?", _PAYMENT_FIELDS_NOTE)
 
 
 async def no_duplicates(c: Conversation) -> Outcome | None:
