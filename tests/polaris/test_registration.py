@@ -364,6 +364,33 @@ async def test_possible_duplicates_prompt_with_their_display_properties(app_clie
     assert [d["PatronID"] for d in result["DuplicatePatrons"]] == [saved["PatronID"]]
 
 
+async def test_a_secured_duplicate_is_listed_without_its_details(app_client, sample_tenant):
+    """Staff learn that a secured record may be the same person, but nothing of what it holds: reading its
+    details is refused elsewhere (409)."""
+    email = f"{uuid.uuid4().hex}@example.org"
+    shown, hidden = [await new_patron(app_client, sample_tenant, Registration={
+        "NameFirst": "Same", "NameLast": f"Email{n}", "EmailAddress": email}) for n in (1, 2)]
+    await secure(app_client, sample_tenant, hidden)
+    result = await _post(app_client, sample_tenant, registration_body(registration={"EmailAddress": email}))
+    _prompted(result, 16, -3114)
+    first, second = result["DuplicatePatrons"]
+    assert first["PatronID"] == shown and first["Barcode"] and first["NameLast"]
+    assert second == {"PatronID": hidden, "Barcode": None, "PatronFullName": None, "NameFirst": None,
+                      "NameLast": None, "Birthdate": None, "EmailAddress": None, "PhoneVoice1": None,
+                      "OrganizationID": None, "OrganizationName": None, "MatchedOn": ["EmailAddress"]}
+    assert result["Message"] == ("2 patron(s) may be the same person, 1 of them a secured record whose details are "
+                                 "not shown. Save this registration anyway?")
+    assert result["AdditionalMessages"] == [
+        f"{first['PatronFullName']} ({first['Barcode']}): same EmailAddress",
+        f"A secured patron record (PatronID {hidden}): same EmailAddress; its details are not shown"]
+    # the sample's secured patron too (Grace Hopper, 1003: phone 555-0103), found by its phone
+    result = await _post(app_client, sample_tenant, registration_body(registration={"PhoneVoice3": "555-0103"}))
+    _prompted(result, 16, -3114)
+    assert [(d["PatronID"], d["NameLast"], d["MatchedOn"]) for d in result["DuplicatePatrons"]
+            if d["PatronID"] == SECURED_PATRON] == [(SECURED_PATRON, None, ["Phone"])]
+    assert "Hopper" not in str(result["DuplicatePatrons"]) + str(result["AdditionalMessages"])
+
+
 @pytest.mark.parametrize(("change", "matched"), [
     (lambda last: {"NameFirst": "Émilie"}, False),  # accents count: only case is ignored
     (lambda last: {"Birthdate": "1706-12-18T00:00:00+00:00"}, False),

@@ -178,9 +178,11 @@ async def no_duplicates(c: Conversation) -> Outcome | None:
     found = await duplicates.find(c.store, c.ts, c.registration, c.patron_id)
     if not found:
         return None
-    lines = [f"{d['PatronFullName']} ({d['Barcode']}): same {', '.join(d['MatchedOn'])}" for d in found]
+    secured = sum(duplicates.withheld(d) for d in found)
+    of_them = f", {secured} of them a secured record whose details are not shown" if secured else ""
     return prompt(Step.DUPLICATE_PATRONS, PromptType.YES_NO, ReturnCode.DUPLICATE_PATRONS,
-                  f"{len(found)} patron(s) may be the same person. Save this registration anyway?", lines, found)
+                  f"{len(found)} patron(s) may be the same person{of_them}. Save this registration anyway?",
+                  [duplicates.describe(d) for d in found], found)
 
 
 @dataclass(frozen=True)
