@@ -177,6 +177,27 @@ async def test_a_barcode_another_patron_has_stops_ignoring_case(app_client, samp
     _done(await _put(app_client, sample_tenant, patron, registration_body(Barcode=barcode)))
 
 
+async def test_a_sample_patrons_stored_registration_sent_back_as_is_passes_the_required_fields(
+        app_client, fresh_sample_tenant):
+    """Read each sample patron and send its registration back unchanged, answering yes to any prompt: none
+    stops (the sample registrations carry the required booleans). The secured one cannot be updated (409),
+    so its registration is sent as a new patron's instead, which gets as far as its barcode being in use."""
+    tenant = fresh_sample_tenant
+    found = await (await app_client.get("/polaris/patrons", params={"query": "cql.allRecords=1", "limit": 100},
+                                        headers=admin_headers(tenant))).json()
+    assert found["totalRecords"] == 6
+    for patron in found["patrons"]:
+        body = {"ProcedureStep": 1, "Answer": None, **{k: patron[k] for k in ("Barcode", "PatronCodeID",
+                                                                               "OrganizationID", "Registration")}}
+        if patron["RecordStatusID"] == 3:
+            _stopped(await _post(app_client, tenant, body), 37, -3505, 2)
+            continue
+        result = await _put(app_client, tenant, patron["PatronID"], body)
+        while result["PAPIAction"] == PROMPT:
+            result = await _put(app_client, tenant, patron["PatronID"], _reply(body, result))
+        _done(result)
+
+
 # -- prompts --------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("addresses", [None, [], [{"State": "CA", "CountryID": 1}], [{"StreetOne": "  "}]])
 async def test_an_empty_address_prompts(app_client, sample_tenant, addresses):
