@@ -160,11 +160,16 @@ async def test_the_first_name_is_required_where_the_branch_says_so(app_client, s
         _done(result)
 
 
-@pytest.mark.parametrize("organization", [2, 1, UNKNOWN])
-async def test_a_registered_organisation_that_is_not_a_branch_stops(app_client, sample_tenant, organization):
+@pytest.mark.parametrize(("organization", "why"), [
+    (2, "is not a branch"),  # a library
+    (1, "is not a branch"),  # the system
+    (UNKNOWN, "is not a known organisation"),
+])
+async def test_a_registered_organisation_that_is_not_a_branch_stops(app_client, sample_tenant, organization, why):
     result = await _post(app_client, sample_tenant, registration_body(organization))
     _stopped(result, 36, -5000, 1)
     assert result["Message"] == "Invalid organization ID specified."
+    assert result["AdditionalMessages"] == [f"OrganizationID {organization} {why}"]
 
 
 async def test_a_barcode_another_patron_has_stops_ignoring_case(app_client, sample_tenant):

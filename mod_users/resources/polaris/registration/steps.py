@@ -87,12 +87,14 @@ def _blank(value: Any) -> bool:
 
 # -- stops ---------------------------------------------------------------------------------------------
 async def required_fields(c: Conversation) -> Outcome | None:
-    """Step 36: every required field is there (a registered branch that is not one stops too: its settings
-    decide whether a first name is required)."""
+    """Step 36: every required field is there (a registered branch that is unknown or not a branch stops
+    too: its settings decide whether a first name is required)."""
     organization_id = c.body.get("OrganizationID")
     if organization_id and not c.at_a_branch:
+        # PAPI's one code for both; the detail tells a typo from a library or system id.
+        why = "is not a branch" if c.organizations else "is not a known organisation"
         return stop(Step.REQUIRED_FIELDS, StopType.INVALID_DATA, ReturnCode.INVALID_ORGANIZATION,
-                    "Invalid organization ID specified.", [f"OrganizationID {organization_id} is not a branch"])
+                    "Invalid organization ID specified.", [f"OrganizationID {organization_id} {why}"])
     sent = c.body.get("Registration") or {}
     missing = ["Barcode"] if _blank(c.body.get("Barcode")) else []
     # Polaris' clients send 0 for an id they do not have (the DTO's ids are not nullable).
