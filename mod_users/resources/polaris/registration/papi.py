@@ -4,7 +4,8 @@ Polaris names these enums (PAPIProcedure, PAPIProcedureStep, PAPIAction, PAPIPro
 documentation of their values could not be found. The values the issue gives are kept (procedure 4
 PatronRegistration; actions 1 Stop, 2 Prompt, 3 Procedure; prompt types 4 YesNo, 6 Acknowledge; steps 15,
 16, 17, 34 and 35); every other value is ours, and all are published in
-ramls/polaris-patron-registration.raml.
+ramls/polaris-patron-registration.raml. AccountTxnCode is the exception: its values are those of Polaris'
+PatronAccTxnCodes table.
 """
 
 from __future__ import annotations

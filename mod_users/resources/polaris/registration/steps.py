@@ -156,8 +156,8 @@ async def patron_data_verified(c: Conversation) -> Outcome | None:
 
 
 # The server keeps nothing between calls: the call that saves records the payment it carries itself, so a
-# client that sends the payment fields only with its reply to step 15 (as "with the reply" suggested) and
-# then the original body at step 16 loses the payment. The prompt says so.
+# client that sends the payment fields with its reply to step 15 only, and the original body again at
+# step 16, loses the payment. The prompt says so.
 _PAYMENT_FIELDS_NOTE = [
     "Answer 1 records the charge, owed on the patron's account unless the call says how it is settled: "
     "PatronAccountTxnCode (1 charge to the account, 2 pay, 5 or 6 waive), PatronPaymentMethod and "
