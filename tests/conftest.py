@@ -107,3 +107,13 @@ def fresh_tenant(db_settings, settings) -> Iterator[str]:
     asyncio.run(_init_tenant(db_settings, name, settings, reference=False))
     yield name
     asyncio.run(_purge_tenant(db_settings, name))
+
+
+@pytest.fixture
+def fresh_sample_tenant(db_settings, settings) -> Iterator[str]:
+    """A tenant of its own for one test, with reference and sample data, purged afterwards: for a test that
+    changes the sample records (which tests sharing ``sample_tenant`` must not)."""
+    name = unique_tenant("q")
+    asyncio.run(_init_tenant(db_settings, name, settings, reference=True, sample=True))
+    yield name
+    asyncio.run(_purge_tenant(db_settings, name))

@@ -160,11 +160,16 @@ async def test_the_first_name_is_required_where_the_branch_says_so(app_client, s
         _done(result)
 
 
-@pytest.mark.parametrize("organization", [2, 1, UNKNOWN])
-async def test_a_registered_organisation_that_is_not_a_branch_stops(app_client, sample_tenant, organization):
+@pytest.mark.parametrize(("organization", "why"), [
+    (2, "is not a branch"),  # a library
+    (1, "is not a branch"),  # the system
+    (UNKNOWN, "is not a known organisation"),
+])
+async def test_a_registered_organisation_that_is_not_a_branch_stops(app_client, sample_tenant, organization, why):
     result = await _post(app_client, sample_tenant, registration_body(organization))
     _stopped(result, 36, -5000, 1)
     assert result["Message"] == "Invalid organization ID specified."
+    assert result["AdditionalMessages"] == [f"OrganizationID {organization} {why}"]
 
 
 async def test_a_barcode_another_patron_has_stops_ignoring_case(app_client, sample_tenant):
@@ -175,6 +180,27 @@ async def test_a_barcode_another_patron_has_stops_ignoring_case(app_client, samp
     assert barcode.lower() in result["Message"]
     # the patron's own barcode is no conflict when it is updated
     _done(await _put(app_client, sample_tenant, patron, registration_body(Barcode=barcode)))
+
+
+async def test_a_sample_patrons_stored_registration_sent_back_as_is_passes_the_required_fields(
+        app_client, fresh_sample_tenant):
+    """Read each sample patron and send its registration back unchanged, answering yes to any prompt: none
+    stops (the sample registrations carry the required booleans). The secured one cannot be updated (409),
+    so its registration is sent as a new patron's instead, which gets as far as its barcode being in use."""
+    tenant = fresh_sample_tenant
+    found = await (await app_client.get("/polaris/patrons", params={"query": "cql.allRecords=1", "limit": 100},
+                                        headers=admin_headers(tenant))).json()
+    assert found["totalRecords"] == 6
+    for patron in found["patrons"]:
+        body = {"ProcedureStep": 1, "Answer": None, **{k: patron[k] for k in ("Barcode", "PatronCodeID",
+                                                                               "OrganizationID", "Registration")}}
+        if patron["RecordStatusID"] == 3:
+            _stopped(await _post(app_client, tenant, body), 37, -3505, 2)
+            continue
+        result = await _put(app_client, tenant, patron["PatronID"], body)
+        while result["PAPIAction"] == PROMPT:
+            result = await _put(app_client, tenant, patron["PatronID"], _reply(body, result))
+        _done(result)
 
 
 # -- prompts --------------------------------------------------------------------------------------------------
@@ -235,8 +261,10 @@ async def test_a_passed_address_check_date_asks_to_verify_the_patrons_data(app_c
      3.0, {"PatronAccountTxnCode": 2, "PatronPaymentMethod": 3, "RegistrationPayment": 2.0, "Outstanding": 3.0}),
     ({"PatronAccountTxnCode": 2, "PatronPaymentMethod": 1, "RegistrationPayment": 5.0},
      0.0, {"PatronAccountTxnCode": 2, "PatronPaymentMethod": 1, "RegistrationPayment": 5.0, "Outstanding": 0.0}),
-    ({"PatronAccountTxnCode": 3}, 0.0, {"PatronAccountTxnCode": 3, "PatronPaymentMethod": None,
+    # Polaris' PatronAccTxnCodes has two rows named Waive, 5 and 6: both waive, and are recorded as sent
+    ({"PatronAccountTxnCode": 5}, 0.0, {"PatronAccountTxnCode": 5, "PatronPaymentMethod": None,
                                         "RegistrationPayment": 0.0, "Outstanding": 0.0}),
+    ({"PatronAccountTxnCode": 6, "RegistrationPayment": 1}, 0.0, {"PatronAccountTxnCode": 6, "Outstanding": 0.0}),
     # more than the charge is recorded as paying the charge, as it counts
     ({"PatronAccountTxnCode": 2, "PatronPaymentMethod": 1, "RegistrationPayment": 10},
      0.0, {"PatronAccountTxnCode": 2, "PatronPaymentMethod": 1, "RegistrationPayment": 5.0, "Outstanding": 0.0}),
@@ -254,6 +282,53 @@ async def test_the_registration_charge_is_accepted_with_its_payment(app_client, 
     [charge] = stored["RegistrationCharges"]
     assert {k: charge[k] for k in recorded} == recorded
     assert (charge["Amount"], charge["OrganizationID"]) == (5.0, HILLVIEW_BRANCH)
+
+
+@pytest.mark.parametrize(("code", "name"), [(3, "Return"), (4, "Deposit"), (7, "Forfeit"), (8, "Credit"),
+                                            (9, "Refund"), (10, "Auto-waive")])
+async def test_polaris_txn_codes_that_do_not_settle_a_charge_are_refused(app_client, sample_tenant, code, name):
+    patron = await new_patron(app_client, sample_tenant, HILLVIEW_BRANCH)
+    body = registration_body(HILLVIEW_BRANCH, registration={"ExpirationDate": FUTURE})
+    h = headers(sample_tenant)
+    # refused at the first call as well as in the reply to the charge prompt, registering or updating
+    for step, answer in ((1, None), (15, 1)):
+        for method, path in (("POST", "/patrons"), ("PUT", f"/patrons/{patron}")):
+            sent = {**body, "ProcedureStep": step, "Answer": answer, "PatronAccountTxnCode": code}
+            error = await _error(await app_client.request(method, url(path), json=sent, headers=h), 400, -3004)
+            assert error["Message"] == (f"PatronAccountTxnCode {code} ({name}) cannot settle a registration charge: "
+                                        "send 1 (Charge), 2 (Pay), 5 (Waive) or 6 (Waive).")
+    assert await _by_barcode(app_client, sample_tenant, body["Barcode"]) == []
+    assert "RegistrationCharges" not in await stored_patron(app_client, sample_tenant, patron)
+
+
+async def test_the_charge_prompt_says_the_payment_fields_come_with_every_later_call(app_client, sample_tenant):
+    result = await _post(app_client, sample_tenant, registration_body(HILLVIEW_BRANCH))
+    _prompted(result, 15, -3113)
+    assert result["AdditionalMessages"] == [
+        "Answer 1 records the charge, owed on the patron's account unless the call says how it is settled: "
+        "PatronAccountTxnCode (1 charge to the account, 2 pay, 5 or 6 waive), PatronPaymentMethod and "
+        "RegistrationPayment.",
+        "Send these payment fields with this reply and again with every later call until the patron is saved: the "
+        "server keeps nothing between calls, and a later call without them records the whole charge as owed."]
+
+
+@pytest.mark.parametrize(("resent", "owed"), [(True, 0.0), (False, 5.0)])
+async def test_the_call_that_saves_records_the_payment_it_carries(app_client, sample_tenant, resent, owed):
+    """Paid in full in the reply to step 15; the duplicate prompt (16) follows. The reply to it records the
+    payment only if it carries the payment fields again: the server remembers nothing of the earlier reply."""
+    email = f"{uuid.uuid4().hex}@example.org"
+    await _post(app_client, sample_tenant, registration_body(registration={"EmailAddress": email}))
+    body = registration_body(HILLVIEW_BRANCH, registration={"EmailAddress": email})
+    payment = {"PatronAccountTxnCode": 2, "PatronPaymentMethod": 1, "RegistrationPayment": 5}
+    charge = await _post(app_client, sample_tenant, body)
+    _prompted(charge, 15, -3113)
+    duplicate = await _post(app_client, sample_tenant, _reply(body, charge, **payment))
+    _prompted(duplicate, 16, -3114)
+    result = await _post(app_client, sample_tenant, _reply(body, duplicate, **(payment if resent else {})))
+    _done(result)
+    assert result["ChargesAmount"] == owed
+    [recorded] = (await stored_patron(app_client, sample_tenant, result["PatronID"]))["RegistrationCharges"]
+    assert recorded["Outstanding"] == owed
 
 
 async def test_a_completing_call_works_the_charge_out_once(app_client, sample_tenant, monkeypatch):
@@ -313,6 +388,33 @@ async def test_possible_duplicates_prompt_with_their_display_properties(app_clie
     result = await _put(app_client, sample_tenant, first, {**original, "Barcode": original["Barcode"]})
     _prompted(result, 16, -3114)
     assert [d["PatronID"] for d in result["DuplicatePatrons"]] == [saved["PatronID"]]
+
+
+async def test_a_secured_duplicate_is_listed_without_its_details(app_client, sample_tenant):
+    """Staff learn that a secured record may be the same person, but nothing of what it holds: reading its
+    details is refused elsewhere (409)."""
+    email = f"{uuid.uuid4().hex}@example.org"
+    shown, hidden = [await new_patron(app_client, sample_tenant, Registration={
+        "NameFirst": "Same", "NameLast": f"Email{n}", "EmailAddress": email}) for n in (1, 2)]
+    await secure(app_client, sample_tenant, hidden)
+    result = await _post(app_client, sample_tenant, registration_body(registration={"EmailAddress": email}))
+    _prompted(result, 16, -3114)
+    first, second = result["DuplicatePatrons"]
+    assert first["PatronID"] == shown and first["Barcode"] and first["NameLast"]
+    assert second == {"PatronID": hidden, "Barcode": None, "PatronFullName": None, "NameFirst": None,
+                      "NameLast": None, "Birthdate": None, "EmailAddress": None, "PhoneVoice1": None,
+                      "OrganizationID": None, "OrganizationName": None, "MatchedOn": ["EmailAddress"]}
+    assert result["Message"] == ("2 patron(s) may be the same person, 1 of them a secured record whose details are "
+                                 "not shown. Save this registration anyway?")
+    assert result["AdditionalMessages"] == [
+        f"{first['PatronFullName']} ({first['Barcode']}): same EmailAddress",
+        f"A secured patron record (PatronID {hidden}): same EmailAddress; its details are not shown"]
+    # the sample's secured patron too (Grace Hopper, 1003: phone 555-0103), found by its phone
+    result = await _post(app_client, sample_tenant, registration_body(registration={"PhoneVoice3": "555-0103"}))
+    _prompted(result, 16, -3114)
+    assert [(d["PatronID"], d["NameLast"], d["MatchedOn"]) for d in result["DuplicatePatrons"]
+            if d["PatronID"] == SECURED_PATRON] == [(SECURED_PATRON, None, ["Phone"])]
+    assert "Hopper" not in str(result["DuplicatePatrons"]) + str(result["AdditionalMessages"])
 
 
 @pytest.mark.parametrize(("change", "matched"), [
@@ -498,7 +600,7 @@ async def test_the_right_permissions_are_enough(app_client, sample_tenant):
     {"Registration": {"NameLast": 5}}, {"Registration": {"ExcludeFromBills": None}},
     {"Registration": {"Birthdate": "1990-01-01"}}, {"Registration": {"Addresses": [{"CountryID": "US"}]}},
     {"Registration": {"Addresses": [{"Country": "US"}]}}, {"Barcode": "1" * 21}, {"RegistrationPayment": -1},
-    {"PatronAccountTxnCode": 4}, {"Unknown": 1}, {"ReturnReceiptUrl": None},
+    {"PatronAccountTxnCode": 11}, {"PatronAccountTxnCode": "5"}, {"Unknown": 1}, {"ReturnReceiptUrl": None},
 ])
 async def test_bad_types_are_refused_and_change_nothing(app_client, sample_tenant, change):
     body = registration_body()
@@ -561,3 +663,20 @@ async def test_concurrent_updates_to_one_barcode_save_exactly_one(app_client, sa
                                      for p in patrons))
     assert sum(r["Success"] for r in results) == 1
     assert len(await _by_barcode(app_client, sample_tenant, barcode)) == 1
+
+
+async def test_concurrent_identical_renewals_charge_exactly_once(app_client, sample_tenant):
+    """Ten identical replies renewing one patron at a charging branch, at once: the locked record decides,
+    so the first to save charges and the others find the registration already renewed."""
+    patron = await new_patron(app_client, sample_tenant, HILLVIEW_BRANCH)
+    body = registration_body(HILLVIEW_BRANCH, step=16, answer=1,
+                             registration={"ExpirationDate": "2030-01-01T00:00:00+00:00"})
+    results = await asyncio.gather(*(_put(app_client, sample_tenant, patron, copy.deepcopy(body))
+                                     for _ in range(10)))
+    for result in results:
+        _done(result)
+    charged = [r for r in results if r["AdditionalMessages"]]
+    assert [r["AdditionalMessages"] for r in charged] == [
+        ["Registration charge of 5.00 recorded; 5.00 added to the patron's charges."]]
+    stored = await stored_patron(app_client, sample_tenant, patron)
+    assert len(stored["RegistrationCharges"]) == 1 and stored["ChargesAmount"] == 5.0

@@ -13,6 +13,7 @@ INVALID_PATRON = -3000
 SECURED = -3001
 PATRON_ID_MISMATCH = -3002
 ANSWER_REQUIRED = -3003
+TXN_CODE_NOT_FOR_REGISTRATION = -3004
 INVALID_BLOCK_TYPE = -3500
 UNKNOWN_BLOCK = -3501
 SYSTEM_BLOCK = -3502
@@ -44,6 +45,11 @@ def patron_id_mismatch(sent: object, patron_id: int) -> PolarisError:
 
 def answer_required(step: int) -> PolarisError:
     return PolarisError(400, f"An Answer (1 yes, 0 no) is required when replying to step {step}.", ANSWER_REQUIRED)
+
+
+def txn_code_not_for_registration(code: int, name: str, accepted: str) -> PolarisError:
+    return PolarisError(400, f"PatronAccountTxnCode {code} ({name}) cannot settle a registration charge: send "
+                        f"{accepted}.", TXN_CODE_NOT_FOR_REGISTRATION)
 
 
 def invalid_organization() -> PolarisError:

@@ -1,7 +1,11 @@
 """Patrons that may be the same person as the one being registered: the same first and last name and
 birth date, or the same email address, or a phone number in common, all ignoring case (and surrounding
 spaces). The database finds candidates through indexed fields; the rule itself is applied here, so that
-the index's wider matching (it also ignores accents) decides nothing."""
+the index's wider matching (it also ignores accents) decides nothing.
+
+A secured patron (RecordStatusID 3) is listed too, since staff must know it may be the same person, but
+with its PatronID and why it matched only: its details are not disclosed, as reading them is refused
+elsewhere (409 "Patron record is secured.")."""
 
 from __future__ import annotations
 
@@ -25,6 +29,9 @@ DISPLAY_PROPERTIES = (
     {"Name": "OrganizationName", "Label": "Registered at"},
     {"Name": "MatchedOn", "Label": "Matched on"},
 )
+# A DuplicatePatrons entry's fields, in order.
+_ENTRY_FIELDS = ("PatronID", "Barcode", "PatronFullName", "NameFirst", "NameLast", "Birthdate", "EmailAddress",
+                 "PhoneVoice1", "OrganizationID", "OrganizationName", "MatchedOn")
 # A prompt lists at most this many; candidates beyond a page of this many are not looked at.
 MAX_SHOWN = 20
 _MAX_CANDIDATES = 200
@@ -82,8 +89,30 @@ async def find(store: RecordStore, ts: TenantSchema, registration: dict[str, Any
     found = sorted(((p, matches(registration, p.get("Registration") or {})) for p in page.records
                     if p["PatronID"] != patron_id), key=lambda pair: pair[0]["PatronID"])
     found = [(p, why) for p, why in found if why][:MAX_SHOWN]
-    names = await organizations.names(store, ts, {p["OrganizationID"] for p, _ in found})
-    return [_entry(p, why, names) for p, why in found]
+    names = await organizations.names(store, ts, {p["OrganizationID"] for p, _ in found if not _secured(p)})
+    return [_withheld(p, why) if _secured(p) else _entry(p, why, names) for p, why in found]
+
+
+def _secured(patron: dict[str, Any]) -> bool:
+    return patron.get("RecordStatusID") == patrons.SECURED
+
+
+def withheld(entry: dict[str, Any]) -> bool:
+    """Whether a DuplicatePatrons entry is a secured patron's, whose details are not shown."""
+    return entry["PatronFullName"] is None  # every other entry has a name: NameLast is required
+
+
+def describe(entry: dict[str, Any]) -> str:
+    """One line of the duplicate prompt's AdditionalMessages about ``entry``."""
+    why = ", ".join(entry["MatchedOn"])
+    if withheld(entry):
+        return f"A secured patron record (PatronID {entry['PatronID']}): same {why}; its details are not shown"
+    return f"{entry['PatronFullName']} ({entry['Barcode']}): same {why}"
+
+
+def _withheld(patron: dict[str, Any], why: list[str]) -> dict[str, Any]:
+    # Only what staff need to know that it may be the same person and which record to ask about.
+    return {**dict.fromkeys(_ENTRY_FIELDS), "PatronID": patron["PatronID"], "MatchedOn": why}
 
 
 def _entry(patron: dict[str, Any], why: list[str], names: dict[int, str]) -> dict[str, Any]:

@@ -4,7 +4,8 @@ Polaris names these enums (PAPIProcedure, PAPIProcedureStep, PAPIAction, PAPIPro
 documentation of their values could not be found. The values the issue gives are kept (procedure 4
 PatronRegistration; actions 1 Stop, 2 Prompt, 3 Procedure; prompt types 4 YesNo, 6 Acknowledge; steps 15,
 16, 17, 34 and 35); every other value is ours, and all are published in
-ramls/polaris-patron-registration.raml.
+ramls/polaris-patron-registration.raml. AccountTxnCode is the exception: its values are those of Polaris'
+PatronAccTxnCodes table.
 """
 
 from __future__ import annotations
@@ -96,8 +97,27 @@ class ReturnCode(IntEnum):
 
 
 class AccountTxnCode(IntEnum):
-    """PatronAccountTxnCode of an accepted registration charge (ours: Polaris' values were not found)."""
+    """PatronAccountTxnCode: Polaris' patron account transaction codes (its PatronAccTxnCodes table, whose
+    rows 5 and 6 are both "Waive"). A registration charge is charged to the account, paid or waived, so a
+    registration takes only those (REGISTRATION_TXN_CODES)."""
 
     CHARGE = 1
-    PAYMENT = 2
-    WAIVE = 3
+    PAY = 2
+    RETURN = 3
+    DEPOSIT = 4
+    WAIVE = 5
+    WAIVE_TOO = 6  # Polaris' table names 6 "Waive" as well; recorded as sent
+    FORFEIT = 7
+    CREDIT = 8
+    REFUND = 9
+    AUTO_WAIVE = 10  # the system's own waive, never a person's answer
+
+    @property
+    def label(self) -> str:
+        """Polaris' name for the code ("Pay", "Auto-waive")."""
+        return "Waive" if self is AccountTxnCode.WAIVE_TOO else self.name.replace("_", "-").capitalize()
+
+
+# The codes a registration charge can be settled with; what each waive records is nothing owed.
+REGISTRATION_TXN_CODES = (AccountTxnCode.CHARGE, AccountTxnCode.PAY, AccountTxnCode.WAIVE, AccountTxnCode.WAIVE_TOO)
+WAIVES = frozenset({AccountTxnCode.WAIVE, AccountTxnCode.WAIVE_TOO})

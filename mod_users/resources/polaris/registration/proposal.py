@@ -13,7 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from mod_users.resources.polaris.registration.papi import AccountTxnCode
+from mod_users.resources.polaris.registration.papi import WAIVES, AccountTxnCode
 
 # The result's patron fields (DtoPatronResult), in the order Polaris' patron record has them.
 PATRON_FIELDS = ("PatronID", "Barcode", "PatronCodeID", "OrganizationID", "CreatorID", "ModifierID",
@@ -89,7 +89,7 @@ def _payment(amount: Decimal, body: dict[str, Any]) -> Decimal:
 def outstanding(amount: Decimal, body: dict[str, Any]) -> Decimal:
     """What accepting a charge of ``amount`` adds to ChargesAmount: the charge less the payment, nothing when
     it is waived."""
-    if (body.get("PatronAccountTxnCode") or AccountTxnCode.CHARGE) == AccountTxnCode.WAIVE:
+    if (body.get("PatronAccountTxnCode") or AccountTxnCode.CHARGE) in WAIVES:
         return Decimal(0)
     return amount - _payment(amount, body)
 

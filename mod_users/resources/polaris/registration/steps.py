@@ -58,16 +58,27 @@ class Conversation:
         return bool(self.organizations) and self.organizations[0]["OrganizationCodeID"] == organizations.BRANCH
 
     @cached_property
-    def charge(self) -> Decimal:
-        """The registration charge this call incurs: the registered branch's (or inherited) RegistrationCharge
-        for a new patron or a renewal (a later ExpirationDate), else 0. Step 15 asks about it and saving
-        records it; it is worked out once."""
+    def branch_charge(self) -> Decimal:
+        """The registered branch's RegistrationCharge (its own or inherited; 0 when none or not at a branch),
+        worked out once: step 15 and the save both need it."""
         if not self.at_a_branch:
             return Decimal(0)
         amount = Decimal(str(organizations.inherited(self.organizations, "RegistrationCharge") or 0)).quantize(CENT)
-        if amount <= 0 or (self.stored is not None and not renews(self.stored, self.record)):
+        return max(amount, Decimal(0))
+
+    def charge_against(self, stored: dict[str, Any] | None) -> Decimal:
+        """The registration charge saving over ``stored`` (None: a new patron) incurs: the branch's charge for
+        a new patron or a renewal (a later ExpirationDate than ``stored`` has), else 0."""
+        if stored is not None and not renews(stored, self.record):
             return Decimal(0)
-        return amount
+        return self.branch_charge
+
+    @property
+    def charge(self) -> Decimal:
+        """The charge step 15 asks about, judged against the patron as this call first read it. The save
+        judges again against the locked record (:meth:`charge_against`): a concurrent call may have renewed
+        the registration, and charged for it, in between."""
+        return self.charge_against(self.stored)
 
 
 def _blank(value: Any) -> bool:
@@ -76,12 +87,14 @@ def _blank(value: Any) -> bool:
 
 # -- stops ---------------------------------------------------------------------------------------------
 async def required_fields(c: Conversation) -> Outcome | None:
-    """Step 36: every required field is there (a registered branch that is not one stops too: its settings
-    decide whether a first name is required)."""
+    """Step 36: every required field is there (a registered branch that is unknown or not a branch stops
+    too: its settings decide whether a first name is required)."""
     organization_id = c.body.get("OrganizationID")
     if organization_id and not c.at_a_branch:
+        # PAPI's one code for both; the detail tells a typo from a library or system id.
+        why = "is not a branch" if c.organizations else "is not a known organisation"
         return stop(Step.REQUIRED_FIELDS, StopType.INVALID_DATA, ReturnCode.INVALID_ORGANIZATION,
-                    "Invalid organization ID specified.", [f"OrganizationID {organization_id} is not a branch"])
+                    "Invalid organization ID specified.", [f"OrganizationID {organization_id} {why}"])
     sent = c.body.get("Registration") or {}
     missing = ["Barcode"] if _blank(c.body.get("Barcode")) else []
     # Polaris' clients send 0 for an id they do not have (the DTO's ids are not nullable).
@@ -142,14 +155,24 @@ async def patron_data_verified(c: Conversation) -> Outcome | None:
                   ["Move AddrCheckDate forward to stop this reminder."])
 
 
+# The server keeps nothing between calls: the call that saves records the payment it carries itself, so a
+# client that sends the payment fields with its reply to step 15 only, and the original body again at
+# step 16, loses the payment. The prompt says so.
+_PAYMENT_FIELDS_NOTE = [
+    "Answer 1 records the charge, owed on the patron's account unless the call says how it is settled: "
+    "PatronAccountTxnCode (1 charge to the account, 2 pay, 5 or 6 waive), PatronPaymentMethod and "
+    "RegistrationPayment.",
+    "Send these payment fields with this reply and again with every later call until the patron is saved: the "
+    "server keeps nothing between calls, and a later call without them records the whole charge as owed.",
+]
+
+
 async def charge_accepted(c: Conversation) -> Outcome | None:
     """Step 15: the registration charge, when there is one."""
     if not c.charge:
         return None
     return prompt(Step.REGISTRATION_CHARGE, PromptType.YES_NO, ReturnCode.REGISTRATION_CHARGE,
-                  f"A registration charge of {c.charge:.2f} applies. Accept it?",
-                  ["Answer 1 records it; send PatronAccountTxnCode (1 charge to the account, 2 payment, 3 waive), "
-                   "PatronPaymentMethod and RegistrationPayment with the reply to record a payment."])
+                  f"A registration charge of {c.charge:.2f} applies. Accept it?", _PAYMENT_FIELDS_NOTE)
 
 
 async def no_duplicates(c: Conversation) -> Outcome | None:
@@ -157,9 +180,11 @@ async def no_duplicates(c: Conversation) -> Outcome | None:
     found = await duplicates.find(c.store, c.ts, c.registration, c.patron_id)
     if not found:
         return None
-    lines = [f"{d['PatronFullName']} ({d['Barcode']}): same {', '.join(d['MatchedOn'])}" for d in found]
+    secured = sum(duplicates.withheld(d) for d in found)
+    of_them = f", {secured} of them a secured record whose details are not shown" if secured else ""
     return prompt(Step.DUPLICATE_PATRONS, PromptType.YES_NO, ReturnCode.DUPLICATE_PATRONS,
-                  f"{len(found)} patron(s) may be the same person. Save this registration anyway?", lines, found)
+                  f"{len(found)} patron(s) may be the same person{of_them}. Save this registration anyway?",
+                  [duplicates.describe(d) for d in found], found)
 
 
 @dataclass(frozen=True)
