@@ -7,8 +7,8 @@
     unless the field's index or a modifier says otherwise. Numbers and booleans compare as their JSON
     text (``active==true``).
 ``<`` ``<=`` ``>`` ``>=``
-    string order of the folded text; a number term against a JSON number compares numerically (except
-    on a field with a b-tree or unique index: that declares a text field, and the index must serve).
+    string order of the folded text; a number term against a JSON number compares numerically, whatever
+    indexes the field has (``/string`` keeps the string order). A b-tree index serves the string order.
 ``/number``
     numeric comparison; values that are not numbers (nor numeric strings) never match.
 ``/@name=value``
@@ -184,19 +184,25 @@ class FieldClauses:
         return Sql(truncated(value), " IN (", join(", ", (truncated(t) for t in terms)), ") AND ", listed)
 
     def range(self, field: str, clause: SearchClause, options: RelationOptions) -> Sql:
-        """``<`` ``<=`` ``>`` ``>=`` in string order; numerically when a number meets a JSON number."""
+        """``<`` ``<=`` ``>`` ``>=`` in string order; numerically when a number term meets a JSON number.
+
+        The numeric comparison does not depend on the field's indexes: declaring an index must never
+        change what a query finds. ``/string`` asks for the string order even for a number term.
+        """
         op = clause.relation.base
         folded = self.folding(field, options.folding, ORDER_INDEXES)
         cs, ra = folded.case_sensitive, folded.remove_accents
         value = folded_text(self.json_column, field, cs, ra)
         term = fold_case_accents(param(unescape(clause.term), "text"), cs, ra)
         compare = Sql(value, f" {op} ", term)
-        if folded.btree:
-            compare = Sql(truncated(value), f" {_NON_STRICT[op]} ", truncated(term), " AND ", compare)
-        number = parse_number(clause.term)
-        if number is None or self.catalog.first(field, (BTREE, UNIQUE)) is not None:
-            # A field with a b-tree index is a text field; keep the comparison its index serves.
+        number = None if options.string else parse_number(clause.term)
+        if number is None:
+            if folded.btree:
+                # The b-tree index holds the first 600 characters: compare those (what the index serves),
+                # then the whole values for the order among long values sharing that prefix.
+                return Sql(truncated(value), f" {_NON_STRICT[op]} ", truncated(term), " AND ", compare)
             return compare
+        # A text index cannot serve a numeric order, so there is no index condition to add here.
         jsonb = json_value(self.json_column, field)
         return Sql(f"CASE WHEN jsonb_typeof({jsonb}) = 'number' THEN ({jsonb})::numeric {op} ",
                    param(number, "numeric"), " ELSE ", compare, " END")

@@ -87,6 +87,7 @@ async def plan(db: dict[str, Any], query: str, limit: bool = False) -> str:
     ("name==(abc or def or ghi)", "items_name_btree"),
     ("name<abc", "items_name_btree"),
     ("name>=/ignoreCase/ignoreAccents m", "items_name_btree"),
+    ("name>/string 10", "items_name_btree"),
     ("name=abc", "items_name_ft"),
     ('name all "abc def"', "items_name_ft"),
     ("name any abc*", "items_name_ft"),
