@@ -15,7 +15,7 @@ import pytest
 
 from mod_users.cql import CQLError, Index, index_ddl, index_expression, quote, translate
 from mod_users.cql.fulltext import MAX_WORDS
-from mod_users.cql.translator import MAX_CONDITIONS
+from mod_users.cql.translator import MAX_CONDITIONS, MAX_SORT_KEYS
 
 from .dbutil import drop_schema
 
@@ -321,6 +321,14 @@ class TestSort:
     ])
     def test_errors(self, query: str, message: str) -> None:
         assert message in error(query).message
+
+    def test_sort_key_limit(self) -> None:
+        keys = [f"f{n}" for n in range(1100)]
+        translate("cql.allRecords=1 sortBy " + " ".join(keys[:MAX_SORT_KEYS]))
+        query = "cql.allRecords=1 sortBy " + " ".join(keys)
+        err = error(query)
+        assert (err.kind, err.position) == ("invalid query", query.index(f" {keys[MAX_SORT_KEYS]} ") + 2)
+        assert f"at most {MAX_SORT_KEYS} sort keys, got 1100" in err.message
 
 
 class TestIdsAndServerChoice:
