@@ -1,7 +1,8 @@
 """Search clauses on JSONB fields, relation by relation.
 
 ``=`` ``adj`` ``all`` ``any``
-    word search (see :mod:`mod_users.cql.fulltext`); ``=/number`` compares numerically.
+    word search (see :mod:`mod_users.cql.fulltext`); ``=/number`` compares numerically. Case and accent
+    modifiers are ignored, as RMB does: case is always folded, accents as the fulltext index folds them.
 ``==`` / ``<>``
     the whole value, equal or not; with ``*`` / ``?`` a LIKE pattern. Case- and accent-insensitive
     unless the field's index or a modifier says otherwise. Numbers and booleans compare as their JSON
@@ -17,6 +18,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from mod_users.cql.errors import invalid, unsupported
@@ -47,6 +49,8 @@ from mod_users.cql.terms import (
     text_of,
     unescape,
 )
+
+log = logging.getLogger(__name__)
 
 RANGE = ("<", "<=", ">", ">=")
 _NON_STRICT = {"<": "<=", "<=": "<=", ">": ">=", ">=": ">="}
@@ -117,15 +121,14 @@ class FieldClauses:
         return Folded(case_sensitive, remove_accents, same)
 
     def words(self, text: Sql, field: str, clause: SearchClause, options: RelationOptions) -> Sql:
-        """``=``, ``adj``, ``all``, ``any`` as text search."""
-        if options.folding.case_sensitive:
-            raise unsupported("/respectCase does not work with word searches (=, adj, all, any), which "
-                              "always ignore case; use == for a case-sensitive match",
-                              clause.relation.position)
-        remove_accents = options.folding.remove_accents
-        if remove_accents is None:
-            index = self.catalog.get(field, FULLTEXT)
-            remove_accents = index.remove_accents if index else True
+        """``=``, ``adj``, ``all``, ``any`` as text search, folded as the field's fulltext index folds.
+
+        As in RMB, case and accent modifiers are ignored here: text search always folds case, and
+        folding accents other than the index does would only make the index useless (a sequential scan).
+        """
+        index = self.catalog.get(field, FULLTEXT)
+        remove_accents = index.remove_accents if index else True
+        _log_ignored_folding(field, options.folding, remove_accents)
         term = clause.term if options.masked else _mask_all(clause.term)
         return fulltext_condition(text, term, clause.relation.base, remove_accents, clause.term_position)
 
@@ -289,6 +292,18 @@ def _array_name(index: Index | None, wanted: str) -> str | None:
         if name is not None and name.lower() == wanted.lower():
             return name
     return None
+
+
+def _log_ignored_folding(field: str, folding: Folding, remove_accents: bool) -> None:
+    """Say (at debug level) which case or accent modifier a word search did not follow."""
+    ignored = []
+    if folding.case_sensitive:
+        ignored.append("/respectCase")
+    if folding.remove_accents is not None and folding.remove_accents != remove_accents:
+        ignored.append("/ignoreAccents" if folding.remove_accents else "/respectAccents")
+    if ignored:
+        log.debug("ignoring %s in a word search on %s: text search folds case, and accents as the "
+                   "field's fulltext index does", " ".join(ignored), field)
 
 
 def _mask_all(term: str) -> str:

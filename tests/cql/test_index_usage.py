@@ -91,6 +91,8 @@ async def plan(db: dict[str, Any], query: str, limit: bool = False) -> str:
     ("name=abc", "items_name_ft"),
     ('name all "abc def"', "items_name_ft"),
     ("name any abc*", "items_name_ft"),
+    ("name=/respectAccents abc", "items_name_ft"),
+    ("name adj/respectCase/respectAccents \"abc def\"", "items_name_ft"),
     ("email==*bcd*", "items_email_gin"),
     ("email==abc@x.org", "items_email_gin"),
     ("code==c00042", "items_code_unique"),
