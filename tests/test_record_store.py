@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
@@ -41,6 +42,39 @@ async def test_totals_are_exact_up_to_the_limit_then_estimated(store, fresh_tena
     assert abs(page.total - count) < count * 0.2  # the planner's estimate after ANALYZE
     small = await store.search_where(ts, TABLE, "jsonb->>'name' < $1", ["r00020"], "", 0, 5)
     assert (small.total, small.exact, len(small.records)) == (20, True, 5)
+
+
+async def test_the_total_of_all_records_follows_inserts_made_since_the_last_analyze(store, fresh_tenant):
+    """pg_class.reltuples is what the last ANALYZE counted; the estimate scales it to the table's pages
+    now, as the planner does, instead of reporting a quarter of the rows after a bulk insert."""
+    ts = TenantSchema(fresh_tenant)
+    table = ts.table(TABLE.name)
+    analysed, added = 3000, 9000
+    async with store.transaction(ts) as tx:
+        await tx._db.execute(f"ALTER TABLE {table} SET (autovacuum_enabled = false)")  # no ANALYZE but ours
+        await tx._db.executemany(f"INSERT INTO {table} (id, jsonb) VALUES ($1, $2)",
+                                 [(uuid.uuid4(), _record(i)) for i in range(analysed)])
+        await tx._db.execute(f"ANALYZE {table}")
+    async with store.transaction(ts) as tx:
+        await tx._db.executemany(f"INSERT INTO {table} (id, jsonb) VALUES ($1, $2)",
+                                 [(uuid.uuid4(), _record(i)) for i in range(analysed, analysed + added)])
+    page = await store.search(ts, TABLE, None, 0, 10)
+    assert page.exact is False
+    assert abs(page.total - (analysed + added)) < (analysed + added) * 0.1, page.total
+
+
+async def test_without_statistics_of_rows_the_total_is_the_planners(store, fresh_tenant):
+    """An ANALYZE of the empty table leaves no rows per page to scale: the planner's estimate is used."""
+    ts = TenantSchema(fresh_tenant)
+    table = ts.table(TABLE.name)
+    async with store.transaction(ts) as tx:
+        await tx._db.execute(f"ALTER TABLE {table} SET (autovacuum_enabled = false)")
+        await tx._db.execute(f"ANALYZE {table}")
+        await tx._db.executemany(f"INSERT INTO {table} (id, jsonb) VALUES ($1, $2)",
+                                 [(uuid.uuid4(), _record(i)) for i in range(6000)])
+        plan = await tx._db.fetchval(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {table} WHERE TRUE")
+    page = await store.search(ts, TABLE, None, 0, 10)
+    assert page.total == round(json.loads(plan)[0]["Plan"]["Plan Rows"]) > 4 * EXACT_COUNT_LIMIT
 
 
 async def test_a_failed_transaction_stores_nothing(store, fresh_tenant):

@@ -61,6 +61,10 @@ async def test_by_id(library):
     ("(name=abc", 10),
     ('name="unterminated', 6),
     ("name=abc prox name=def", 10),
+    ("or name=abc", 1),
+    ("name=abc sortby name sortby name", 22),
+    # at most 10 sort keys: the 11th is refused (1100 of them kept the database busy for 30 s)
+    ("cql.allRecords=1 sortby " + " ".join(f"f{n:02d}" for n in range(1100)), 25 + 10 * 4),
 ])
 async def test_malformed_cql_is_400_naming_the_problem_and_its_position(library, query, column):
     client, h = library

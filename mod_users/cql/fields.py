@@ -1,14 +1,15 @@
 """Search clauses on JSONB fields, relation by relation.
 
 ``=`` ``adj`` ``all`` ``any``
-    word search (see :mod:`mod_users.cql.fulltext`); ``=/number`` compares numerically.
+    word search (see :mod:`mod_users.cql.fulltext`); ``=/number`` compares numerically. Case and accent
+    modifiers are ignored, as RMB does: case is always folded, accents as the fulltext index folds them.
 ``==`` / ``<>``
     the whole value, equal or not; with ``*`` / ``?`` a LIKE pattern. Case- and accent-insensitive
     unless the field's index or a modifier says otherwise. Numbers and booleans compare as their JSON
     text (``active==true``).
 ``<`` ``<=`` ``>`` ``>=``
-    string order of the folded text; a number term against a JSON number compares numerically (except
-    on a field with a b-tree or unique index: that declares a text field, and the index must serve).
+    string order of the folded text; a number term against a JSON number compares numerically, whatever
+    indexes the field has (``/string`` keeps the string order). A b-tree index serves the string order.
 ``/number``
     numeric comparison; values that are not numbers (nor numeric strings) never match.
 ``/@name=value``
@@ -17,6 +18,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from mod_users.cql.errors import invalid, unsupported
@@ -47,6 +49,8 @@ from mod_users.cql.terms import (
     text_of,
     unescape,
 )
+
+log = logging.getLogger(__name__)
 
 RANGE = ("<", "<=", ">", ">=")
 _NON_STRICT = {"<": "<=", "<=": "<=", ">": ">=", ">=": ">="}
@@ -117,15 +121,14 @@ class FieldClauses:
         return Folded(case_sensitive, remove_accents, same)
 
     def words(self, text: Sql, field: str, clause: SearchClause, options: RelationOptions) -> Sql:
-        """``=``, ``adj``, ``all``, ``any`` as text search."""
-        if options.folding.case_sensitive:
-            raise unsupported("/respectCase does not work with word searches (=, adj, all, any), which "
-                              "always ignore case; use == for a case-sensitive match",
-                              clause.relation.position)
-        remove_accents = options.folding.remove_accents
-        if remove_accents is None:
-            index = self.catalog.get(field, FULLTEXT)
-            remove_accents = index.remove_accents if index else True
+        """``=``, ``adj``, ``all``, ``any`` as text search, folded as the field's fulltext index folds.
+
+        As in RMB, case and accent modifiers are ignored here: text search always folds case, and
+        folding accents other than the index does would only make the index useless (a sequential scan).
+        """
+        index = self.catalog.get(field, FULLTEXT)
+        remove_accents = index.remove_accents if index else True
+        _log_ignored_folding(field, options.folding, remove_accents)
         term = clause.term if options.masked else _mask_all(clause.term)
         return fulltext_condition(text, term, clause.relation.base, remove_accents, clause.term_position)
 
@@ -184,19 +187,25 @@ class FieldClauses:
         return Sql(truncated(value), " IN (", join(", ", (truncated(t) for t in terms)), ") AND ", listed)
 
     def range(self, field: str, clause: SearchClause, options: RelationOptions) -> Sql:
-        """``<`` ``<=`` ``>`` ``>=`` in string order; numerically when a number meets a JSON number."""
+        """``<`` ``<=`` ``>`` ``>=`` in string order; numerically when a number term meets a JSON number.
+
+        The numeric comparison does not depend on the field's indexes: declaring an index must never
+        change what a query finds. ``/string`` asks for the string order even for a number term.
+        """
         op = clause.relation.base
         folded = self.folding(field, options.folding, ORDER_INDEXES)
         cs, ra = folded.case_sensitive, folded.remove_accents
         value = folded_text(self.json_column, field, cs, ra)
         term = fold_case_accents(param(unescape(clause.term), "text"), cs, ra)
         compare = Sql(value, f" {op} ", term)
-        if folded.btree:
-            compare = Sql(truncated(value), f" {_NON_STRICT[op]} ", truncated(term), " AND ", compare)
-        number = parse_number(clause.term)
-        if number is None or self.catalog.first(field, (BTREE, UNIQUE)) is not None:
-            # A field with a b-tree index is a text field; keep the comparison its index serves.
+        number = None if options.string else parse_number(clause.term)
+        if number is None:
+            if folded.btree:
+                # The b-tree index holds the first 600 characters: compare those (what the index serves),
+                # then the whole values for the order among long values sharing that prefix.
+                return Sql(truncated(value), f" {_NON_STRICT[op]} ", truncated(term), " AND ", compare)
             return compare
+        # A text index cannot serve a numeric order, so there is no index condition to add here.
         jsonb = json_value(self.json_column, field)
         return Sql(f"CASE WHEN jsonb_typeof({jsonb}) = 'number' THEN ({jsonb})::numeric {op} ",
                    param(number, "numeric"), " ELSE ", compare, " END")
@@ -283,6 +292,18 @@ def _array_name(index: Index | None, wanted: str) -> str | None:
         if name is not None and name.lower() == wanted.lower():
             return name
     return None
+
+
+def _log_ignored_folding(field: str, folding: Folding, remove_accents: bool) -> None:
+    """Say (at debug level) which case or accent modifier a word search did not follow."""
+    ignored = []
+    if folding.case_sensitive:
+        ignored.append("/respectCase")
+    if folding.remove_accents is not None and folding.remove_accents != remove_accents:
+        ignored.append("/ignoreAccents" if folding.remove_accents else "/respectAccents")
+    if ignored:
+        log.debug("ignoring %s in a word search on %s: text search folds case, and accents as the "
+                   "field's fulltext index does", " ".join(ignored), field)
 
 
 def _mask_all(term: str) -> str:

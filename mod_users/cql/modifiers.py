@@ -44,6 +44,8 @@ class RelationOptions:
 
     folding: Folding
     number: bool = False
+    # An explicit /string: compare as text even where a number term would compare numerically.
+    string: bool = False
     masked: bool = True
     array: tuple[Modifier, ...] = ()
 
@@ -71,6 +73,7 @@ def relation_options(modifiers: Iterable[Modifier]) -> RelationOptions:
             continue
         if name in ("string", "number"):
             options.number = name == "number"
+            options.string = name == "string"
         elif name in ("masked", "unmasked"):
             options.masked = name == "masked"
         elif name.startswith("sort."):

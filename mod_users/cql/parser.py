@@ -11,7 +11,11 @@ Grammar (as cql-java, the parser behind FOLIO's CQL2PgJSON, accepts it)::
 
 Index and relation are inherited by the bare terms inside parentheses (``name==(a or b)`` means
 ``name==a or name==b``); at the top the context is ``cql.serverChoice =``. Several unquoted words in a
-row form one term (``lang = au dk``), as in cql-java.
+row form one term (``lang = au dk``), as in cql-java, and (as there) only a single word can be an index.
+
+Stricter than cql-java, which takes the keywords ``and`` ``or`` ``not`` ``prox`` ``sortBy`` as words
+anywhere and so reads ``or name=a`` as the index "or name": unquoted, a keyword cannot start a search
+clause nor be a sort key (quoted, ``"and"``, it can). After a relation it is still a term (``title = and``).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import re
 from dataclasses import dataclass
 
 from mod_users.cql.errors import CQLError
-from mod_users.cql.lexer import BOOLEANS, Kind, Token, tokenize
+from mod_users.cql.lexer import BOOLEANS, KEYWORDS, Kind, Token, tokenize
 from mod_users.cql.nodes import (
     SERVER_CHOICE,
     BooleanNode,
@@ -98,7 +102,7 @@ class _Parser:
         if self.tok.kind is Kind.SORTBY:
             sortby = self.advance()
             while self.tok.kind is not Kind.EOF:
-                key = self.symbol(f"a sort key after '{sortby.text}'" if not keys else "a sort key")
+                key = self.sort_key(sortby, first=not keys)
                 keys.append(SortKey(key.text, key.position, self.modifiers()))
             if not keys:
                 raise self.fail(f"a sort key after '{sortby.text}'")
@@ -125,11 +129,15 @@ class _Parser:
         if self.tok.kind is Kind.RELATION and self.tok.text == ">":
             return self.prefix(ctx)
         expected = f"a search clause after '{after.text}'" if after else "a search term or an index"
-        first = self.symbol(expected)
+        first = self.clause_start(expected)
         words = self.join_words(first.text)
         if not self.at_relation():
             return SearchClause(ctx.index, ctx.relation, words, first.position, first.position,
                                 first.kind is Kind.STRING)
+        if len(words) > len(first.text):
+            # As cql-java: only one word can be an index ("lea name=x" lacks a boolean, or quotes).
+            raise CQLError(f"unexpected relation '{self.tok.text}' after the words '{words}': an index is a "
+                           "single word (or is a boolean operator missing?)", self.tok.position)
         relation = self.relation()
         inner = _Context(words, relation)
         if self.tok.kind is Kind.LPAREN:
@@ -140,6 +148,28 @@ class _Parser:
         if self.at_relation():
             raise self.fail("a boolean operator (and, or, not) after the search clause")
         return SearchClause(words, relation, text, first.position, term.position, term.kind is Kind.STRING)
+
+    def clause_start(self, expected: str) -> Token:
+        """The index or bare term that starts a search clause: a word or a quoted string.
+
+        An unquoted keyword cannot start one ("or name=a", "a not not b", a lone "and"); read as an
+        index or a term it would only fail later, misleadingly, or search for the keyword. Quoted
+        (``"and"``) it is a term like any other.
+        """
+        if self.tok.kind in KEYWORDS.values():
+            raise CQLError(f"expected {expected}, got the keyword '{self.tok.text}' (quote it to use it as "
+                           "a word)", self.tok.position)
+        return self.symbol(expected)
+
+    def sort_key(self, sortby: Token, first: bool) -> Token:
+        """One index after ``sortBy``; keywords are refused (quote a field named like one)."""
+        if self.tok.kind is Kind.SORTBY:
+            raise CQLError(f"'{self.tok.text}' may appear only once: list every sort key after the first "
+                           f"'{sortby.text}'", self.tok.position)
+        if self.tok.kind in BOOLEANS:
+            raise CQLError(f"expected a sort key, got the keyword '{self.tok.text}' (search clauses go before "
+                           f"'{sortby.text}')", self.tok.position)
+        return self.symbol(f"a sort key after '{sortby.text}'" if first else "a sort key")
 
     def parenthesised(self, ctx: _Context) -> Node:
         opening = self.advance()

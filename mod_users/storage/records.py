@@ -197,12 +197,16 @@ class RecordStore:
         return max(estimate, EXACT_COUNT_LIMIT), False
 
     async def _estimate(self, qualified: str, where: str, params: list[Any]) -> int:
-        """The planner's row estimate; for the whole table (``WHERE TRUE``) the statistics' row count,
-        which costs a catalog lookup instead of planning a query."""
+        """The planner's row estimate; for the whole table (``WHERE TRUE``) a catalog lookup instead of
+        planning a query, scaled as the planner scales it: the analysed rows per page times the pages the
+        table has now (``reltuples`` alone lags behind bulk inserts until the next ANALYZE)."""
         if where == "TRUE":
-            rows = await self._db.fetchval("SELECT reltuples::bigint FROM pg_class WHERE oid = $1::regclass",
-                                           qualified)
-            if rows is not None and rows >= 0:  # -1: never analysed
+            # No statistics yet (reltuples -1, or no pages when analysed): NULL, and the planner decides.
+            rows = await self._db.fetchval(
+                "SELECT round(reltuples::float8 / relpages "
+                "* (pg_relation_size(oid) / current_setting('block_size')::bigint))::bigint "
+                "FROM pg_class WHERE oid = $1::regclass AND relpages > 0 AND reltuples >= 0", qualified)
+            if rows is not None:
                 return int(rows)
         plan = await self._db.fetchval(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {qualified} WHERE {where}", *params)
         return int(_plan_rows(plan))

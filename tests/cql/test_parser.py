@@ -91,9 +91,11 @@ class TestGrammar:
     def test_named_relations(self, name: str) -> None:
         assert clause(f"title {name} x").relation.base == name.lower().removeprefix("cql.")
 
-    def test_keywords_can_be_terms_and_indexes(self) -> None:
+    def test_keywords_are_terms_after_a_relation_or_when_quoted(self) -> None:
         assert clause("title = and").term == "and"
-        assert clause("sortby = x").index == "sortby"
+        assert clause('"and"').term == "and"
+        assert clause('"sortby" = x').index == "sortby"
+        assert parse('a sortBy "and"').sort_keys == (SortKey("and", 10),)
 
     def test_dotted_index(self) -> None:
         assert clause("personal.lastName==Smith").index == "personal.lastName"
@@ -141,6 +143,17 @@ class TestErrors:
         ("(", 2, "expected a search term or an index"),
         ("=x", 1, "expected a search term or an index, got '='"),
         ("a\x00b", 2, "U+0000"),
+        # an unquoted keyword cannot start a search clause or be a sort key
+        ("or name=a", 1, "expected a search term or an index, got the keyword 'or'"),
+        ("and", 1, "got the keyword 'and' (quote it"),
+        ("name=a not not name=b", 12, "expected a search clause after 'not', got the keyword 'not'"),
+        ("a and (or b)", 8, "got the keyword 'or'"),
+        ("sortBy = x", 1, "got the keyword 'sortBy'"),
+        ("name=a sortby name sortby email", 20, "'sortby' may appear only once"),
+        ("name=a sortby name and b=c", 20, "expected a sort key, got the keyword 'and'"),
+        # only a single word can be an index
+        ("lea name=x", 9, "unexpected relation '=' after the words 'lea name'"),
+        ("a or b c any d", 10, "unexpected relation 'any' after the words 'b c'"),
     ])
     def test_syntax_errors_name_the_column(self, query: str, column: int, message: str) -> None:
         with pytest.raises(CQLError) as raised:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import re
 import uuid
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ import pytest
 
 from mod_users.cql import CQLError, Index, index_ddl, index_expression, quote, translate
 from mod_users.cql.fulltext import MAX_WORDS
-from mod_users.cql.translator import MAX_CONDITIONS
+from mod_users.cql.translator import MAX_CONDITIONS, MAX_SORT_KEYS
 
 from .dbutil import drop_schema
 
@@ -231,8 +232,14 @@ class TestWords:
         ("name=\"j* l*\"", []),
         ("name=\"le* lo*\"", ["Lea Long"]),
         ("name=zoe", ["Zoë Ärger"]),
-        ("name=/respectAccents zoe", []),
+        # case and accent modifiers are ignored (as RMB): the fulltext index on name folds accents
+        ("name=/respectAccents zoe", ["Zoë Ärger"]),
         ("name=/respectAccents zoë", ["Zoë Ärger"]),
+        ("name=/respectCase JO", ["Jo Jane"]),
+        ("name all/respectCase/respectAccents \"JANE JO\"", ["Jo Jane"]),
+        ("name any/respectCase ZOE", ["Zoë Ärger"]),
+        ("name adj/respectAccents \"zoe arger\"", ["Zoë Ärger"]),
+        ("city=/ignoreAccents sovang", ["Jo Jane", "Lea Long", "ka keller"]),
         ("personal.lastName=neil", ["Lea Long"]),
         ("name=*", ALL),
         ("name=\"\"", ALL),
@@ -252,7 +259,6 @@ class TestWords:
         ("name=j*e", "only supported at the end of a word"),
         ("name=j?", "single-character wildcard"),
         ("name=^jo", "anchoring"),
-        ("name=/respectCase jo", "/respectCase does not work with word searches"),
         ("name all/number 4", "/number does not work with 'all'"),
     ])
     def test_errors(self, query: str, message: str) -> None:
@@ -265,6 +271,28 @@ class TestWords:
     def test_uses_the_fulltext_index_expression(self) -> None:
         index = Index("title", "fulltext")
         assert translate("title=x", indexes=[index]).where.startswith(index_expression(index) + " @@ ")
+
+    @pytest.mark.parametrize("modifiers", ["/respectCase", "/respectAccents", "/ignoreAccents",
+                                           "/respectCase/respectAccents", "/ignoreCase/ignoreAccents"])
+    @pytest.mark.parametrize("remove_accents", [True, False])
+    def test_case_and_accent_modifiers_follow_the_index(self, modifiers: str, remove_accents: bool) -> None:
+        index = Index("title", "fulltext", remove_accents=remove_accents)
+        plain = translate("title=x", indexes=[index])
+        assert translate(f"title={modifiers} x", indexes=[index]) == plain
+        assert plain.where.startswith(index_expression(index) + " @@ ")
+
+    async def test_accents_follow_a_fulltext_index_that_keeps_them(self, people: dict[str, Any]) -> None:
+        keeps = (Index("city", "fulltext", remove_accents=False),)
+        assert await find(people, "city=/ignoreAccents sovang", indexes=keeps) == ["ka keller"]
+        assert await find(people, "city=søvang", indexes=keeps) == ["Jo Jane", "Lea Long"]
+
+    def test_ignored_modifiers_are_logged_at_debug(self, caplog: pytest.LogCaptureFixture) -> None:
+        with caplog.at_level(logging.DEBUG, logger="mod_users.cql.fields"):
+            translate("title=/respectCase/respectAccents x")
+            translate("title=/ignoreCase/ignoreAccents x")  # what the default does: nothing to say
+        assert [r.getMessage() for r in caplog.records] == [
+            "ignoring /respectCase /respectAccents in a word search on title: text search folds case, and "
+            "accents as the field's fulltext index does"]
 
 
 class TestNumbersAndRanges:
@@ -321,6 +349,14 @@ class TestSort:
     ])
     def test_errors(self, query: str, message: str) -> None:
         assert message in error(query).message
+
+    def test_sort_key_limit(self) -> None:
+        keys = [f"f{n}" for n in range(1100)]
+        translate("cql.allRecords=1 sortBy " + " ".join(keys[:MAX_SORT_KEYS]))
+        query = "cql.allRecords=1 sortBy " + " ".join(keys)
+        err = error(query)
+        assert (err.kind, err.position) == ("invalid query", query.index(f" {keys[MAX_SORT_KEYS]} ") + 2)
+        assert f"at most {MAX_SORT_KEYS} sort keys, got 1100" in err.message
 
 
 class TestIdsAndServerChoice:
