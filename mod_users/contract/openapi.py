@@ -143,7 +143,8 @@ def _operation(contract: Contract, endpoint: Endpoint, needs_tenant: bool,
         if response.bodies:
             entry["content"] = _content(contract, response.bodies)
         if response.headers:
-            entry["headers"] = {h: {"schema": {"type": "string"}} for h in response.headers}
+            entry["headers"] = {h.name: {"description": h.description or h.name, "required": h.required,
+                                         "schema": {"type": "string"}} for h in response.headers}
         operation["responses"][str(status)] = entry
     return operation
 

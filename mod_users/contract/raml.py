@@ -104,11 +104,20 @@ class Body:
 
 
 @dataclass(frozen=True)
+class Header:
+    """A response header the RAML declares (RAML: required unless named ``X?`` or ``required: false``)."""
+
+    name: str
+    required: bool = True
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class Response:
     status: int
     description: str = ""
     bodies: dict[str, Body] = field(default_factory=dict)
-    headers: tuple[str, ...] = ()
+    headers: tuple[Header, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -286,7 +295,7 @@ class RamlApi:
                 status=int(code),
                 description=str((spec or {}).get("description", "")).strip(),
                 bodies=self._bodies((spec or {}).get("body")),
-                headers=tuple((spec or {}).get("headers") or ()),
+                headers=self._headers((spec or {}).get("headers")),
             )
             for code, spec in (node.get("responses") or {}).items()
         }
@@ -325,6 +334,15 @@ class RamlApi:
                 description=str(spec.get("description", "")).strip(),
             )
         return out
+
+    def _headers(self, node: Any) -> tuple[Header, ...]:
+        out = []
+        for name, spec in (node or {}).items():
+            spec = spec if isinstance(spec, dict) else {}
+            optional = str(name).endswith("?")
+            out.append(Header(name=str(name).rstrip("?"), required=bool(spec.get("required", not optional)),
+                              description=str(spec.get("description", "")).strip()))
+        return tuple(out)
 
     def _bodies(self, node: Any) -> dict[str, Body]:
         out: dict[str, Body] = {}
