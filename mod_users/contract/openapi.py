@@ -81,10 +81,13 @@ def _parameter(param: Param, where: str) -> dict[str, Any]:
             schema[key] = f"^(?:{value})$" if key == "pattern" else value
     if param.enum is not None:
         schema["enum"] = list(param.enum)
-    return {
+    out = {
         "name": param.name, "in": where, "required": True if where == "path" else param.required,
         "description": param.description, "schema": schema,
     }
+    if param.example is not None:
+        out["example"] = param.example
+    return out
 
 
 def _content(contract: Contract, bodies: dict[str, Any]) -> dict[str, Any]:
@@ -97,7 +100,9 @@ def _content(contract: Contract, bodies: dict[str, Any]) -> dict[str, Any]:
             entry = {"schema": {"type": "string"}}
         else:
             entry = {"schema": {}}
-        if body.has_example and body.example is not None:
+        if body.examples:
+            entry["examples"] = {name: {"value": value} for name, value in body.examples.items()}
+        elif body.has_example and body.example is not None:
             entry["example"] = body.example
         content[media] = entry
     return content

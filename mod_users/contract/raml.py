@@ -91,6 +91,8 @@ class Param:
     min_length: int | None = None
     max_length: int | None = None
     description: str = ""
+    # A value the contract's own examples use (one that exists in the sample data, for the checker).
+    example: Any = None
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,14 @@ class Body:
     schema: Path | None = None
     example: Any = None
     has_example: bool = False
+    # RAML's named ``examples`` (name -> value), when the body has several; ``example`` is the first.
+    examples: dict[str, Any] = field(default_factory=dict)
+
+    def all_examples(self) -> list[Any]:
+        """Every example of the body: the named ones, or the single one."""
+        if self.examples:
+            return list(self.examples.values())
+        return [self.example] if self.has_example else []
 
 
 @dataclass(frozen=True)
@@ -228,6 +238,13 @@ def _refs(node: Any) -> list[tuple[str, dict[str, Any]]]:
     return out
 
 
+def _example_value(node: Any) -> Any:
+    """An example as RAML writes it: the value itself, ``{value: ...}``, or an ``!include``d file."""
+    if isinstance(node, dict) and "value" in node:
+        node = node["value"]
+    return node.json() if isinstance(node, Include) else node
+
+
 # -- the API reader -------------------------------------------------------------------------------
 class RamlApi:
     """One RAML API file, expanded into :class:`Endpoint` objects."""
@@ -332,6 +349,7 @@ class RamlApi:
                 min_length=spec.get("minLength"),
                 max_length=spec.get("maxLength"),
                 description=str(spec.get("description", "")).strip(),
+                example=spec.get("example"),
             )
         return out
 
@@ -349,17 +367,14 @@ class RamlApi:
         for media_type, spec in (node or {}).items():
             spec = spec or {}
             type_ref = spec.get("type", spec.get("schema"))
-            example_node = spec.get("example")
-            example = example_node
-            if isinstance(example_node, dict) and "value" in example_node:
-                example = example_node["value"]
-            if isinstance(example, Include):
-                example = example.json()
+            named = {str(name): _example_value(node) for name, node in (spec.get("examples") or {}).items()}
+            example = _example_value(spec.get("example")) if "example" in spec else next(iter(named.values()), None)
             out[str(media_type)] = Body(
                 media_type=str(media_type),
                 schema=self._schema_path(type_ref),
                 example=example,
-                has_example="example" in spec,
+                has_example="example" in spec or bool(named),
+                examples=named,
             )
         return out
 
