@@ -7,6 +7,7 @@ A new route or status in the RAML without a provocation below fails ``test_every
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import Awaitable, Callable
 
@@ -292,3 +293,28 @@ async def test_contract_command_refuses_an_uninitialised_tenant(app_client, caps
     captured = capsys.readouterr()
     assert "not usable" in captured.err and "not initialised" in captured.err
     assert "broke the contract" not in captured.out
+
+
+def _shape(contract):
+    """What a contract says, independent of where its files lie."""
+    def bodies(e):
+        return tuple(sorted((s, m, contract.schema_key(b)) for s, r in e.responses.items()
+                            for m, b in r.bodies.items()))
+
+    routes = {(e.method, e.path, tuple(sorted(e.query_params)), bodies(e),
+               tuple((n, p.example) for n, p in sorted(e.uri_params.items())),
+               tuple(h.name for r in e.responses.values() for h in r.headers),
+               json.dumps([b.all_examples() for b in e.bodies.values()], sort_keys=True))
+              for e in contract.endpoints()}
+    return routes, {rel: contract.schemas.document(rel) for rel in contract.schemas.paths()}
+
+
+async def test_the_contract_an_instance_serves_mirrors_back_to_the_same_contract(app_client, tmp_path):
+    from mod_users.contract.remote import mirror_contract
+
+    # through Okapi the served links point at the gateway: the mirror follows them back all the same
+    root = await mirror_contract(str(app_client.make_url("")), {"X-Okapi-Url": "http://okapi:9130"}, tmp_path)
+    mirrored = load_contract(root / "ramls", root / "schemas")
+    assert _shape(mirrored) == _shape(CONTRACT)
+    assert (root / "ramls" / "raml-util" / "rtypes" / "collection.raml").is_file()
+    assert (root / "ramls" / "examples" / "polaris" / "patron-block-post.sample").is_file()
