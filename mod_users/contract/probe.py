@@ -36,7 +36,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import aiohttp
 
@@ -246,7 +246,7 @@ class _Run:
             for candidate in (self.given.get(name), named, record.get(name), param and param.example,
                               listed.get(name)):
                 if candidate is not None:
-                    return str(candidate)
+                    return quote(str(candidate), safe=",")  # a value is one path segment, whatever it holds
             return _allowed_value(endpoint, name)
 
         return _PARAM.sub(value, endpoint.path)

@@ -367,7 +367,7 @@ class RamlApi:
         for media_type, spec in (node or {}).items():
             spec = spec or {}
             type_ref = spec.get("type", spec.get("schema"))
-            named = {str(name): _example_value(node) for name, node in (spec.get("examples") or {}).items()}
+            named = {str(name): _example_value(value) for name, value in (spec.get("examples") or {}).items()}
             example = _example_value(spec.get("example")) if "example" in spec else next(iter(named.values()), None)
             out[str(media_type)] = Body(
                 media_type=str(media_type),
