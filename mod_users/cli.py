@@ -5,8 +5,8 @@
     mod-users tenant purge TENANT       drop a tenant's schema
     mod-users cql "QUERY"               print the SQL a CQL query becomes
     mod-users descriptor                print the ModuleDescriptor (template filled in)
-    mod-users contract URL --tenant T [--header N=V] [--uri N=V]
-                                        check a running instance against the RAML and schemas
+    mod-users contract URL --tenant T [--header N=V] [--uri N=V] [--allow-unreached] [--contract-dir DIR]
+                                        check a running instance against the contract it serves (or DIR's)
 """
 
 from __future__ import annotations
@@ -19,10 +19,15 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mod_users.config import ConfigError, DatabaseSettings, Settings, load_settings
 from mod_users.logs import configure_logging
 from mod_users.storage.embedded import EmbeddedPostgres, EmbeddedPostgresError, database_session
+
+if TYPE_CHECKING:
+    from mod_users.contract import Contract
+    from mod_users.contract.probe import Report
 
 log = logging.getLogger("mod_users")
 
@@ -148,21 +153,80 @@ def _descriptor(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _contract(settings: Settings, args: argparse.Namespace) -> int:
-    from mod_users.contract import load_contract
-    from mod_users.contract.checker import check_instance
+    import tempfile
 
-    contract = load_contract(settings.ramls_dir, settings.schemas_dir)
     headers = dict(_pair(h) for h in args.header)
     uri_values = dict(_pair(u) for u in args.uri)
-    findings = asyncio.run(check_instance(args.url, args.tenant, contract, headers, uri_values))
-    failed = [f for f in findings if f.problems]
-    for finding in findings:
+    with tempfile.TemporaryDirectory(prefix="mod-users-contract-") as mirror:
+        contract = _read_contract(args, headers, Path(mirror))
+        if contract is None:
+            return 2
+        return _check_instance(args, contract, headers, uri_values)
+
+
+def _read_contract(args: argparse.Namespace, headers: dict[str, str], mirror: Path) -> Contract | None:
+    """The contract in ``--contract-dir``, else the one the instance serves (mirrored into ``mirror``)."""
+    import aiohttp
+
+    from mod_users.contract import RamlError, load_contract
+    from mod_users.contract.remote import ContractNotServed, mirror_contract
+
+    try:
+        root = args.contract_dir or asyncio.run(
+            mirror_contract(args.url, {"X-Okapi-Tenant": args.tenant, **headers}, mirror))
+        return load_contract(root / "ramls", root / "schemas")
+    except (ContractNotServed, RamlError, ValueError, aiohttp.ClientError, TimeoutError) as exc:
+        where = args.contract_dir or f"{args.url} (/_/ramls, /_/jsonSchemas)"
+        print(f"mod-users contract: cannot read the contract from {where}: {exc or type(exc).__name__}",
+              file=sys.stderr)
+        return None
+
+
+def _check_instance(args: argparse.Namespace, contract: Contract, headers: dict[str, str],
+                    uri_values: dict[str, str]) -> int:
+    """Run the check and print its report; 0 all good, 1 broken or unreached routes, 2 nothing checked."""
+    import aiohttp
+
+    from mod_users.contract.probe import TenantNotUsable, check_instance
+
+    try:
+        report = asyncio.run(check_instance(args.url, args.tenant, contract, headers, uri_values))
+    except TenantNotUsable as exc:
+        print(f"mod-users contract: nothing checked, the tenant is not usable: {exc}\n"
+              f"Initialise it first (POST /_/tenant; loadSample=true gives the Polaris-style routes the "
+              f"records their examples name).", file=sys.stderr)
+        return 2
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        print(f"mod-users contract: {args.url} stopped answering: {exc or type(exc).__name__}", file=sys.stderr)
+        return 2
+    _print_report(report)
+    if report.broken:
+        return 1
+    if report.unreached and not args.allow_unreached:
+        print("Some routes never answered a documented success, so their success bodies were not checked: "
+              "give existing values with --uri NAME=VALUE (and the routes' permissions with --header "
+              "X-Okapi-Permissions=[...]), or accept it with --allow-unreached.")
+        return 1
+    return 0
+
+
+def _print_report(report: Report) -> None:
+    """Each request and what was wrong with its answer, then each route's outcome and the summaries."""
+    for finding in report.findings:
         mark = "FAIL" if finding.problems else "ok  "
         print(f"{mark} {finding.status} {finding.method} {finding.url} ({finding.probe})")
         for problem in finding.problems:
             print(f"       {problem}")
-    print(f"{len(findings)} requests, {len(failed)} broke the contract")
-    return 1 if failed else 0
+    print("\nroutes:")
+    for route in report.routes:
+        if route.success is not None:
+            print(f"  success {route.success} {route.method} {route.path}")
+        else:
+            answered = ", ".join(str(s) for s in sorted(set(route.statuses))) or "nothing"
+            print(f"  NO 2xx  {route.method} {route.path} (answered {answered})")
+    reached = len(report.routes) - len(report.unreached)
+    print(f"{reached} of {len(report.routes)} routes answered a documented success")
+    print(f"{len(report.findings)} requests, {len(report.broken)} broke the contract")
 
 
 def _pair(text: str) -> tuple[str, str]:
@@ -202,7 +266,12 @@ def build_parser() -> argparse.ArgumentParser:
     contract.add_argument("--header", action="append", default=[], metavar="NAME=VALUE",
                           help="a header to send with every request, e.g. X-Okapi-Permissions=[...]")
     contract.add_argument("--uri", action="append", default=[], metavar="NAME=VALUE",
-                          help="a value for a URI parameter, e.g. workstationId=1 for the Polaris-style routes")
+                          help="a value for a URI parameter, used before any other (e.g. patronId=1006)")
+    contract.add_argument("--allow-unreached", action="store_true",
+                          help="exit 0 even if some routes never answered a documented success")
+    contract.add_argument("--contract-dir", type=Path, metavar="DIR",
+                          help="check against the ramls/ and schemas/ in DIR (default: the contract the "
+                               "instance serves at /_/ramls and /_/jsonSchemas)")
     contract.set_defaults(run=_contract)
     return parser
 

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import os
+import sysconfig
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# What makes a folder a contract folder (reference-data/ and sample-data/ sit beside them).
+CONTRACT_PARTS = ("ramls", "schemas", "descriptors")
+# Where a non-editable install puts the contract, under its prefix (pyproject's [tool.setuptools.data-files]).
+INSTALLED_CONTRACT = Path("share") / "mod-users"
 
 
 class ConfigError(ValueError):
@@ -57,6 +63,49 @@ class Settings:
         return self.contract_dir / "schemas"
 
 
+def installed_contract_dir() -> Path | None:
+    """The contract folder an installed (non-editable) mod-users brought along, or None.
+
+    The distribution's own file list says where its data files went (a venv, ``--user``, ``--prefix``);
+    without one, the interpreter's data folder is where they would be."""
+    try:
+        files = metadata.distribution("mod-users").files or []
+    except metadata.PackageNotFoundError:
+        files = []
+    marker = (INSTALLED_CONTRACT / "descriptors" / "ModuleDescriptor-template.json").as_posix()
+    for file in files:
+        if file.as_posix().endswith(marker):
+            return Path(str(file.locate())).resolve().parent.parent
+    fallback = Path(sysconfig.get_path("data")) / INSTALLED_CONTRACT
+    return fallback if fallback.is_dir() else None
+
+
+def _missing_parts(folder: Path) -> list[str]:
+    return [part for part in CONTRACT_PARTS if not (folder / part).is_dir()]
+
+
+def find_contract_dir(env: Mapping[str, str]) -> Path:
+    """The folder holding ``ramls/``, ``schemas/``, ``descriptors/`` (and the data sets): the one
+    ``MOD_USERS_CONTRACT_DIR`` names, else this source checkout, else the installed data folder.
+    Raise ConfigError saying what was looked for where."""
+    explicit = env.get("MOD_USERS_CONTRACT_DIR")
+    if explicit:
+        missing = _missing_parts(Path(explicit))
+        if missing:
+            raise ConfigError(f"MOD_USERS_CONTRACT_DIR={explicit} has no {', '.join(p + '/' for p in missing)}")
+        return Path(explicit)
+    installed = installed_contract_dir()
+    for candidate in (PROJECT_ROOT, installed):
+        if candidate is not None and not _missing_parts(candidate):
+            return candidate
+    wanted = ", ".join(p + "/" for p in CONTRACT_PARTS)
+    raise ConfigError(
+        f"no contract folder ({wanted}) found: MOD_USERS_CONTRACT_DIR is not set, the source checkout "
+        f"{PROJECT_ROOT} has none, and neither has the installed data folder "
+        f"{installed or Path(sysconfig.get_path('data')) / INSTALLED_CONTRACT}; set MOD_USERS_CONTRACT_DIR "
+        f"or reinstall mod-users")
+
+
 def _int(env: Mapping[str, str], key: str, default: int, minimum: int = 0, maximum: int = 2**31 - 1) -> int:
     raw = env.get(key)
     if raw is None or raw == "":
@@ -92,7 +141,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         db=db,
         data_dir=Path(env.get("MOD_USERS_DATA_DIR") or ".mod-users"),
         embedded_pg_port=_int(env, "MOD_USERS_PG_PORT", 0, 1, 65535) if embedded_port else None,
-        contract_dir=Path(env.get("MOD_USERS_CONTRACT_DIR") or PROJECT_ROOT),
+        contract_dir=find_contract_dir(env),
         max_body_bytes=_int(env, "MOD_USERS_MAX_BODY_BYTES", 1_048_576, 1024),
         log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
         polaris_max_associations=_int(env, "MOD_USERS_POLARIS_MAX_ASSOCIATIONS", 20, 1, 10_000),

@@ -55,11 +55,13 @@ def token_payload(token: str | None) -> dict[str, object]:
     return payload if isinstance(payload, dict) else {}
 
 
-def _user_from_token(payload: dict[str, object]) -> str | None:
-    for claim in ("user_id", "sub"):
-        value = payload.get(claim)
-        if isinstance(value, str) and value:
-            return value
+def _user_id(header: str | None, payload: dict[str, object]) -> str | None:
+    """The caller's user id: the first UUID of ``X-Okapi-User-Id``, the token's ``user_id``, the token's
+    ``sub`` (FOLIO tokens carry the username in ``sub``, but a token naming the user by id there is used
+    rather than none). A candidate that is not a UUID is skipped, never trusted into stored data."""
+    for value in (header, payload.get("user_id"), payload.get("sub")):
+        if isinstance(value, str) and _UUID.fullmatch(value.strip()):
+            return value.strip().lower()
     return None
 
 
@@ -93,13 +95,10 @@ def context_from_headers(headers: Mapping[str, str]) -> OkapiContext:
     """Read the Okapi headers; the tenant name is validated only when a route uses it."""
     token = headers.get(TOKEN)
     payload = token_payload(token)
-    user_id = headers.get(USER_ID) or _user_from_token(payload)
-    if user_id and not _UUID.fullmatch(user_id.strip()):
-        user_id = None
     request_id = (headers.get(REQUEST_ID) or "").strip()[:256] or new_request_id()
     return OkapiContext(
         tenant_name=headers.get(TENANT),
-        user_id=user_id.strip().lower() if user_id else None,
+        user_id=_user_id(headers.get(USER_ID), payload),
         token=token,
         request_id=request_id,
         permissions=_permissions(headers.get(PERMISSIONS)),

@@ -21,8 +21,10 @@ def _examples():
         bodies = [("request", endpoint.bodies)] + [(str(code), r.bodies) for code, r in endpoint.responses.items()]
         for where, by_media in bodies:
             for body in by_media.values():
-                if body.has_example and body.schema is not None:
-                    yield pytest.param(body, id=f"{endpoint.method} {endpoint.path} {where}")
+                if body.schema is None:
+                    continue
+                for n, example in enumerate(body.all_examples()):
+                    yield pytest.param(body, example, id=f"{endpoint.method} {endpoint.path} {where} {n}")
 
 
 EXAMPLES = list(_examples())
@@ -32,10 +34,10 @@ def test_there_are_examples_to_check():
     assert len(EXAMPLES) >= 8
 
 
-@pytest.mark.parametrize("body", EXAMPLES)
-def test_every_raml_example_validates_against_its_schema(body):
+@pytest.mark.parametrize(("body", "example"), EXAMPLES)
+def test_every_raml_example_validates_against_its_schema(body, example):
     key = CONTRACT.schema_key(body)
-    assert CONTRACT.schemas.errors(key, body.example) == []
+    assert CONTRACT.schemas.errors(key, example) == []
 
 
 def test_every_schema_file_is_loaded_and_compiles():

@@ -6,6 +6,8 @@ A new route or status in the RAML without a provocation below fails ``test_every
 
 from __future__ import annotations
 
+import asyncio
+import json
 import uuid
 from collections.abc import Awaitable, Callable
 
@@ -14,8 +16,10 @@ import pytest
 from mod_users.config import PROJECT_ROOT
 from mod_users.contract import load_contract
 from mod_users.contract.checker import response_problems
+from mod_users.contract.probe import TenantNotUsable, check_instance
 from mod_users.storage import jobs
 from mod_users.storage.records import RecordStore
+from tests.conftest import unique_tenant
 from tests.polaris.provocations import PROVOKE as POLARIS_PROVOKE
 
 CONTRACT = load_contract(PROJECT_ROOT / "ramls", PROJECT_ROOT / "schemas")
@@ -169,6 +173,9 @@ PROVOKE.update({
 PROVOKE.update(POLARIS_PROVOKE)
 
 DOCUMENTED = sorted((e.method, e.path, status) for e in CONTRACT.endpoints() for status in e.responses)
+# The business routes (the tenant API is Okapi's to call, not the contract checker's).
+DOCUMENTED_ROUTES = sorted({(m, p) for m, p, _ in DOCUMENTED if not p.startswith("/_/")})
+POLARIS_ROUTES = [(m, p) for m, p in DOCUMENTED_ROUTES if p.startswith("/polaris.applicationservices/")]
 
 
 def test_no_provocation_for_an_undocumented_answer():
@@ -188,7 +195,7 @@ async def _check(client, tenant, monkeypatch, method, path, status):
     body = await resp.read()
     assert resp.status == status, body[:500]
     endpoint = CONTRACT.endpoint(method, path)
-    assert response_problems(CONTRACT, endpoint, resp.status, resp.content_type or "", body) == []
+    assert response_problems(CONTRACT, endpoint, resp.status, resp.headers, body) == []
 
 
 @pytest.mark.parametrize(("method", "path", "status"), OTHERS, ids=[f"{m} {p} {s}" for m, p, s in OTHERS])
@@ -203,44 +210,111 @@ async def test_every_documented_polaris_answer(app_client, sample_tenant, monkey
 
 
 async def test_contract_checker_passes_against_a_running_instance(app_client, fresh_tenant):
-    from mod_users.contract.checker import check_instance
+    report = await check_instance(str(app_client.make_url("")), fresh_tenant, CONTRACT)
+    assert len(report.findings) >= 15
+    assert report.broken == []
+    assert {f.status for f in report.findings} >= {200, 201, 204, 400, 404}
+    # Without sample data or permissions the Polaris-style routes cannot succeed, and the report says so.
+    reached = {(r.method, r.path) for r in report.routes if r.success is not None}
+    assert {("POST", PBC), ("GET", PBC), ("GET", ITEM), ("PUT", ITEM), ("DELETE", ITEM)} <= reached
+    assert {r.path for r in report.unreached} >= {p for m, p in POLARIS_ROUTES}
 
-    base = str(app_client.make_url(""))
-    findings = await check_instance(base, fresh_tenant, CONTRACT)
-    assert len(findings) >= 15
-    assert [f for f in findings if f.problems] == []
-    assert {f.status for f in findings} >= {200, 201, 204, 400, 404}
+
+async def test_contract_checker_refuses_a_tenant_that_is_not_usable(app_client):
+    with pytest.raises(TenantNotUsable, match="not initialised"):
+        await check_instance(str(app_client.make_url("")), unique_tenant("none"), CONTRACT)
 
 
 async def test_contract_checker_reports_a_broken_answer(app_client, fresh_tenant, monkeypatch):
-    from mod_users.contract.checker import check_instance
     from mod_users.storage.records import Page
 
     async def corrupt(self, *args, **kwargs):
         return Page([{"name": 42}], 1)
 
     monkeypatch.setattr(RecordStore, "search", corrupt)
-    findings = await check_instance(str(app_client.make_url("")), fresh_tenant, CONTRACT)
-    broken = {(f.method, f.url, f.probe): f.problems for f in findings if f.problems}
+    report = await check_instance(str(app_client.make_url("")), fresh_tenant, CONTRACT)
+    broken = {(f.method, f.url, f.probe): f.problems for f in report.broken}
     # every collection listing answers the corrupted page; nothing else reads through search here
-    assert set(broken) == {("GET", path, "example") for path in (
+    assert set(broken) == {("GET", path, probe) for path in (
         PBC, "/polaris/organizations", "/polaris/block-descriptions", "/polaris/workstations", "/polaris/patrons",
-        "/polaris/countries")}
+        "/polaris/countries") for probe in ("example",)} | {("GET", PBC, "tenant check")}
     assert any("name" in p for p in broken[("GET", PBC, "example")])
 
 
-async def test_contract_checker_exercises_the_polaris_routes_with_sample_data(fresh_tenant, app_client):
-    from mod_users.contract.checker import check_instance
+async def test_contract_checker_reports_a_missing_location(app_client, fresh_tenant, monkeypatch):
+    from mod_users.resources import crud
+
+    def without_location(body, status=200, headers=None):
+        return json_response(body, status=status)
+
+    json_response = crud.json_response
+    monkeypatch.setattr(crud, "json_response", without_location)
+    report = await check_instance(str(app_client.make_url("")), fresh_tenant, CONTRACT)
+    problems = [f.problems for f in report.broken if (f.method, f.url, f.probe) == ("POST", PBC, "example")]
+    assert problems == [["header Location is declared for 201 but missing"]]
+
+
+async def test_contract_checker_reaches_every_route_with_sample_data(fresh_tenant, app_client):
     from tests.polaris.support import headers
 
     h = {"X-Okapi-Tenant": fresh_tenant}
     resp = await app_client.post("/_/tenant", json={"module_to": "mod-users-0.1.0", "parameters": [
-        {"key": "loadSample", "value": "true"}]}, headers=h)
+        {"key": "loadReference", "value": "true"}, {"key": "loadSample", "value": "true"}]}, headers=h)
     await app_client.get(resp.headers["Location"], params={"wait": "30000"}, headers=h)
-    findings = await check_instance(str(app_client.make_url("")), fresh_tenant, CONTRACT, headers(fresh_tenant),
-                                    {"workstationId": "1", "orgId": "3", "patronId": "1001"})
-    assert [f for f in findings if f.problems] == []
-    polaris = {(f.method, f.url.split("/3/1/", 1)[-1], f.status) for f in findings
+    base = str(app_client.make_url(""))
+    for _ in range(2):  # the run cleans up after itself: a second one reaches everything again
+        report = await check_instance(base, fresh_tenant, CONTRACT, headers(fresh_tenant))
+        assert report.broken == []
+        assert [(r.method, r.path, sorted(set(r.statuses))) for r in report.unreached] == []
+        assert len(report.routes) == len(DOCUMENTED_ROUTES)
+    polaris = {(f.method, f.url.split("/3/1/", 1)[-1], f.status) for f in report.findings
                if f.url.startswith("/polaris.applicationservices/") and f.probe == "example"}
     assert {("POST", "patrons/1001/blocks", 200), ("POST", "patrons/1001/associations", 200),
-            ("GET", "patrons/1001/blockssummary", 200)} <= polaris
+            ("GET", "patrons/1001/blockssummary", 200), ("PUT", "patrons/1001", 200)} <= polaris
+
+
+async def test_contract_command_exits_non_zero_unless_every_route_succeeded(app_client, fresh_tenant, capsys):
+    from mod_users.cli import main
+
+    base = str(app_client.make_url(""))
+    assert await asyncio.to_thread(main, ["contract", base, "--tenant", fresh_tenant]) == 1
+    out = capsys.readouterr().out
+    assert f"of {len(DOCUMENTED_ROUTES)} routes answered a documented success" in out
+    assert "NO 2xx  GET /polaris.applicationservices/" in out and "--allow-unreached" in out
+    assert await asyncio.to_thread(main, ["contract", base, "--tenant", fresh_tenant, "--allow-unreached"]) == 0
+    assert "0 broke the contract" in capsys.readouterr().out
+
+
+async def test_contract_command_refuses_an_uninitialised_tenant(app_client, capsys):
+    from mod_users.cli import main
+
+    code = await asyncio.to_thread(main, ["contract", str(app_client.make_url("")), "--tenant", "nosuchtenant"])
+    assert code == 2
+    captured = capsys.readouterr()
+    assert "not usable" in captured.err and "not initialised" in captured.err
+    assert "broke the contract" not in captured.out
+
+
+def _shape(contract):
+    """What a contract says, independent of where its files lie."""
+    def bodies(e):
+        return tuple(sorted((s, m, contract.schema_key(b)) for s, r in e.responses.items()
+                            for m, b in r.bodies.items()))
+
+    routes = {(e.method, e.path, tuple(sorted(e.query_params)), bodies(e),
+               tuple((n, p.example) for n, p in sorted(e.uri_params.items())),
+               tuple(h.name for r in e.responses.values() for h in r.headers),
+               json.dumps([b.all_examples() for b in e.bodies.values()], sort_keys=True))
+              for e in contract.endpoints()}
+    return routes, {rel: contract.schemas.document(rel) for rel in contract.schemas.paths()}
+
+
+async def test_the_contract_an_instance_serves_mirrors_back_to_the_same_contract(app_client, tmp_path):
+    from mod_users.contract.remote import mirror_contract
+
+    # through Okapi the served links point at the gateway: the mirror follows them back all the same
+    root = await mirror_contract(str(app_client.make_url("")), {"X-Okapi-Url": "http://okapi:9130"}, tmp_path)
+    mirrored = load_contract(root / "ramls", root / "schemas")
+    assert _shape(mirrored) == _shape(CONTRACT)
+    assert (root / "ramls" / "raml-util" / "rtypes" / "collection.raml").is_file()
+    assert (root / "ramls" / "examples" / "polaris" / "patron-block-post.sample").is_file()

@@ -43,6 +43,22 @@ def test_user_id_from_token_claims():
     assert context_from_headers({"X-Okapi-Token": _token({"sub": user})}).user_id == user
 
 
+def test_user_id_falls_back_past_candidates_that_are_not_uuids():
+    user = "33333333-3333-4333-8333-333333333333"
+    other = "44444444-4444-4444-8444-444444444444"
+    token = _token({"user_id": user, "sub": other})
+    # a malformed header does not hide the token's valid user_id
+    assert context_from_headers({"X-Okapi-User-Id": "admin", "X-Okapi-Token": token}).user_id == user
+    # a user_id that is not a UUID gives way to a sub that is one
+    assert context_from_headers({"X-Okapi-Token": _token({"user_id": "42", "sub": other})}).user_id == other
+    assert context_from_headers({"X-Okapi-User-Id": "x", "X-Okapi-Token": _token({"user_id": 7, "sub": other})}
+                                ).user_id == other
+    # a FOLIO token (username in sub) with a malformed user_id gives no user, and the username stays readable
+    ctx = context_from_headers({"X-Okapi-User-Id": "x", "X-Okapi-Token": _token({"user_id": "?", "sub": "diku_admin"})})
+    assert (ctx.user_id, ctx.username) == (None, "diku_admin")
+    assert context_from_headers({"X-Okapi-User-Id": f" {user.upper()} "}).user_id == user
+
+
 def test_unreadable_tokens_and_non_uuid_users_give_no_user():
     for token in ("", "abc", "a.!!!.c", "a." + base64.urlsafe_b64encode(b"[1]").decode() + ".c", "x" * 20000):
         assert context_from_headers({"X-Okapi-Token": token}).user_id is None

@@ -214,6 +214,33 @@ async def test_openapi_is_a_valid_openapi_3_document_of_every_endpoint(app_clien
     assert tenant_header and tenant_header[0]["name"] == "X-Okapi-Tenant"
 
 
+async def test_openapi_describes_the_okapi_headers_each_route_needs(app_client):
+    doc = await (await app_client.get("/_/openapi")).json()
+    desired = {(m, p): h.permissions_desired for m, p in SERVED
+               if (h := handler_for(handlers(DESCRIPTOR), m, sample_path(p))) is not None}
+    for path, operations in doc["paths"].items():
+        for method, operation in operations.items():
+            headers = {p["name"]: p for p in operation["parameters"] if p["in"] == "header"}
+            assert headers["X-Okapi-Tenant"]["required"] is True, (method, path)
+            wanted = desired[(method.upper(), path)]
+            if not wanted:
+                assert "X-Okapi-Permissions" not in headers, (method, path)
+                continue
+            permissions = headers["X-Okapi-Permissions"]
+            assert permissions["required"] is True
+            assert all(name in permissions["description"] for name in wanted)
+            assert [json.loads(v) for v in permissions["schema"]["enum"]] == [list(wanted)]
+    blocks = doc["paths"][next(p for p in doc["paths"] if p.endswith("/patrons/{patronId}/blockssummary"))]["get"]
+    assert "polaris.patron-status.blocks.display" in json.dumps(blocks["parameters"])
+
+
+async def test_openapi_keeps_readonly_beside_a_ref(app_client):
+    doc = await (await app_client.get("/_/openapi")).json()
+    metadata = doc["components"]["schemas"]["patron-block-condition"]["properties"]["metadata"]
+    assert metadata["allOf"] == [{"$ref": "#/components/schemas/raml-util.schemas.metadata"}]
+    assert metadata["readOnly"] is True and metadata["description"]
+
+
 async def test_a_route_that_desires_a_permission_refuses_calls_without_it(aiohttp_client, settings, db_settings,
                                                                          tenant):
     from aiohttp import web

@@ -6,11 +6,12 @@ other modules (``/_/ramls``, ``/_/jsonSchemas``).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from mod_users.contract.params import ParamError, parse_params
-from mod_users.contract.raml import Body, Endpoint, Param, RamlApi, RamlError, Response, load_apis
+from mod_users.contract.raml import Body, Endpoint, Header, Param, RamlApi, RamlError, Response, load_apis
 from mod_users.contract.schemas import FieldError, SchemaRegistry
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "Contract",
     "Endpoint",
     "FieldError",
+    "Header",
     "Param",
     "ParamError",
     "RamlApi",
@@ -47,11 +49,23 @@ class Contract:
                 return e
         raise KeyError(f"{method} {path}")
 
+    def endpoint_at(self, method: str, path: str) -> Endpoint | None:
+        """The endpoint whose RAML path template a concrete ``path`` fits (``{x}`` one segment), or None."""
+        for e in self.endpoints():
+            if e.method == method and _template_regex(e.path).fullmatch(path):
+                return e
+        return None
+
     def schema_key(self, body: Body | None) -> str | None:
         """The registry key of a body's schema (None for a body without one)."""
         if body is None or body.schema is None:
             return None
         return self.schemas.relative(body.schema)
+
+
+def _template_regex(template: str) -> re.Pattern[str]:
+    parts = re.split(r"(\{[^}]+\})", template)
+    return re.compile("".join("[^/]+" if part.startswith("{") else re.escape(part) for part in parts))
 
 
 def load_contract(ramls_dir: Path, schemas_dir: Path) -> Contract:

@@ -7,12 +7,15 @@ Swagger UI) see exactly the contract the service enforces.
 
 from __future__ import annotations
 
+import json
 import posixpath
 import re
 from collections.abc import Iterable
 from typing import Any
 
 from mod_users.contract import Contract, Endpoint, Param
+from mod_users.descriptor import Handler, handler_for, handlers, render_descriptor, sample_path
+from mod_users.okapi import PERMISSIONS, TENANT
 
 # Keywords an OpenAPI 3.0 schema object understands; anything else in a draft-04 schema is dropped.
 _KEEP = {
@@ -40,9 +43,13 @@ def _convert(node: Any, here: str) -> Any:
         if target.startswith("#"):
             raise ValueError(f"local $ref {target!r} is not supported in the OpenAPI rendering")
         ref = {"$ref": "#/components/schemas/" + component_name(posixpath.normpath(posixpath.join(here, target)))}
-        if "description" in node:  # siblings of $ref are ignored in 3.0; allOf keeps the description
-            return {"allOf": [ref], "description": node["description"]}
-        return ref
+        # OpenAPI 3.0 ignores the siblings of a $ref; wrapped in allOf, the description and readOnly
+        # (RMB's ``readonly``, as on every record's metadata) keep their meaning.
+        siblings = {"description": node["description"]} if "description" in node else {}
+        readonly = node.get("readOnly", node.get("readonly"))
+        if readonly is not None:
+            siblings["readOnly"] = readonly
+        return {"allOf": [ref], **siblings} if siblings else ref
     out: dict[str, Any] = {}
     for key, value in node.items():
         if key == "readonly":
@@ -74,10 +81,13 @@ def _parameter(param: Param, where: str) -> dict[str, Any]:
             schema[key] = f"^(?:{value})$" if key == "pattern" else value
     if param.enum is not None:
         schema["enum"] = list(param.enum)
-    return {
+    out = {
         "name": param.name, "in": where, "required": True if where == "path" else param.required,
         "description": param.description, "schema": schema,
     }
+    if param.example is not None:
+        out["example"] = param.example
+    return out
 
 
 def _content(contract: Contract, bodies: dict[str, Any]) -> dict[str, Any]:
@@ -90,18 +100,40 @@ def _content(contract: Contract, bodies: dict[str, Any]) -> dict[str, Any]:
             entry = {"schema": {"type": "string"}}
         else:
             entry = {"schema": {}}
-        if body.has_example and body.example is not None:
+        if body.examples:
+            entry["examples"] = {name: {"value": value} for name, value in body.examples.items()}
+        elif body.has_example and body.example is not None:
             entry["example"] = body.example
         content[media] = entry
     return content
 
 
-def _operation(contract: Contract, endpoint: Endpoint, needs_tenant: bool) -> dict[str, Any]:
+def _okapi_headers(needs_tenant: bool, desired: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The ``X-Okapi-*`` headers a call through Okapi carries and the route needs, as header parameters."""
+    headers = []
+    if needs_tenant:
+        headers.append({"name": TENANT, "in": "header", "required": True,
+                        "description": "The tenant, as Okapi sends it; without it the route answers 400",
+                        "schema": {"type": "string", "pattern": TENANT_PATTERN}})
+    if desired:
+        granted = json.dumps(list(desired))
+        # One value, the route's own permissions, so that generated calls (schemathesis) carry what the
+        # route needs; Okapi may grant more, which the module accepts as well.
+        headers.append({
+            "name": PERMISSIONS, "in": "header", "required": True,
+            "description": (f"The permissions Okapi granted the caller, a JSON array; this route desires "
+                            f"{', '.join(desired)} (its permissionsDesired in the ModuleDescriptor) and "
+                            f"answers 403 without any one of them"),
+            "schema": {"type": "string", "enum": [granted]}, "example": granted,
+        })
+    return headers
+
+
+def _operation(contract: Contract, endpoint: Endpoint, needs_tenant: bool,
+               desired: tuple[str, ...] = ()) -> dict[str, Any]:
     parameters = [_parameter(p, "path") for p in endpoint.uri_params.values()]
     parameters += [_parameter(p, "query") for p in endpoint.query_params.values()]
-    if needs_tenant:
-        parameters.append({"name": "X-Okapi-Tenant", "in": "header", "required": True,
-                           "description": "The tenant", "schema": {"type": "string", "pattern": TENANT_PATTERN}})
+    parameters += _okapi_headers(needs_tenant, desired)
     operation: dict[str, Any] = {
         "operationId": endpoint.method.lower() + re.sub(r"[^A-Za-z0-9]+", "_", endpoint.path).rstrip("_"),
         "summary": endpoint.description.split("\n", 1)[0][:120],
@@ -116,19 +148,33 @@ def _operation(contract: Contract, endpoint: Endpoint, needs_tenant: bool) -> di
         if response.bodies:
             entry["content"] = _content(contract, response.bodies)
         if response.headers:
-            entry["headers"] = {h: {"schema": {"type": "string"}} for h in response.headers}
+            entry["headers"] = {h.name: {"description": h.description or h.name, "required": h.required,
+                                         "schema": {"type": "string"}} for h in response.headers}
         operation["responses"][str(status)] = entry
     return operation
 
 
-def build_openapi(contract: Contract, version: str, tenant_routes: Iterable[tuple[str, str]] = ()) -> dict[str, Any]:
+def _descriptor_beside(contract: Contract, version: str) -> list[Handler]:
+    """The handlers of the ModuleDescriptor template that sits beside ``ramls/`` (every contract folder
+    has one), or none when it is missing."""
+    template = contract.ramls_dir.parent / "descriptors" / "ModuleDescriptor-template.json"
+    return handlers(render_descriptor(template, version)) if template.is_file() else []
+
+
+def build_openapi(contract: Contract, version: str, tenant_routes: Iterable[tuple[str, str]] = (),
+                  descriptor_handlers: list[Handler] | None = None) -> dict[str, Any]:
     """The OpenAPI 3.0 document of ``contract``; ``tenant_routes`` are the (method, path) pairs that
-    require ``X-Okapi-Tenant``."""
+    require ``X-Okapi-Tenant``, ``descriptor_handlers`` give each route's desired permissions (by default
+    those of the descriptor beside the RAML)."""
     needs_tenant = set(tenant_routes)
+    if descriptor_handlers is None:
+        descriptor_handlers = _descriptor_beside(contract, version)
     paths: dict[str, dict[str, Any]] = {}
     for endpoint in contract.endpoints():
+        entry = handler_for(descriptor_handlers, endpoint.method, sample_path(endpoint.path))
         paths.setdefault(endpoint.path, {})[endpoint.method.lower()] = _operation(
-            contract, endpoint, (endpoint.method, endpoint.path) in needs_tenant)
+            contract, endpoint, (endpoint.method, endpoint.path) in needs_tenant,
+            entry.permissions_desired if entry else ())
     schemas = {}
     for rel in contract.schemas.paths():
         schemas[component_name(rel)] = _convert(contract.schemas.document(rel), posixpath.dirname(rel))

@@ -91,6 +91,8 @@ class Param:
     min_length: int | None = None
     max_length: int | None = None
     description: str = ""
+    # A value the contract's own examples use (one that exists in the sample data, for the checker).
+    example: Any = None
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,23 @@ class Body:
     schema: Path | None = None
     example: Any = None
     has_example: bool = False
+    # RAML's named ``examples`` (name -> value), when the body has several; ``example`` is the first.
+    examples: dict[str, Any] = field(default_factory=dict)
+
+    def all_examples(self) -> list[Any]:
+        """Every example of the body: the named ones, or the single one."""
+        if self.examples:
+            return list(self.examples.values())
+        return [self.example] if self.has_example else []
+
+
+@dataclass(frozen=True)
+class Header:
+    """A response header the RAML declares (RAML: required unless named ``X?`` or ``required: false``)."""
+
+    name: str
+    required: bool = True
+    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -108,7 +127,7 @@ class Response:
     status: int
     description: str = ""
     bodies: dict[str, Body] = field(default_factory=dict)
-    headers: tuple[str, ...] = ()
+    headers: tuple[Header, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -219,6 +238,13 @@ def _refs(node: Any) -> list[tuple[str, dict[str, Any]]]:
     return out
 
 
+def _example_value(node: Any) -> Any:
+    """An example as RAML writes it: the value itself, ``{value: ...}``, or an ``!include``d file."""
+    if isinstance(node, dict) and "value" in node:
+        node = node["value"]
+    return node.json() if isinstance(node, Include) else node
+
+
 # -- the API reader -------------------------------------------------------------------------------
 class RamlApi:
     """One RAML API file, expanded into :class:`Endpoint` objects."""
@@ -286,7 +312,7 @@ class RamlApi:
                 status=int(code),
                 description=str((spec or {}).get("description", "")).strip(),
                 bodies=self._bodies((spec or {}).get("body")),
-                headers=tuple((spec or {}).get("headers") or ()),
+                headers=self._headers((spec or {}).get("headers")),
             )
             for code, spec in (node.get("responses") or {}).items()
         }
@@ -323,25 +349,32 @@ class RamlApi:
                 min_length=spec.get("minLength"),
                 max_length=spec.get("maxLength"),
                 description=str(spec.get("description", "")).strip(),
+                example=spec.get("example"),
             )
         return out
+
+    def _headers(self, node: Any) -> tuple[Header, ...]:
+        out = []
+        for name, spec in (node or {}).items():
+            spec = spec if isinstance(spec, dict) else {}
+            optional = str(name).endswith("?")
+            out.append(Header(name=str(name).rstrip("?"), required=bool(spec.get("required", not optional)),
+                              description=str(spec.get("description", "")).strip()))
+        return tuple(out)
 
     def _bodies(self, node: Any) -> dict[str, Body]:
         out: dict[str, Body] = {}
         for media_type, spec in (node or {}).items():
             spec = spec or {}
             type_ref = spec.get("type", spec.get("schema"))
-            example_node = spec.get("example")
-            example = example_node
-            if isinstance(example_node, dict) and "value" in example_node:
-                example = example_node["value"]
-            if isinstance(example, Include):
-                example = example.json()
+            named = {str(name): _example_value(value) for name, value in (spec.get("examples") or {}).items()}
+            example = _example_value(spec.get("example")) if "example" in spec else next(iter(named.values()), None)
             out[str(media_type)] = Body(
                 media_type=str(media_type),
                 schema=self._schema_path(type_ref),
                 example=example,
-                has_example="example" in spec,
+                has_example="example" in spec or bool(named),
+                examples=named,
             )
         return out
 
