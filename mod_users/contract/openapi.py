@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from mod_users.contract import Contract, Endpoint, Param
-from mod_users.descriptor import Handler, handler_for, handlers, render_descriptor, sample_path
+from mod_users.descriptor import Handler, handler_for, sample_path
 from mod_users.okapi import PERMISSIONS, TENANT
 
 # Keywords an OpenAPI 3.0 schema object understands; anything else in a draft-04 schema is dropped.
@@ -154,21 +154,11 @@ def _operation(contract: Contract, endpoint: Endpoint, needs_tenant: bool,
     return operation
 
 
-def _descriptor_beside(contract: Contract, version: str) -> list[Handler]:
-    """The handlers of the ModuleDescriptor template that sits beside ``ramls/`` (every contract folder
-    has one), or none when it is missing."""
-    template = contract.ramls_dir.parent / "descriptors" / "ModuleDescriptor-template.json"
-    return handlers(render_descriptor(template, version)) if template.is_file() else []
-
-
-def build_openapi(contract: Contract, version: str, tenant_routes: Iterable[tuple[str, str]] = (),
-                  descriptor_handlers: list[Handler] | None = None) -> dict[str, Any]:
+def build_openapi(contract: Contract, version: str, tenant_routes: Iterable[tuple[str, str]],
+                  descriptor_handlers: list[Handler]) -> dict[str, Any]:
     """The OpenAPI 3.0 document of ``contract``; ``tenant_routes`` are the (method, path) pairs that
-    require ``X-Okapi-Tenant``, ``descriptor_handlers`` give each route's desired permissions (by default
-    those of the descriptor beside the RAML)."""
+    require ``X-Okapi-Tenant``, ``descriptor_handlers`` give each route's desired permissions."""
     needs_tenant = set(tenant_routes)
-    if descriptor_handlers is None:
-        descriptor_handlers = _descriptor_beside(contract, version)
     paths: dict[str, dict[str, Any]] = {}
     for endpoint in contract.endpoints():
         entry = handler_for(descriptor_handlers, endpoint.method, sample_path(endpoint.path))
