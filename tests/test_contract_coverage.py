@@ -172,6 +172,61 @@ PROVOKE.update({
 
 PROVOKE.update(POLARIS_PROVOKE)
 
+
+def _example_value(endpoint, name: str) -> str:
+    param = endpoint.uri_params.get(name) or endpoint.query_params.get(name)
+    if param is not None and param.example is not None:
+        return str(param.example).lower() if isinstance(param.example, bool) else str(param.example)
+    if param is not None and param.enum:
+        return str(param.enum[0])
+    return "1" if param is not None and param.type == "integer" else str(uuid.uuid4())
+
+
+def _without_database(method: str, path: str) -> Provocation:
+    """A well-formed call (the RAML's examples) to a service whose database is not there: a real outage,
+    not an injected fault, for every documented 503."""
+
+    async def provoke(c, t, mp):
+        import re
+
+        from aiohttp.test_utils import TestClient, TestServer
+
+        from mod_users.app import init_app
+        from mod_users.config import DatabaseSettings, load_settings
+        from mod_users.storage.embedded import free_port
+        from tests.conftest import contract_of
+        from tests.polaris.support import headers as staff_headers
+
+        endpoint = CONTRACT.endpoint(method, path)
+        examples = endpoint.json_body.all_examples() if endpoint.json_body is not None else []
+        url = re.sub(r"\{([^}]+)\}", lambda m: _example_value(endpoint, m.group(1)), path)
+        if examples and isinstance(examples[0], dict) and "id" in examples[0] and path.endswith("}"):
+            url = url.rsplit("/", 1)[0] + f"/{examples[0]['id']}"  # a PUT names the record its body is
+        query = {n: _example_value(endpoint, n) for n, p in endpoint.query_params.items() if p.required}
+        settings = load_settings()
+        gone = DatabaseSettings(host="127.0.0.1", port=free_port(), password="x")
+        h = staff_headers(t) if path.startswith("/polaris.applicationservices/") else {H: t}
+        async with TestClient(TestServer(init_app(settings, gone, contract_of(settings.contract_dir)))) as client:
+            resp = await client.request(method, url, params=query, headers=h,
+                                        json=examples[0] if examples else None)
+            return _Answer(resp.status, resp.headers.copy(), await resp.read())
+
+    return provoke
+
+
+class _Answer:
+    """What a response said, kept after its client (and connection) are gone."""
+
+    def __init__(self, status, headers, body) -> None:
+        self.status, self.headers, self._body = status, headers, body
+
+    async def read(self) -> bytes:
+        return self._body
+
+
+PROVOKE.update({(m, p, s): _without_database(m, p) for m, p, s in
+                ((e.method, e.path, s) for e in CONTRACT.endpoints() for s in e.responses) if s == 503})
+
 DOCUMENTED = sorted((e.method, e.path, status) for e in CONTRACT.endpoints() for status in e.responses)
 # The business routes (the tenant API is Okapi's to call, not the contract checker's).
 DOCUMENTED_ROUTES = sorted({(m, p) for m, p, _ in DOCUMENTED if not p.startswith("/_/")})
