@@ -72,7 +72,7 @@ def _database(db: DatabaseSettings) -> Callable[[web.Application], AsyncIterator
         # min_size=0: start even while the database is away; requests answer 503 until it is back.
         pool = await create_pool(db, min_size=0)
         app[POOL] = pool
-        app[STORE] = RecordStore(pool, acquire_timeout=db.acquire_timeout_ms / 1000)
+        app[STORE] = RecordStore(pool)
         yield
         # Tenant jobs get time to finish; one still running after that is cancelled, not abandoned.
         tasks = list(app[BACKGROUND])

@@ -39,6 +39,10 @@ class RequestTimeout(ApiError):
     status = 408
 
 
+class ClientGone(Exception):
+    """The client disconnected before its request was read: there is no one to answer."""
+
+
 class ValidationFailed(Exception):
     """422: the body breaks the schema or a business rule; carries every failing field."""
 

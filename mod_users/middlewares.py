@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import time
 
-import asyncpg
 from aiohttp import web
 
 from mod_users import cql
@@ -18,6 +16,7 @@ from mod_users.errors import (
     POLARIS_SERVER_ERROR,
     POLARIS_UNAVAILABLE,
     ApiError,
+    ClientGone,
     PolarisError,
     ValidationFailed,
     folio_error,
@@ -26,6 +25,7 @@ from mod_users.logs import request_id_var, tenant_var
 from mod_users.okapi import REQUEST_ID, context_from_headers
 from mod_users.routing import OKAPI_KEY, STYLE_KEY, json_response, text_response
 from mod_users.storage.errors import (
+    CONNECTION_ERRORS,
     DatabaseUnavailable,
     DuplicateRecord,
     InvalidTenant,
@@ -92,9 +92,8 @@ async def error_mapping(request: web.Request, handler: web.Handler) -> web.Strea
         return json_response(exc.body(), status=exc.status)
     except ValidationFailed as exc:
         return json_response(exc.body(), status=422)
-    except ConnectionResetError:
-        # The client left mid-request: nobody reads this answer, and it is not our failure (re-raised,
-        # aiohttp would log it as an error).
+    except ClientGone:
+        # Nobody reads this answer, and it is not our failure (re-raised, aiohttp would log an error).
         return web.Response(status=CLIENT_WENT_AWAY)
     except DuplicateRecord as exc:
         if request.get(STYLE_KEY) == "polaris":
@@ -120,9 +119,8 @@ def _classify(exc: Exception) -> tuple[int, str, int]:
         return 409, str(exc), POLARIS_MALFORMED_REQUEST
     if isinstance(exc, UnstorableValue):
         return 400, str(exc), POLARIS_MALFORMED_REQUEST
-    # The database is away: the store says so, or a connection could not even be made (a tenant job).
-    if isinstance(exc, (DatabaseUnavailable, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError,
-                        ConnectionRefusedError, socket.gaierror)):
+    # The database is away: the store says so, or a call on the pool itself failed (the tenant API).
+    if isinstance(exc, (DatabaseUnavailable, *CONNECTION_ERRORS)):
         log.warning("database unavailable", extra={"error": str(exc)})
         return 503, "Database unavailable, try again later", POLARIS_UNAVAILABLE
     log.exception("unhandled error")

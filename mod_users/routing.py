@@ -21,6 +21,7 @@ from mod_users.contract import Contract, Endpoint, ParamError, parse_params
 from mod_users.errors import (
     POLARIS_MALFORMED_REQUEST,
     BadRequest,
+    ClientGone,
     Forbidden,
     PolarisError,
     RequestTimeout,
@@ -122,6 +123,8 @@ async def read_json(request: web.Request) -> Any:
             raw = await request.read()
     except TimeoutError:
         raise RequestTimeout(f"Request body not received within {BODY_SECONDS} seconds") from None
+    except ConnectionResetError:
+        raise ClientGone() from None
     if not raw.strip():
         raise BadRequest("Request body is empty; a JSON document is required")
     try:

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import asyncio
 
-import asyncpg
 from aiohttp import web
 
 from mod_users.config import Settings
 from mod_users.contract import Contract
+from mod_users.storage.database import BoundedPool
 from mod_users.storage.records import RecordStore
 
 SETTINGS = web.AppKey("settings", Settings)
 CONTRACT = web.AppKey("contract", Contract)
-POOL = web.AppKey("pool", asyncpg.Pool)
+POOL = web.AppKey("pool", BoundedPool)
 STORE = web.AppKey("store", RecordStore)
 # The OpenAPI rendering of the contract, encoded once at start-up.
 OPENAPI = web.AppKey("openapi", bytes)

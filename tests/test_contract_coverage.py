@@ -187,8 +187,6 @@ def _without_database(method: str, path: str) -> Provocation:
     not an injected fault, for every documented 503."""
 
     async def provoke(c, t, mp):
-        import re
-
         from aiohttp.test_utils import TestClient, TestServer
 
         from mod_users.app import init_app
@@ -199,9 +197,7 @@ def _without_database(method: str, path: str) -> Provocation:
 
         endpoint = CONTRACT.endpoint(method, path)
         examples = endpoint.json_body.all_examples() if endpoint.json_body is not None else []
-        url = re.sub(r"\{([^}]+)\}", lambda m: _example_value(endpoint, m.group(1)), path)
-        if examples and isinstance(examples[0], dict) and "id" in examples[0] and path.endswith("}"):
-            url = url.rsplit("/", 1)[0] + f"/{examples[0]['id']}"  # a PUT names the record its body is
+        url = _example_url(endpoint)
         query = {n: _example_value(endpoint, n) for n, p in endpoint.query_params.items() if p.required}
         settings = load_settings()
         gone = DatabaseSettings(host="127.0.0.1", port=free_port(), password="x")
@@ -224,8 +220,41 @@ class _Answer:
         return self._body
 
 
-PROVOKE.update({(m, p, s): _without_database(m, p) for m, p, s in
-                ((e.method, e.path, s) for e in CONTRACT.endpoints() for s in e.responses) if s == 503})
+def _example_url(endpoint) -> str:
+    import re
+
+    examples = endpoint.json_body.all_examples() if endpoint.json_body is not None else []
+    url = re.sub(r"\{([^}]+)\}", lambda m: _example_value(endpoint, m.group(1)), endpoint.path)
+    if examples and isinstance(examples[0], dict) and "id" in examples[0] and endpoint.path.endswith("}"):
+        url = url.rsplit("/", 1)[0] + f"/{examples[0]['id']}"  # a PUT names the record its body is
+    return url
+
+
+def _stalled_body(method: str, path: str) -> Provocation:
+    """The RAML's example body, of which only the first half ever arrives."""
+
+    async def provoke(c, t, mp):
+        from mod_users import routing
+        from tests.polaris.support import headers as staff_headers
+
+        mp.setattr(routing, "BODY_SECONDS", 0.3)
+        endpoint = CONTRACT.endpoint(method, path)
+        example = json.dumps(endpoint.json_body.all_examples()[0]).encode()
+
+        async def half_then_nothing():
+            yield example[: len(example) // 2]
+            await asyncio.sleep(1)  # well past BODY_SECONDS
+
+        h = staff_headers(t) if path.startswith("/polaris.applicationservices/") else {H: t}
+        return await c.request(method, _example_url(endpoint), data=half_then_nothing(),
+                               headers={**h, "Content-Type": "application/json"})
+
+    return provoke
+
+
+_DOCUMENTED_CODES = [(e.method, e.path, s) for e in CONTRACT.endpoints() for s in e.responses]
+PROVOKE.update({(m, p, s): _without_database(m, p) for m, p, s in _DOCUMENTED_CODES if s == 503})
+PROVOKE.update({(m, p, s): _stalled_body(m, p) for m, p, s in _DOCUMENTED_CODES if s == 408})
 
 DOCUMENTED = sorted((e.method, e.path, status) for e in CONTRACT.endpoints() for status in e.responses)
 # The business routes (the tenant API is Okapi's to call, not the contract checker's).

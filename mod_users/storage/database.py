@@ -63,14 +63,50 @@ async def _keep_session(con: asyncpg.Connection) -> None:
     locks are transaction-scoped)."""
 
 
-async def create_pool(db: DatabaseSettings, min_size: int = 1) -> asyncpg.Pool:
-    """A pool whose connections decode jsonb to Python values."""
+class BoundedPool:
+    """The connection pool, from which every borrower waits at most ``timeout`` seconds for a connection:
+    a database that hangs, or a pool all of whose connections are stuck, answers DatabaseUnavailable (503)
+    in bounded time instead of queueing requests behind it. asyncpg applies the same timeout to a
+    release, which bounds the wait for a stuck query's cancellation too."""
+
+    def __init__(self, pool: asyncpg.Pool, timeout: float) -> None:
+        self._pool = pool
+        self._timeout = timeout
+
+    def acquire(self) -> Any:
+        return self._pool.acquire(timeout=self._timeout)
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        async with self.acquire() as con:
+            return await con.fetchval(sql, *args)
+
+    async def fetchrow(self, sql: str, *args: Any) -> Any:
+        async with self.acquire() as con:
+            return await con.fetchrow(sql, *args)
+
+    async def fetch(self, sql: str, *args: Any) -> list[Any]:
+        async with self.acquire() as con:
+            return await con.fetch(sql, *args)
+
+    async def execute(self, sql: str, *args: Any) -> str:
+        async with self.acquire() as con:
+            return await con.execute(sql, *args)
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+    def terminate(self) -> None:
+        self._pool.terminate()
+
+
+async def create_pool(db: DatabaseSettings, min_size: int = 1) -> BoundedPool:
+    """A pool whose connections decode jsonb to Python values, borrowed with ``db.acquire_timeout_ms``."""
     pool = await asyncpg.create_pool(
         **connect_kwargs(db), min_size=min(min_size, db.max_pool_size), max_size=db.max_pool_size,
         init=_init_connection, reset=_keep_session,
     )
     assert pool is not None
-    return pool
+    return BoundedPool(pool, db.acquire_timeout_ms / 1000)
 
 
 async def ensure_shared_objects(con: asyncpg.Connection) -> None:

@@ -2,6 +2,23 @@
 
 from __future__ import annotations
 
+import asyncpg
+
+# Inside a database call these can only mean the database went away or will not let us in: refused,
+# reset, timed out, shut down, or (an operator's to fix, not a client's) the database is missing or the
+# credentials were changed. All of them are "unavailable" (503), never a 500.
+CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.InvalidCatalogNameError,
+    asyncpg.InvalidAuthorizationSpecificationError,
+)
+
 
 class StorageError(Exception):
     """Base of every storage failure a caller may want to handle."""

@@ -13,6 +13,7 @@ from typing import Any
 
 import asyncpg
 
+from mod_users.storage.database import BoundedPool
 from mod_users.storage.tenants import TenantSchema, lock_tenant
 
 _JOBS = "tenant_jobs"
@@ -41,7 +42,7 @@ async def finish_job(con: asyncpg.Connection, ts: TenantSchema, job: dict[str, A
     await con.execute(f"UPDATE {ts.table(_JOBS)} SET jsonb = $2 WHERE id = $1", uuid.UUID(job["id"]), done)
 
 
-async def get_job(pool: asyncpg.Pool, ts: TenantSchema, job_id: uuid.UUID, wait_ms: int = 0) -> dict[str, Any] | None:
+async def get_job(pool: BoundedPool, ts: TenantSchema, job_id: uuid.UUID, wait_ms: int = 0) -> dict[str, Any] | None:
     """The job, waiting up to ``wait_ms`` for it to complete; None when there is no such job."""
     deadline = time.monotonic() + wait_ms / 1000
     delay = 0.01
@@ -56,7 +57,7 @@ async def get_job(pool: asyncpg.Pool, ts: TenantSchema, job_id: uuid.UUID, wait_
         delay = min(delay * 2, 0.2)
 
 
-async def delete_job(pool: asyncpg.Pool, ts: TenantSchema, job_id: uuid.UUID) -> bool:
+async def delete_job(pool: BoundedPool, ts: TenantSchema, job_id: uuid.UUID) -> bool:
     """Forget a job; False when there was none."""
     try:
         status = await pool.execute(f"DELETE FROM {ts.table(_JOBS)} WHERE id = $1", job_id)

@@ -17,7 +17,9 @@ from typing import Any
 import asyncpg
 
 from mod_users import cql
+from mod_users.storage.database import BoundedPool
 from mod_users.storage.errors import (
+    CONNECTION_ERRORS,
     DatabaseUnavailable,
     DuplicateRecord,
     StorageError,
@@ -31,22 +33,6 @@ from mod_users.storage.tenants import TenantSchema
 # Above this many matches totalRecords comes from the planner's estimate instead of a count, as RMB
 # does: counting a million rows to print one number is not worth the scan.
 EXACT_COUNT_LIMIT = 1000
-
-# Inside a database call these can only mean the database went away (refused, reset, timed out).
-_CONNECTION_ERRORS = (
-    OSError,
-    TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.ConnectionDoesNotExistError,
-    asyncpg.AdminShutdownError,
-    asyncpg.CrashShutdownError,
-    # The server answers but will not let us in (the database is missing, the credentials were changed):
-    # the service cannot work until an operator fixes it, which is "unavailable", not a client's error.
-    asyncpg.InvalidCatalogNameError,
-    asyncpg.InvalidAuthorizationSpecificationError,
-)
-
 
 @dataclass(frozen=True)
 class Page:
@@ -81,7 +67,7 @@ def _translate_errors(ts: TenantSchema, table: Table | None = None, record: dict
         raise TenantNotInitialised(ts.tenant) from exc
     except asyncpg.UniqueViolationError as exc:
         raise _duplicate(exc, table, record) from exc
-    except _CONNECTION_ERRORS as exc:
+    except CONNECTION_ERRORS as exc:
         raise DatabaseUnavailable(f"database unavailable: {exc.__class__.__name__}") from exc
     except asyncpg.QueryCanceledError as exc:
         raise DatabaseUnavailable("database query timed out") from exc
@@ -104,16 +90,10 @@ def _duplicate(exc: asyncpg.UniqueViolationError, table: Table | None, record: d
 
 
 class RecordStore:
-    """Tenant-scoped CRUD and CQL search over JSONB tables, on a pool or inside one transaction.
+    """Tenant-scoped CRUD and CQL search over JSONB tables, on the pool or inside one transaction."""
 
-    On a pool, every call waits at most ``acquire_timeout`` seconds for a connection: a database that
-    hangs, or a pool all of whose connections are stuck, answers DatabaseUnavailable (503) in bounded
-    time instead of queueing requests behind it.
-    """
-
-    def __init__(self, executor: asyncpg.Pool | asyncpg.Connection, acquire_timeout: float | None = None) -> None:
-        self._db: _Borrowing | asyncpg.Connection = (
-            executor if isinstance(executor, asyncpg.Connection) else _Borrowing(executor, acquire_timeout))
+    def __init__(self, executor: BoundedPool | asyncpg.Connection) -> None:
+        self._db = executor
 
     @contextlib.asynccontextmanager
     async def transaction(self, ts: TenantSchema) -> AsyncIterator[RecordStore]:
@@ -347,34 +327,6 @@ class RecordStore:
                 f"SELECT setval($1::regclass, GREATEST($2::bigint, last_value)) FROM {name}", name, used)
 
 
-class _Borrowing:
-    """The pool, borrowed from one statement at a time with a bounded wait for a free connection."""
-
-    def __init__(self, pool: asyncpg.Pool, timeout: float | None) -> None:
-        self._pool = pool
-        self._timeout = timeout
-
-    def acquire(self) -> Any:
-        # The timeout also bounds how long a release waits for a cancelled query (asyncpg applies it).
-        return self._pool.acquire(timeout=self._timeout)
-
-    async def fetchval(self, sql: str, *args: Any) -> Any:
-        async with self.acquire() as con:
-            return await con.fetchval(sql, *args)
-
-    async def fetchrow(self, sql: str, *args: Any) -> Any:
-        async with self.acquire() as con:
-            return await con.fetchrow(sql, *args)
-
-    async def fetch(self, sql: str, *args: Any) -> list[Any]:
-        async with self.acquire() as con:
-            return await con.fetch(sql, *args)
-
-    async def execute(self, sql: str, *args: Any) -> str:
-        async with self.acquire() as con:
-            return await con.execute(sql, *args)
-
-
 def _gone(con: asyncpg.Connection) -> bool:
     """Whether the connection broke. asyncpg hands a connection that closed mid-operation straight back
     to the pool, after which even asking the proxy raises InterfaceError."""
@@ -392,7 +344,7 @@ async def _roll_back(con: asyncpg.Connection, tx: Any) -> None:
         return
     try:
         await tx.rollback()
-    except (asyncpg.InterfaceError, asyncpg.InternalClientError, *_CONNECTION_ERRORS):
+    except (asyncpg.InterfaceError, asyncpg.InternalClientError, *CONNECTION_ERRORS):
         pass
 
 
