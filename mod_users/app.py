@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 
 from aiohttp import web
 
@@ -36,10 +36,23 @@ class ContractMismatch(RuntimeError):
     """The code's routes and the RAML endpoints differ; the service refuses to start."""
 
 
-def add_routes(app: web.Application, contract: Contract, routes: Iterable[Route],
-               descriptor_handlers: list[Handler] | None = None) -> None:
-    """Register ``routes``, each bound to its RAML endpoint and to the permissions its descriptor
-    handler desires; fail unless code and RAML agree."""
+# What a route's ModuleDescriptor handler desires, by the route's (method, RAML path).
+Desired = Mapping[tuple[str, str], tuple[str, ...]]
+
+
+def desired_permissions(routes: Iterable[Route], descriptor_handlers: list[Handler]) -> Desired:
+    """The permissions each route's descriptor handler desires (what Okapi grants in X-Okapi-Permissions)."""
+    out = {}
+    for route in routes:
+        entry = handler_for(descriptor_handlers, route.method, sample_path(route.path))
+        out[(route.method, route.path)] = entry.permissions_desired if entry else ()
+    return out
+
+
+def add_routes(app: web.Application, contract: Contract, routes: Iterable[Route], desired: Desired | None = None
+               ) -> None:
+    """Register ``routes``, each bound to its RAML endpoint and to the permissions it desires; fail
+    unless code and RAML agree."""
     routes = list(routes)
     declared = {(e.method, e.path): e for e in contract.endpoints()}
     served = {(r.method, r.path) for r in routes}
@@ -51,9 +64,8 @@ def add_routes(app: web.Application, contract: Contract, routes: Iterable[Route]
             f"in the RAML but not served: {missing_in_code or 'none'}"
         )
     for route in routes:
-        entry = handler_for(descriptor_handlers or [], route.method, sample_path(route.path))
-        desired = entry.permissions_desired if entry else ()
-        handler = bind(route, declared[(route.method, route.path)], contract, desired)
+        permissions = (desired or {}).get((route.method, route.path), ())
+        handler = bind(route, declared[(route.method, route.path)], contract, permissions)
         app.router.add_route(route.method, route.aiohttp_path(), handler)
 
 
@@ -99,9 +111,9 @@ def init_app(settings: Settings, db: DatabaseSettings, contract: Contract | None
     app[BACKGROUND] = set()
     version = module_version(settings.contract_dir)
     descriptor = render_descriptor(settings.contract_dir / "descriptors" / "ModuleDescriptor-template.json", version)
-    descriptor_handlers = handlers(descriptor)
-    add_routes(app, contract, ROUTES, descriptor_handlers)
-    openapi = build_openapi(contract, version, [(r.method, r.path) for r in ROUTES], descriptor_handlers)
+    desired = desired_permissions(ROUTES, handlers(descriptor))
+    add_routes(app, contract, ROUTES, desired)
+    openapi = build_openapi(contract, version, [(r.method, r.path) for r in ROUTES], desired)
     app[OPENAPI] = json.dumps(openapi, ensure_ascii=False).encode()
     add_system_routes(app)
     app.router.add_get("/admin/health", health)

@@ -229,7 +229,8 @@ async def test_openapi_describes_the_okapi_headers_each_route_needs(app_client):
             permissions = headers["X-Okapi-Permissions"]
             assert permissions["required"] is True
             assert all(name in permissions["description"] for name in wanted)
-            assert [json.loads(v) for v in permissions["schema"]["enum"]] == [list(wanted)]
+            assert json.loads(permissions["example"]) == list(wanted)
+            assert "enum" not in permissions["schema"]  # Okapi may grant more than the route desires
     blocks = doc["paths"][next(p for p in doc["paths"] if p.endswith("/patrons/{patronId}/blockssummary"))]["get"]
     assert "polaris.patron-status.blocks.display" in json.dumps(blocks["parameters"])
 
@@ -245,7 +246,7 @@ async def test_a_route_that_desires_a_permission_refuses_calls_without_it(aiohtt
                                                                          tenant):
     from aiohttp import web
 
-    from mod_users.app import add_routes, health
+    from mod_users.app import add_routes, desired_permissions, health
     from mod_users.contract import load_contract
     from mod_users.descriptor import Handler
     from mod_users.middlewares import error_mapping, okapi_context
@@ -258,7 +259,7 @@ async def test_a_route_that_desires_a_permission_refuses_calls_without_it(aiohtt
     app[CONTRACT] = contract
     app[BACKGROUND] = set()
     wanted = Handler("patron-block-conditions", ("GET",), "/patron-block-conditions", (), ("pbc.read.extra",))
-    add_routes(app, contract, ROUTES, [wanted])
+    add_routes(app, contract, ROUTES, desired_permissions(ROUTES, [wanted]))
     app.router.add_get("/admin/health", health)
 
     async def pool(app):

@@ -21,6 +21,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from mod_users.app import init_app
 from mod_users.config import PROJECT_ROOT
+from mod_users.descriptor import handlers, render_descriptor
 from mod_users.errors import POLARIS_MALFORMED_REQUEST
 from mod_users.resources.patron_block_conditions import ACTION_REQUIRED, MESSAGE_REQUIRED
 from mod_users.resources.polaris.admin import RULE_MESSAGES
@@ -122,16 +123,18 @@ def _operations() -> list[str]:
     return sorted(f"{e.method} {e.path}" for e in contract.endpoints())
 
 
-# The sample branch and workstation.
+# Every permission a route of the descriptor desires, and the sample branch and workstation.
+STAFF = json.dumps(sorted({p for h in handlers(render_descriptor(
+    PROJECT_ROOT / "descriptors" / "ModuleDescriptor-template.json", "0.1.0")) for p in h.permissions_desired}))
 SAMPLE_ROUTE = {"version": "v1", "lang": "eng", "productId": 19, "siteDomain": "polaris", "orgId": 3,
                 "workstationId": 1}
 
 
 def _as_staff(case, tenant: str, *, route: bool) -> None:
-    """Send a generated call for ``tenant``; with ``route``, at the sample branch and workstation (not for
-    invalid data: there the route parts may be the invalid part). The staff user's permissions are not
-    added here: /_/openapi describes each route's X-Okapi-Permissions, so a valid call carries them."""
-    case.headers = {**(case.headers or {}), "X-Okapi-Tenant": tenant}
+    """Send a generated call as a staff user holding every permission (as Okapi grants them: more than
+    the route desires); with ``route``, at the sample branch and workstation (not for invalid data: there
+    the route parts may be the invalid part)."""
+    case.headers = {**(case.headers or {}), "X-Okapi-Tenant": tenant, "X-Okapi-Permissions": STAFF}
     if route and "workstationId" in (case.path_parameters or {}):
         case.path_parameters = {**case.path_parameters, **SAMPLE_ROUTE}
 

@@ -10,11 +10,10 @@ from __future__ import annotations
 import json
 import posixpath
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from mod_users.contract import Contract, Endpoint, Param
-from mod_users.descriptor import Handler, handler_for, sample_path
 from mod_users.okapi import PERMISSIONS, TENANT
 
 # Keywords an OpenAPI 3.0 schema object understands; anything else in a draft-04 schema is dropped.
@@ -116,15 +115,14 @@ def _okapi_headers(needs_tenant: bool, desired: tuple[str, ...]) -> list[dict[st
                         "description": "The tenant, as Okapi sends it; without it the route answers 400",
                         "schema": {"type": "string", "pattern": TENANT_PATTERN}})
     if desired:
-        granted = json.dumps(list(desired))
-        # One value, the route's own permissions, so that generated calls (schemathesis) carry what the
-        # route needs; Okapi may grant more, which the module accepts as well.
+        # Okapi sends every permission it granted the caller, so any JSON array is a valid value; the
+        # route's own set is the example.
         headers.append({
             "name": PERMISSIONS, "in": "header", "required": True,
             "description": (f"The permissions Okapi granted the caller, a JSON array; this route desires "
                             f"{', '.join(desired)} (its permissionsDesired in the ModuleDescriptor) and "
                             f"answers 403 without any one of them"),
-            "schema": {"type": "string", "enum": [granted]}, "example": granted,
+            "schema": {"type": "string", "pattern": r"^\s*\[.*\]\s*$"}, "example": json.dumps(list(desired)),
         })
     return headers
 
@@ -155,16 +153,15 @@ def _operation(contract: Contract, endpoint: Endpoint, needs_tenant: bool,
 
 
 def build_openapi(contract: Contract, version: str, tenant_routes: Iterable[tuple[str, str]],
-                  descriptor_handlers: list[Handler]) -> dict[str, Any]:
+                  desired: Mapping[tuple[str, str], tuple[str, ...]]) -> dict[str, Any]:
     """The OpenAPI 3.0 document of ``contract``; ``tenant_routes`` are the (method, path) pairs that
-    require ``X-Okapi-Tenant``, ``descriptor_handlers`` give each route's desired permissions."""
+    require ``X-Okapi-Tenant``, ``desired`` the permissions each (method, path) desires."""
     needs_tenant = set(tenant_routes)
     paths: dict[str, dict[str, Any]] = {}
     for endpoint in contract.endpoints():
-        entry = handler_for(descriptor_handlers, endpoint.method, sample_path(endpoint.path))
+        key = (endpoint.method, endpoint.path)
         paths.setdefault(endpoint.path, {})[endpoint.method.lower()] = _operation(
-            contract, endpoint, (endpoint.method, endpoint.path) in needs_tenant,
-            entry.permissions_desired if entry else ())
+            contract, endpoint, key in needs_tenant, desired.get(key, ()))
     schemas = {}
     for rel in contract.schemas.paths():
         schemas[component_name(rel)] = _convert(contract.schemas.document(rel), posixpath.dirname(rel))
