@@ -41,9 +41,14 @@ class InvalidPathPattern(ValueError):
     """A pathPattern that Okapi would refuse when the descriptor is registered."""
 
 
-def check_path_pattern(pattern: str) -> None:
-    """Refuse a pathPattern as Okapi does: none of its reserved characters, ``{name}`` closed and without a
-    slash. (A dot is reserved, which is why the Polaris routes' first segment is a ``{placeholder}``.)"""
+@lru_cache(maxsize=512)
+def path_pattern_regex(pattern: str) -> re.Pattern[str]:
+    """Okapi's pathPattern rules: ``{x}`` is one or more characters but no slash, ``*`` is anything
+    (slashes and nothing included), every other character literal; the whole path must match. A pattern
+    Okapi would refuse (one of its reserved characters, or a ``{name}`` unclosed or with a slash) raises
+    :class:`InvalidPathPattern`; a dot is reserved, which is why the Polaris routes' first segment is a
+    ``{placeholder}``."""
+    out = []
     i = 0
     while i < len(pattern):
         ch = pattern[i]
@@ -54,27 +59,11 @@ def check_path_pattern(pattern: str) -> None:
             bad = [c for c in pattern[i + 1:end] if c in OKAPI_INVALID_PATH_CHARS or c == "/"]
             if bad:
                 raise InvalidPathPattern(f"Invalid character {bad[0]} inside {{}}-construct in pathPattern {pattern}")
+            out.append("[^/]+")
             i = end + 1
             continue
         if ch in OKAPI_INVALID_PATH_CHARS:
             raise InvalidPathPattern(f"Invalid character {ch} for pathPattern {pattern}")
-        i += 1
-
-
-@lru_cache(maxsize=512)
-def path_pattern_regex(pattern: str) -> re.Pattern[str]:
-    """Okapi's pathPattern rules: ``{x}`` is one or more characters but no slash, ``*`` is anything
-    (slashes and nothing included), every other character literal; the whole path must match. A pattern
-    Okapi would refuse raises :class:`InvalidPathPattern`."""
-    check_path_pattern(pattern)
-    out = []
-    i = 0
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "{":
-            i = pattern.index("}", i) + 1
-            out.append("[^/]+")
-            continue
         out.append(".*" if ch == "*" else re.escape(ch))
         i += 1
     return re.compile("".join(out))
@@ -102,7 +91,7 @@ def handlers(descriptor: dict[str, Any]) -> list[Handler]:
     out = []
     for interface in descriptor.get("provides") or ():
         for entry in interface.get("handlers") or ():
-            check_path_pattern(entry.get("pathPattern", ""))
+            path_pattern_regex(entry.get("pathPattern", ""))  # raises for a pattern Okapi refuses
             out.append(Handler(
                 interface=interface["id"],
                 methods=tuple(entry.get("methods") or ()),

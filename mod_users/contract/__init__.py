@@ -6,6 +6,7 @@ other modules (``/_/ramls``, ``/_/jsonSchemas``).
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,9 +64,18 @@ class Contract:
         return self.schemas.relative(body.schema)
 
 
+@functools.lru_cache(maxsize=256)
 def _template_regex(template: str) -> re.Pattern[str]:
+    """``template``'s path as a regex, each ``{name}`` a group of that name (one non-empty segment)."""
     parts = re.split(r"(\{[^}]+\})", template)
-    return re.compile("".join("[^/]+" if part.startswith("{") else re.escape(part) for part in parts))
+    return re.compile("".join(f"(?P<{part[1:-1]}>[^/]+)" if part.startswith("{") else re.escape(part)
+                              for part in parts))
+
+
+def template_values(template: str, path: str) -> dict[str, str] | None:
+    """The URI parameter values of a concrete ``path``, or None when it does not fit ``template``."""
+    found = _template_regex(template).fullmatch(path)
+    return None if found is None else found.groupdict()
 
 
 def load_contract(ramls_dir: Path, schemas_dir: Path) -> Contract:

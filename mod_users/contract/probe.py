@@ -40,7 +40,7 @@ from urllib.parse import quote, urlencode, urlsplit
 
 import aiohttp
 
-from mod_users.contract import Contract, Endpoint
+from mod_users.contract import Contract, Endpoint, template_values
 from mod_users.contract.checker import header_value, response_problems
 
 _ORDER = {"POST": 0, "GET": 1, "PUT": 2, "DELETE": 3}
@@ -214,7 +214,7 @@ class _Run:
         location = urlsplit(header_value(headers, "Location")).path
         item = self.contract.endpoint_at("GET", location) if location else None
         if item is not None:
-            values.update((k, v) for k, v in _values_in(item.path, location).items() if k in wanted)
+            values.update((k, v) for k, v in (template_values(item.path, location) or {}).items() if k in wanted)
         if isinstance(document, dict):
             for name in wanted - values.keys():
                 value = _field_like(document, name)
@@ -319,19 +319,9 @@ def _allowed_value(endpoint: Endpoint, name: str) -> str:
 def _unknown_last(endpoint: Endpoint, path: str) -> str:
     """``path`` with its last URI parameter replaced by a value no record has (the route's item lookup)."""
     names = _PARAM.findall(endpoint.path)
-    values = _values_in(endpoint.path, path)
+    values = template_values(endpoint.path, path) or {}
     values[names[-1]] = _allowed_value(endpoint, names[-1])
     return _PARAM.sub(lambda m: values[m.group(1)], endpoint.path)
-
-
-def _values_in(template: str, path: str) -> dict[str, str]:
-    """The URI parameter values of a concrete ``path`` that fits ``template``."""
-    parts = re.split(r"(\{[^}]+\})", template)
-    pattern = "".join(f"(?P<p{i}>[^/]+)" if part.startswith("{") else re.escape(part) for i, part in enumerate(parts))
-    found = re.fullmatch(pattern, path)
-    if found is None:
-        return {}
-    return {part[1:-1]: found.group(f"p{i}") for i, part in enumerate(parts) if part.startswith("{")}
 
 
 def _normal(name: str) -> str:

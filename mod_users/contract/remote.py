@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 
-_INCLUDE = re.compile(r"!include\s+(\S+)")
+from mod_users.contract.serving import INCLUDE
 
 
 class ContractNotServed(Exception):
@@ -100,7 +100,7 @@ def _local_includes(text: str, here: str) -> tuple[str, list[str]]:
         # schemas/ sits beside ramls/: up from this file's folder to ramls/, then over
         return "!include " + posixpath.relpath(posixpath.join("..", "schemas", rel), here or ".")
 
-    return _INCLUDE.sub(replace, text), included
+    return INCLUDE.sub(replace, text), included
 
 
 def _write(root: Path, rel: str, text: str) -> None:

@@ -15,7 +15,8 @@ from urllib.parse import quote
 
 from mod_users.contract.schemas import SchemaRegistry
 
-_INCLUDE = re.compile(r"!include\s+(\S+)")
+# An !include of a RAML file, whose target is rewritten when files are served (and mirrored back).
+INCLUDE = re.compile(r"!include\s+(\S+)")
 
 
 class NotServed(LookupError):
@@ -79,7 +80,7 @@ def raml_document(ramls_dir: Path, schemas_dir: Path, rel: str, base: str) -> tu
             return "!include " + _link(base, "ramls", target.relative_to(ramls_root).as_posix())
         return match.group(0)
 
-    return _INCLUDE.sub(replace, text), "application/raml+yaml"
+    return INCLUDE.sub(replace, text), "application/raml+yaml"
 
 
 def raml_list(ramls_dir: Path) -> list[str]:
