@@ -23,6 +23,7 @@ from mod_users.errors import (
 )
 from mod_users.logs import request_id_var, tenant_var
 from mod_users.okapi import REQUEST_ID, context_from_headers
+from mod_users.resources.polaris.context import PREFIX as POLARIS_PREFIX
 from mod_users.routing import OKAPI_KEY, STYLE_KEY, json_response, text_response
 from mod_users.storage.errors import (
     CONNECTION_ERRORS,
@@ -35,7 +36,8 @@ from mod_users.storage.errors import (
 )
 
 log = logging.getLogger("mod_users.http")
-_POLARIS_PREFIX = "/polaris.applicationservices/"
+# The first segment of every Polaris-style route, "/polaris.applicationservices/" (matched in any case).
+_POLARIS_PREFIX = "/" + POLARIS_PREFIX.split("/")[1].lower() + "/"
 # Logged (never sent) for a request that ended without an answer: its client disconnected (as nginx logs
 # it), or shutdown cut the handler off.
 CLIENT_WENT_AWAY = 499

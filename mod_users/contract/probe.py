@@ -241,8 +241,8 @@ class _Run:
             name = match.group(1)
             param = endpoint.uri_params.get(name)
             named = _field_like(example, name) if isinstance(example, dict) else None
-            if not (param is not None and param.type == "integer" and type(named) is int):
-                named = None
+            if not (param is not None and param.type == "integer" and type(named) is int) or named == 0:
+                named = None  # 0 is how Polaris clients write "no id"
             for candidate in (self.given.get(name), named, record.get(name), param and param.example,
                               listed.get(name)):
                 if candidate is not None:

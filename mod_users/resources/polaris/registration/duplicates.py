@@ -29,9 +29,6 @@ DISPLAY_PROPERTIES = (
     {"Name": "OrganizationName", "Label": "Registered at"},
     {"Name": "MatchedOn", "Label": "Matched on"},
 )
-# A DuplicatePatrons entry's fields, in order.
-_ENTRY_FIELDS = ("PatronID", "Barcode", "PatronFullName", "NameFirst", "NameLast", "Birthdate", "EmailAddress",
-                 "PhoneVoice1", "OrganizationID", "OrganizationName", "MatchedOn")
 # A prompt lists at most this many; candidates beyond a page of this many are not looked at.
 MAX_SHOWN = 20
 _MAX_CANDIDATES = 200
@@ -90,7 +87,7 @@ async def find(store: RecordStore, ts: TenantSchema, registration: dict[str, Any
                     if p["PatronID"] != patron_id), key=lambda pair: pair[0]["PatronID"])
     found = [(p, why) for p, why in found if why][:MAX_SHOWN]
     names = await organizations.names(store, ts, {p["OrganizationID"] for p, _ in found if not _secured(p)})
-    return [_withheld(p, why) if _secured(p) else _entry(p, why, names) for p, why in found]
+    return [_entry(p, why, names) for p, why in found]
 
 
 def _secured(patron: dict[str, Any]) -> bool:
@@ -110,17 +107,16 @@ def describe(entry: dict[str, Any]) -> str:
     return f"{entry['PatronFullName']} ({entry['Barcode']}): same {why}"
 
 
-def _withheld(patron: dict[str, Any], why: list[str]) -> dict[str, Any]:
-    # Only what staff need to know that it may be the same person and which record to ask about.
-    return {**dict.fromkeys(_ENTRY_FIELDS), "PatronID": patron["PatronID"], "MatchedOn": why}
-
-
 def _entry(patron: dict[str, Any], why: list[str], names: dict[int, str]) -> dict[str, Any]:
     registration = patron.get("Registration") or {}
-    return {
+    entry = {
         "PatronID": patron["PatronID"], "Barcode": patron["Barcode"], "PatronFullName": patrons.full_name(patron),
         "NameFirst": registration.get("NameFirst"), "NameLast": registration.get("NameLast"),
         "Birthdate": registration.get("Birthdate"), "EmailAddress": registration.get("EmailAddress"),
         "PhoneVoice1": registration.get("PhoneVoice1"), "OrganizationID": patron["OrganizationID"],
         "OrganizationName": names.get(patron["OrganizationID"]), "MatchedOn": why,
     }
+    if _secured(patron):
+        # Only what staff need to know that it may be the same person and which record to ask about.
+        entry = {**dict.fromkeys(entry), "PatronID": patron["PatronID"], "MatchedOn": why}
+    return entry
