@@ -94,10 +94,11 @@ def find_contract_dir(env: Mapping[str, str]) -> Path:
         if missing:
             raise ConfigError(f"MOD_USERS_CONTRACT_DIR={explicit} has no {', '.join(p + '/' for p in missing)}")
         return Path(explicit)
-    installed = installed_contract_dir()
-    for candidate in (PROJECT_ROOT, installed):
-        if candidate is not None and not _missing_parts(candidate):
-            return candidate
+    if not _missing_parts(PROJECT_ROOT):
+        return PROJECT_ROOT
+    installed = installed_contract_dir()  # reads the installed file list: only when there is no checkout
+    if installed is not None and not _missing_parts(installed):
+        return installed
     wanted = ", ".join(p + "/" for p in CONTRACT_PARTS)
     raise ConfigError(
         f"no contract folder ({wanted}) found: MOD_USERS_CONTRACT_DIR is not set, the source checkout "
