@@ -6,8 +6,6 @@ or an exact match (all of them exist in the table): a declaration may change the
 
 from __future__ import annotations
 
-import asyncio
-import json
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -15,9 +13,9 @@ from typing import Any
 import asyncpg
 import pytest
 
-from mod_users.cql import Index, index_ddl, translate
+from mod_users.cql import Index, translate
 
-from .dbutil import drop_schema
+from .dbutil import drop_schema, load_table
 
 SCHEMA = "cql_ranges"
 TABLE = f"{SCHEMA}.measures"
@@ -38,21 +36,8 @@ NUMBERS = ["four", "ten", "minus four", "two and a half", "minus half", "hundred
 def measures(cql_db: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """cql_ranges.measures: one record per RECORDS entry, ``n`` holding its value (absent for None)."""
 
-    async def load() -> None:
-        con = await asyncpg.connect(**cql_db)
-        try:
-            await con.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
-            await con.execute(f"CREATE SCHEMA {SCHEMA}")
-            await con.execute(f"CREATE TABLE {TABLE} (id uuid PRIMARY KEY, jsonb jsonb NOT NULL)")
-            documents = [{"name": name, **({} if n is None else {"n": n})} for name, n in RECORDS.items()]
-            await con.executemany(f"INSERT INTO {TABLE} VALUES ($1, $2::jsonb)",
-                                  [(uuid.uuid4(), json.dumps(d)) for d in documents])
-            for n, index in enumerate(PHYSICAL):
-                await con.execute(index_ddl(index, TABLE, f"measures_{n}_{index.kind}"))
-        finally:
-            await con.close()
-
-    asyncio.run(load())
+    records = [(uuid.uuid4(), {"name": name, **({} if n is None else {"n": n})}) for name, n in RECORDS.items()]
+    load_table(cql_db, SCHEMA, TABLE, records, PHYSICAL, "measures")
     yield cql_db
     drop_schema(cql_db, SCHEMA)
 

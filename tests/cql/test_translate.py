@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
 import re
 import uuid
@@ -14,11 +12,11 @@ from typing import Any
 import asyncpg
 import pytest
 
-from mod_users.cql import CQLError, Index, index_ddl, index_expression, quote, translate
+from mod_users.cql import CQLError, Index, index_expression, quote, translate
 from mod_users.cql.fulltext import MAX_WORDS
 from mod_users.cql.translator import MAX_CONDITIONS, MAX_SORT_KEYS
 
-from .dbutil import drop_schema
+from .dbutil import drop_schema, load_table
 
 SCHEMA = "cql_translate"
 TABLE = f"{SCHEMA}.people"
@@ -44,20 +42,7 @@ ALL = sorted(record["name"] for record in RECORDS)
 def people(cql_db: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """cql_translate.people with the RECORDS and the INDEXES."""
 
-    async def load() -> None:
-        con = await asyncpg.connect(**cql_db)
-        try:
-            await con.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
-            await con.execute(f"CREATE SCHEMA {SCHEMA}")
-            await con.execute(f"CREATE TABLE {TABLE} (id uuid PRIMARY KEY, jsonb jsonb NOT NULL)")
-            await con.executemany(f"INSERT INTO {TABLE} VALUES ($1, $2::jsonb)",
-                                  [(ID[n], json.dumps(r, ensure_ascii=False)) for n, r in enumerate(RECORDS)])
-            for n, index in enumerate(INDEXES):
-                await con.execute(index_ddl(index, TABLE, f"people_{n}_{index.kind}"))
-        finally:
-            await con.close()
-
-    asyncio.run(load())
+    load_table(cql_db, SCHEMA, TABLE, [(ID[n], r) for n, r in enumerate(RECORDS)], INDEXES, "people")
     yield cql_db
     drop_schema(cql_db, SCHEMA)
 
