@@ -50,7 +50,7 @@ TRANSLATE_MIX = [
     "33333333-3333-3333-3333-333333333333)",
     "cql.allRecords=1 not expirationDate<2020-01-01",
     "barcode>/number 1000 and barcode<=/number 2000",
-    "(name any \"jo ka lea\" or email=example.com) and (active==true or active==false) sortBy name",
+    '(name any "jo ka lea" or email=example.com) and (active==true or active==false) sortBy name',
 ]
 
 
@@ -69,8 +69,10 @@ def translate_throughput(seconds: float) -> None:
     """Queries per second for parse() alone and for translate(), over TRANSLATE_MIX."""
     indexes = list(INDEXES.values())
     print(f"parse + translate throughput ({len(TRANSLATE_MIX)} different queries, one core)")
-    for label, work in (("parse", parse),
-                        ("translate", lambda q: translate(q, indexes=indexes, server_choice=SERVER_CHOICE))):
+    for label, work in (
+        ("parse", parse),
+        ("translate", lambda q: translate(q, indexes=indexes, server_choice=SERVER_CHOICE)),
+    ):
         rate = _rate(work, seconds)
         print(f"  {label:<10} {rate:>10,.0f} queries/s   {1e6 / rate:6.1f} µs/query")
     print()
@@ -97,8 +99,10 @@ async def search_latency(settings: DatabaseSettings, records: int) -> None:
         await ensure_shared_objects(con)
         started = time.perf_counter()
         await _load(con, records)
-        print(f"search latency on {records:,} records (loaded in {time.perf_counter() - started:.1f} s; "
-              "median of repeated runs, including planning)")
+        print(
+            f"search latency on {records:,} records (loaded in {time.perf_counter() - started:.1f} s; "
+            "median of repeated runs, including planning)"
+        )
         word = await con.fetchval(f"SELECT split_part(jsonb->>'name', ' ', 1) FROM {TABLE} LIMIT 1")
         prefix = word[:3]
         searches = [
@@ -129,7 +133,8 @@ async def _load(con: asyncpg.Connection, records: int) -> None:
     await con.execute(f"CREATE SCHEMA {SCHEMA}")
     await con.execute(f"CREATE TABLE {TABLE} (id uuid PRIMARY KEY, jsonb jsonb NOT NULL)")
     # 5000 pseudo-words of letters (md5 digits mapped to letters); names are two of them.
-    await con.execute(f"""
+    await con.execute(
+        f"""
         WITH words AS (
           SELECT array_agg(translate(substr(md5(i::text), 1, 3 + i % 6), '0123456789', 'ghijklmnop')) AS w
           FROM generate_series(1, 5000) AS i)
@@ -140,12 +145,13 @@ async def _load(con: asyncpg.Connection, records: int) -> None:
                  'email', w[1 + (random() * 4999)::int] || '@example.org',
                  'barcode', lpad(g::text, 8, '0'),
                  'active', g % 3 <> 0)
-        FROM generate_series(1, $1::int) AS g, words""", records)
+        FROM generate_series(1, $1::int) AS g, words""",
+        records,
+    )
     await con.execute(f"ANALYZE {TABLE}")
 
 
-async def _measure(con: asyncpg.Connection, query: str, suffix: str,
-                   declared: bool) -> tuple[float, int, str]:
+async def _measure(con: asyncpg.Connection, query: str, suffix: str, declared: bool) -> tuple[float, int, str]:
     translation = translate(query, indexes=list(INDEXES.values()) if declared else [])
     sql = f"SELECT jsonb FROM {TABLE} WHERE {translation.where}"
     if translation.order_by:

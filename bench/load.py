@@ -28,8 +28,15 @@ def record_id(number: int) -> str:
 
 
 def condition(rid: str, name: str, version: int | None = None) -> dict[str, Any]:
-    record: dict[str, Any] = {"id": rid, "name": name, "blockBorrowing": True, "blockRenewals": False,
-                              "blockRequests": False, "valueType": "Integer", "message": "Limit reached"}
+    record: dict[str, Any] = {
+        "id": rid,
+        "name": name,
+        "blockBorrowing": True,
+        "blockRenewals": False,
+        "blockRequests": False,
+        "valueType": "Integer",
+        "message": "Limit reached",
+    }
     if version is not None:
         record["_version"] = version
     return record
@@ -41,8 +48,15 @@ def _summary(latencies: list[float], errors: int, seconds: float, driver: str) -
     def pct(p: float) -> float:
         return latencies[min(len(latencies) - 1, int(len(latencies) * p))] * 1000 if latencies else 0.0
 
-    return {"operations": len(latencies), "errors": errors, "seconds": seconds, "p50_ms": pct(0.50),
-            "p95_ms": pct(0.95), "p99_ms": pct(0.99), "driver": driver}
+    return {
+        "operations": len(latencies),
+        "errors": errors,
+        "seconds": seconds,
+        "p50_ms": pct(0.50),
+        "p95_ms": pct(0.95),
+        "p99_ms": pct(0.99),
+        "driver": driver,
+    }
 
 
 # -- wrk ------------------------------------------------------------------------------------------
@@ -89,24 +103,50 @@ def wrk_available() -> bool:
 def run_wrk(spec: dict[str, Any]) -> dict[str, Any]:
     """HTTP load with wrk (C, a fraction of a Python client's CPU, so the service gets the cores)."""
     threads = 2
-    script = _WRK_LUA % {"op": spec["op"], "records": spec.get("records", 1), "path": spec.get("path", "/"),
-                         "tenant": spec["tenant"], "threads": threads, "item": ITEM,
-                         "collection": ITEM.rstrip("/")}
+    script = _WRK_LUA % {
+        "op": spec["op"],
+        "records": spec.get("records", 1),
+        "path": spec.get("path", "/"),
+        "tenant": spec["tenant"],
+        "threads": threads,
+        "item": ITEM,
+        "collection": ITEM.rstrip("/"),
+    }
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
         fh.write(script)
     try:
         out = subprocess.run(
-            ["wrk", "-t", str(threads), "-c", str(spec["concurrency"]), "-d", f"{max(1, round(spec['seconds']))}s",
-             "-s", fh.name, spec["base"]], capture_output=True, text=True, check=True).stdout
+            [
+                "wrk",
+                "-t",
+                str(threads),
+                "-c",
+                str(spec["concurrency"]),
+                "-d",
+                f"{max(1, round(spec['seconds']))}s",
+                "-s",
+                fh.name,
+                spec["base"],
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
     finally:
         Path(fh.name).unlink()
     found = re.search(r"RESULT (\d+) (\d+) ([\d.]+) ([\d.]+) ([\d.]+) ([\d.]+)", out)
     if not found:
         raise RuntimeError(f"wrk gave no result: {out}")
     requests, errors = int(found.group(1)), int(found.group(2))
-    return {"operations": requests - errors, "errors": errors, "seconds": float(found.group(3)),
-            "p50_ms": float(found.group(4)), "p95_ms": float(found.group(5)), "p99_ms": float(found.group(6)),
-            "driver": "wrk"}
+    return {
+        "operations": requests - errors,
+        "errors": errors,
+        "seconds": float(found.group(3)),
+        "p50_ms": float(found.group(4)),
+        "p95_ms": float(found.group(5)),
+        "p99_ms": float(found.group(6)),
+        "driver": "wrk",
+    }
 
 
 # -- aiohttp client -------------------------------------------------------------------------------
@@ -121,6 +161,7 @@ async def _http(spec: dict[str, Any]) -> dict[str, Any]:
     deadline = time.perf_counter() + seconds
 
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
+
         async def loop(worker: int) -> None:
             nonlocal errors
             rng = random.Random(worker)
@@ -178,8 +219,9 @@ async def _raw(spec: dict[str, Any]) -> dict[str, Any]:
             started = time.perf_counter()
             try:
                 if op == "get":
-                    await pool.fetchval(f"SELECT jsonb::text FROM {table} WHERE id = $1",
-                                        uuid.UUID(record_id(rng.randint(1, records))))
+                    await pool.fetchval(
+                        f"SELECT jsonb::text FROM {table} WHERE id = $1", uuid.UUID(record_id(rng.randint(1, records)))
+                    )
                 elif op == "post":
                     rid = uuid.uuid4()
                     doc = json.dumps(condition(str(rid), f"bench {rng.random()}"))

@@ -39,11 +39,54 @@ from mod_users.storage.tenants import TenantSchema  # noqa: E402
 
 TENANT = "bench"
 WORDS = [
-    "abacus", "abc", "abcde", "alpine", "amber", "apex", "arbor", "atlas", "aurora", "azure", "basalt",
-    "beacon", "birch", "cedar", "cobalt", "comet", "coral", "cosmos", "crystal", "delta", "ember", "falcon",
-    "fern", "fjord", "garnet", "glacier", "granite", "harbor", "hazel", "indigo", "iris", "jade", "juniper",
-    "kestrel", "lagoon", "lark", "maple", "meadow", "nebula", "onyx", "orchid", "pebble", "quartz", "raven",
-    "sage", "summit", "tundra", "willow",
+    "abacus",
+    "abc",
+    "abcde",
+    "alpine",
+    "amber",
+    "apex",
+    "arbor",
+    "atlas",
+    "aurora",
+    "azure",
+    "basalt",
+    "beacon",
+    "birch",
+    "cedar",
+    "cobalt",
+    "comet",
+    "coral",
+    "cosmos",
+    "crystal",
+    "delta",
+    "ember",
+    "falcon",
+    "fern",
+    "fjord",
+    "garnet",
+    "glacier",
+    "granite",
+    "harbor",
+    "hazel",
+    "indigo",
+    "iris",
+    "jade",
+    "juniper",
+    "kestrel",
+    "lagoon",
+    "lark",
+    "maple",
+    "meadow",
+    "nebula",
+    "onyx",
+    "orchid",
+    "pebble",
+    "quartz",
+    "raven",
+    "sage",
+    "summit",
+    "tundra",
+    "willow",
 ]
 SEARCHES = {
     'name=="abc*"': 'name=="abc*"',
@@ -61,8 +104,12 @@ def _get(url: str, tenant: str | None = TENANT) -> tuple[int, bytes]:
 
 
 def _post(url: str, body: dict[str, Any]) -> tuple[int, dict[str, str]]:
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                     headers={"X-Okapi-Tenant": TENANT, "Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"X-Okapi-Tenant": TENANT, "Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(request, timeout=60) as resp:
         return resp.status, dict(resp.headers)
 
@@ -72,12 +119,34 @@ class Service:
 
     def __init__(self, db: Any, workers: int) -> None:
         self.port = free_port()
-        env = dict(os.environ, DB_HOST=db.host, DB_PORT=str(db.port), DB_USERNAME=db.username,
-                   DB_PASSWORD=db.password, DB_DATABASE=db.database, LOG_LEVEL="WARNING",
-                   DB_MAXPOOLSIZE="16")
+        env = dict(
+            os.environ,
+            DB_HOST=db.host,
+            DB_PORT=str(db.port),
+            DB_USERNAME=db.username,
+            DB_PASSWORD=db.password,
+            DB_DATABASE=db.database,
+            LOG_LEVEL="WARNING",
+            DB_MAXPOOLSIZE="16",
+        )
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "mod_users.cli", "serve", "--port", str(self.port), "--workers", str(workers),
-             "--host", "127.0.0.1"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                sys.executable,
+                "-m",
+                "mod_users.cli",
+                "serve",
+                "--port",
+                str(self.port),
+                "--workers",
+                str(workers),
+                "--host",
+                "127.0.0.1",
+            ],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
@@ -187,7 +256,9 @@ async def load_records(db: Any, count: int) -> None:
                                                  'updatedDate', '2026-01-01T00:00:00.000+00:00'))
                 FROM (SELECT i, ('00000000-0000-4000-8000-' || lpad(to_hex(i), 12, '0'))::uuid AS u,
                              $1::text[] AS w
-                      FROM generate_series({have + 1}, {count}) AS i) AS g""", WORDS)
+                      FROM generate_series({have + 1}, {count}) AS i) AS g""",
+                WORDS,
+            )
             await con.execute(f"VACUUM ANALYZE {table}")
     finally:
         await con.close()
@@ -195,15 +266,17 @@ async def load_records(db: Any, count: int) -> None:
 
 async def plan_of(db: Any, query: str) -> tuple[str, str]:
     """The plan PostgreSQL picks for a search (limit 10), and how totalRecords would be found."""
-    tr = cql.translate(query, indexes=PATRON_BLOCK_CONDITIONS.indexes,
-                       server_choice=PATRON_BLOCK_CONDITIONS.server_choice)
+    tr = cql.translate(
+        query, indexes=PATRON_BLOCK_CONDITIONS.indexes, server_choice=PATRON_BLOCK_CONDITIONS.server_choice
+    )
     table = TenantSchema(TENANT).table(PATRON_BLOCK_CONDITIONS.name)
     order = f" ORDER BY {tr.order_by}" if tr.order_by else ""
     con = await asyncpg.connect(**connect_kwargs(db))
     try:
         await con.execute("SET search_path = public")
-        plan = await con.fetchval(f"EXPLAIN (FORMAT JSON) SELECT jsonb FROM {table} WHERE {tr.where}{order} LIMIT 10",
-                                  *tr.params)
+        plan = await con.fetchval(
+            f"EXPLAIN (FORMAT JSON) SELECT jsonb FROM {table} WHERE {tr.where}{order} LIMIT 10", *tr.params
+        )
         plan = json.loads(plan) if isinstance(plan, str) else plan
         nodes = []
 
@@ -221,12 +294,20 @@ async def plan_of(db: Any, query: str) -> tuple[str, str]:
         await con.close()
 
 
-def row(name: str, result: dict[str, Any], base: dict[str, Any] | None = None, bare: dict[str, Any] | None = None
-        ) -> str:
+def row(
+    name: str, result: dict[str, Any], base: dict[str, Any] | None = None, bare: dict[str, Any] | None = None
+) -> str:
     rate = result["operations"] / result["seconds"]
-    cells = [name, f"{rate:,.0f}", f"{result['p50_ms']:.1f}", f"{result['p95_ms']:.1f}", f"{result['p99_ms']:.1f}",
-             f"{result.get('cpu_ms_per_op', 0):.2f}", f"{result.get('peak_rss_mb', 0):.0f}",
-             str(result["errors"])]
+    cells = [
+        name,
+        f"{rate:,.0f}",
+        f"{result['p50_ms']:.1f}",
+        f"{result['p95_ms']:.1f}",
+        f"{result['p99_ms']:.1f}",
+        f"{result.get('cpu_ms_per_op', 0):.2f}",
+        f"{result.get('peak_rss_mb', 0):.0f}",
+        str(result["errors"]),
+    ]
     if base:
         base_rate = base["operations"] / base["seconds"]
         cells += [f"{base_rate:,.0f}", f"{base['p95_ms']:.1f}", f"{rate / base_rate:.0%}"]
@@ -236,9 +317,11 @@ def row(name: str, result: dict[str, Any], base: dict[str, Any] | None = None, b
     return "| " + " | ".join(cells) + " |"
 
 
-HEADER = ("| operation | req/s | p50 ms | p95 ms | p99 ms | CPU ms/req | peak RSS MB | errors "
-          "| asyncpg req/s | asyncpg p95 ms | service/asyncpg | bare aiohttp req/s |\n"
-          "|---|---|---|---|---|---|---|---|---|---|---|---|")
+HEADER = (
+    "| operation | req/s | p50 ms | p95 ms | p99 ms | CPU ms/req | peak RSS MB | errors "
+    "| asyncpg req/s | asyncpg p95 ms | service/asyncpg | bare aiohttp req/s |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|"
+)
 
 
 def main() -> int:
@@ -268,8 +351,11 @@ def main() -> int:
         table = TenantSchema(TENANT).table(PATRON_BLOCK_CONDITIONS.name)
         raw = {"db": connect_kwargs(db), "table": table, "seconds": seconds, "concurrency": args.concurrency}
         http = {"seconds": seconds, "concurrency": args.concurrency}
-        out += [f"## CRUD, one worker, {sizes[0]:,} records, {args.concurrency} connections, {seconds:g} s each",
-                "", HEADER]
+        out += [
+            f"## CRUD, one worker, {sizes[0]:,} records, {args.concurrency} connections, {seconds:g} s each",
+            "",
+            HEADER,
+        ]
         bare = bare_aiohttp({**http, "op": "path", "path": "/x"})
         for op, label in (("get", "GET by id"), ("post", "POST create"), ("put", "PUT update")):
             result = measure_http(service, {**http, "op": op, "records": sizes[0]})
@@ -286,10 +372,14 @@ def main() -> int:
 
         for size in sizes:
             asyncio.run(load_records(db, size))
-            out += ["", f"## CQL searches, {size:,} records, limit=10, 4 connections", "",
-                    "| query | req/s | p50 ms | p95 ms | p99 ms | CPU ms/req | peak RSS MB | errors | plan "
-                    "| planner rows |",
-                    "|---|---|---|---|---|---|---|---|---|---|"]
+            out += [
+                "",
+                f"## CQL searches, {size:,} records, limit=10, 4 connections",
+                "",
+                "| query | req/s | p50 ms | p95 ms | p99 ms | CPU ms/req | peak RSS MB | errors | plan "
+                "| planner rows |",
+                "|---|---|---|---|---|---|---|---|---|---|",
+            ]
             for label, query in SEARCHES.items():
                 path = "/patron-block-conditions?limit=10&query=" + urllib.request.quote(query)
                 result = measure_http(service, {"seconds": seconds, "concurrency": 4, "op": "path", "path": path})

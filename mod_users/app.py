@@ -49,8 +49,9 @@ def desired_permissions(routes: Iterable[Route], descriptor_handlers: list[Handl
     return out
 
 
-def add_routes(app: web.Application, contract: Contract, routes: Iterable[Route], desired: Desired | None = None
-               ) -> None:
+def add_routes(
+    app: web.Application, contract: Contract, routes: Iterable[Route], desired: Desired | None = None
+) -> None:
     """Register ``routes``, each bound to its RAML endpoint and to the permissions it desires; fail
     unless code and RAML agree."""
     routes = list(routes)

@@ -1,12 +1,12 @@
 """The ``mod-users`` command: a thin layer over the library.
 
-    mod-users serve                     run the service (embedded PostgreSQL unless DB_HOST is set)
-    mod-users tenant init TENANT        create/upgrade a tenant's schema (--load-reference, --load-sample)
-    mod-users tenant purge TENANT       drop a tenant's schema
-    mod-users cql "QUERY"               print the SQL a CQL query becomes
-    mod-users descriptor                print the ModuleDescriptor (template filled in)
-    mod-users contract URL --tenant T [--header N=V] [--uri N=V] [--allow-unreached] [--contract-dir DIR]
-                                        check a running instance against the contract it serves (or DIR's)
+mod-users serve                     run the service (embedded PostgreSQL unless DB_HOST is set)
+mod-users tenant init TENANT        create/upgrade a tenant's schema (--load-reference, --load-sample)
+mod-users tenant purge TENANT       drop a tenant's schema
+mod-users cql "QUERY"               print the SQL a CQL query becomes
+mod-users descriptor                print the ModuleDescriptor (template filled in)
+mod-users contract URL --tenant T [--header N=V] [--uri N=V] [--allow-unreached] [--contract-dir DIR]
+                                    check a running instance against the contract it serves (or DIR's)
 """
 
 from __future__ import annotations
@@ -47,8 +47,15 @@ def _run_worker(settings: Settings, db: DatabaseSettings, host: str, port: int, 
     from mod_users.app import init_app
 
     configure_logging(settings.log_level)
-    web.run_app(init_app(settings, db), host=host, port=port, print=None, shutdown_timeout=30,
-                access_log=None, reuse_port=reuse_port or None)
+    web.run_app(
+        init_app(settings, db),
+        host=host,
+        port=port,
+        print=None,
+        shutdown_timeout=30,
+        access_log=None,
+        reuse_port=reuse_port or None,
+    )
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -56,8 +63,10 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     host = args.host or settings.http_host
     workers = args.workers or settings.workers
     with database(settings) as db:
-        log.info("mod-users listening", extra={"port": port, "workers": workers,
-                                               "database": f"{db.host}:{db.port}/{db.database}"})
+        log.info(
+            "mod-users listening",
+            extra={"port": port, "workers": workers, "database": f"{db.host}:{db.port}/{db.database}"},
+        )
         if workers == 1:
             _run_worker(settings, db, host, port, reuse_port=False)
             return 0
@@ -72,8 +81,9 @@ def _serve_workers(settings: Settings, db: DatabaseSettings, host: str, port: in
     import signal
 
     context = multiprocessing.get_context("spawn")
-    children = [context.Process(target=_run_worker, args=(settings, db, host, port, True), daemon=False)
-                for _ in range(workers)]
+    children = [
+        context.Process(target=_run_worker, args=(settings, db, host, port, True), daemon=False) for _ in range(workers)
+    ]
     for child in children:
         child.start()
 
@@ -110,8 +120,10 @@ def _tenant(settings: Settings, args: argparse.Namespace) -> int:
             if args.action == "purge":
                 async with app[POOL].acquire() as con:
                     return [f"purged: {await purge_tenant(con, ts)}"]
-            parameters = [{"key": "loadReference", "value": str(args.load_reference).lower()},
-                          {"key": "loadSample", "value": str(args.load_sample).lower()}]
+            parameters = [
+                {"key": "loadReference", "value": str(args.load_reference).lower()},
+                {"key": "loadSample", "value": str(args.load_sample).lower()},
+            ]
             return await run_init(app, ts, {"module_to": args.module_to, "parameters": parameters})
         finally:
             await runner.cleanup()
@@ -132,8 +144,7 @@ def _cql(settings: Settings, args: argparse.Namespace) -> int:
 
         tables = {t.name: t for t in ALL_TABLES}
         if args.table not in tables:
-            print(f"mod-users cql: unknown table {args.table!r}; tables: {', '.join(sorted(tables))}",
-                  file=sys.stderr)
+            print(f"mod-users cql: unknown table {args.table!r}; tables: {', '.join(sorted(tables))}", file=sys.stderr)
             return 2
         table = tables[args.table]
         extra += ["--server-choice", ",".join(table.server_choice)]
@@ -173,17 +184,20 @@ def _read_contract(args: argparse.Namespace, headers: dict[str, str], mirror: Pa
 
     try:
         root = args.contract_dir or asyncio.run(
-            mirror_contract(args.url, {"X-Okapi-Tenant": args.tenant, **headers}, mirror))
+            mirror_contract(args.url, {"X-Okapi-Tenant": args.tenant, **headers}, mirror)
+        )
         return load_contract(root / "ramls", root / "schemas")
     except (ContractNotServed, RamlError, ValueError, aiohttp.ClientError, TimeoutError) as exc:
         where = args.contract_dir or f"{args.url} (/_/ramls, /_/jsonSchemas)"
-        print(f"mod-users contract: cannot read the contract from {where}: {exc or type(exc).__name__}",
-              file=sys.stderr)
+        print(
+            f"mod-users contract: cannot read the contract from {where}: {exc or type(exc).__name__}", file=sys.stderr
+        )
         return None
 
 
-def _check_instance(args: argparse.Namespace, contract: Contract, headers: dict[str, str],
-                    uri_values: dict[str, str]) -> int:
+def _check_instance(
+    args: argparse.Namespace, contract: Contract, headers: dict[str, str], uri_values: dict[str, str]
+) -> int:
     """Run the check and print its report; 0 all good, 1 broken or unreached routes, 2 nothing checked."""
     import aiohttp
 
@@ -192,9 +206,12 @@ def _check_instance(args: argparse.Namespace, contract: Contract, headers: dict[
     try:
         report = asyncio.run(check_instance(args.url, args.tenant, contract, headers, uri_values))
     except TenantNotUsable as exc:
-        print(f"mod-users contract: nothing checked, the tenant is not usable: {exc}\n"
-              f"Initialise it first (POST /_/tenant; loadSample=true gives the Polaris-style routes the "
-              f"records their examples name).", file=sys.stderr)
+        print(
+            f"mod-users contract: nothing checked, the tenant is not usable: {exc}\n"
+            f"Initialise it first (POST /_/tenant; loadSample=true gives the Polaris-style routes the "
+            f"records their examples name).",
+            file=sys.stderr,
+        )
         return 2
     except (aiohttp.ClientError, TimeoutError) as exc:
         print(f"mod-users contract: {args.url} stopped answering: {exc or type(exc).__name__}", file=sys.stderr)
@@ -203,9 +220,11 @@ def _check_instance(args: argparse.Namespace, contract: Contract, headers: dict[
     if report.broken:
         return 1
     if report.unreached and not args.allow_unreached:
-        print("Some routes never answered a documented success, so their success bodies were not checked: "
-              "give existing values with --uri NAME=VALUE (and the routes' permissions with --header "
-              "X-Okapi-Permissions=[...]), or accept it with --allow-unreached.")
+        print(
+            "Some routes never answered a documented success, so their success bodies were not checked: "
+            "give existing values with --uri NAME=VALUE (and the routes' permissions with --header "
+            "X-Okapi-Permissions=[...]), or accept it with --allow-unreached."
+        )
         return 1
     return 0
 
@@ -243,8 +262,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="HTTP port (default HTTP_PORT or 8081)")
     serve.add_argument("--host", help="address to listen on (default 0.0.0.0)")
     serve.add_argument("--workers", type=int, help="serving processes sharing the port (default WORKERS or 1)")
-    serve.add_argument("--data-dir", type=Path,
-                       help="embedded database folder (default MOD_USERS_DATA_DIR or .mod-users)")
+    serve.add_argument(
+        "--data-dir", type=Path, help="embedded database folder (default MOD_USERS_DATA_DIR or .mod-users)"
+    )
     serve.set_defaults(run=_serve)
     tenant = sub.add_parser("tenant", help="initialise or purge a tenant without going through HTTP")
     tenant.add_argument("action", choices=["init", "purge"])
@@ -263,15 +283,30 @@ def build_parser() -> argparse.ArgumentParser:
     contract = sub.add_parser("contract", help="check a running instance against the contract")
     contract.add_argument("url", help="base URL of the module, e.g. http://localhost:8081")
     contract.add_argument("--tenant", required=True, help="an initialised tenant to run against")
-    contract.add_argument("--header", action="append", default=[], metavar="NAME=VALUE",
-                          help="a header to send with every request, e.g. X-Okapi-Permissions=[...]")
-    contract.add_argument("--uri", action="append", default=[], metavar="NAME=VALUE",
-                          help="a value for a URI parameter, used before any other (e.g. patronId=1006)")
-    contract.add_argument("--allow-unreached", action="store_true",
-                          help="exit 0 even if some routes never answered a documented success")
-    contract.add_argument("--contract-dir", type=Path, metavar="DIR",
-                          help="check against the ramls/ and schemas/ in DIR (default: the contract the "
-                               "instance serves at /_/ramls and /_/jsonSchemas)")
+    contract.add_argument(
+        "--header",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a header to send with every request, e.g. X-Okapi-Permissions=[...]",
+    )
+    contract.add_argument(
+        "--uri",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a value for a URI parameter, used before any other (e.g. patronId=1006)",
+    )
+    contract.add_argument(
+        "--allow-unreached", action="store_true", help="exit 0 even if some routes never answered a documented success"
+    )
+    contract.add_argument(
+        "--contract-dir",
+        type=Path,
+        metavar="DIR",
+        help="check against the ramls/ and schemas/ in DIR (default: the contract the "
+        "instance serves at /_/ramls and /_/jsonSchemas)",
+    )
     contract.set_defaults(run=_contract)
     return parser
 

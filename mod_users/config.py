@@ -104,7 +104,8 @@ def find_contract_dir(env: Mapping[str, str]) -> Path:
         f"no contract folder ({wanted}) found: MOD_USERS_CONTRACT_DIR is not set, the source checkout "
         f"{PROJECT_ROOT} has none, and neither has the installed data folder "
         f"{installed or Path(sysconfig.get_path('data')) / INSTALLED_CONTRACT}; set MOD_USERS_CONTRACT_DIR "
-        f"or reinstall mod-users")
+        f"or reinstall mod-users"
+    )
 
 
 def _int(env: Mapping[str, str], key: str, default: int, minimum: int = 0, maximum: int = 2**31 - 1) -> int:

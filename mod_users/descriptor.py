@@ -56,7 +56,7 @@ def path_pattern_regex(pattern: str) -> re.Pattern[str]:
             end = pattern.find("}", i)
             if end < 0:
                 raise InvalidPathPattern(f"Missing }}-character for {{}}-construct in pathPattern {pattern}")
-            bad = [c for c in pattern[i + 1:end] if c in OKAPI_INVALID_PATH_CHARS or c == "/"]
+            bad = [c for c in pattern[i + 1 : end] if c in OKAPI_INVALID_PATH_CHARS or c == "/"]
             if bad:
                 raise InvalidPathPattern(f"Invalid character {bad[0]} inside {{}}-construct in pathPattern {pattern}")
             out.append("[^/]+")
@@ -92,13 +92,15 @@ def handlers(descriptor: dict[str, Any]) -> list[Handler]:
     for interface in descriptor.get("provides") or ():
         for entry in interface.get("handlers") or ():
             path_pattern_regex(entry.get("pathPattern", ""))  # raises for a pattern Okapi refuses
-            out.append(Handler(
-                interface=interface["id"],
-                methods=tuple(entry.get("methods") or ()),
-                path_pattern=entry.get("pathPattern", ""),
-                permissions_required=tuple(entry.get("permissionsRequired") or ()),
-                permissions_desired=tuple(entry.get("permissionsDesired") or ()),
-            ))
+            out.append(
+                Handler(
+                    interface=interface["id"],
+                    methods=tuple(entry.get("methods") or ()),
+                    path_pattern=entry.get("pathPattern", ""),
+                    permissions_required=tuple(entry.get("permissionsRequired") or ()),
+                    permissions_desired=tuple(entry.get("permissionsDesired") or ()),
+                )
+            )
     return out
 
 

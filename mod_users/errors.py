@@ -74,9 +74,7 @@ def _as_text(value: Any) -> str:
 
 def schema_failure(errors: Iterable[FieldError]) -> ValidationFailed:
     """Turn schema validation results into one 422 naming each failing field."""
-    return ValidationFailed(
-        folio_error(e.message, e.field, e.value, code=f"jsonSchema.{e.keyword}") for e in errors
-    )
+    return ValidationFailed(folio_error(e.message, e.field, e.value, code=f"jsonSchema.{e.keyword}") for e in errors)
 
 
 # ErrorCodes of Polaris-style answers that concern the request rather than a resource. Polaris does not

@@ -65,10 +65,15 @@ async def okapi_context(request: web.Request, handler: web.Handler) -> web.Strea
         status = CLIENT_WENT_AWAY  # the handler was cut off (its client left, or shutdown ran out of time)
         raise
     finally:
-        log.info("request", extra={
-            "method": request.method, "path": request.path, "status": status,
-            "ms": round((time.perf_counter() - started) * 1000, 2),
-        })
+        log.info(
+            "request",
+            extra={
+                "method": request.method,
+                "path": request.path,
+                "status": status,
+                "ms": round((time.perf_counter() - started) * 1000, 2),
+            },
+        )
         request_id_var.reset(rid_token)
         tenant_var.reset(tenant_token)
 
@@ -84,8 +89,9 @@ async def error_mapping(request: web.Request, handler: web.Handler) -> web.Strea
             return _polaris(413, exc.text or "Request body too large", POLARIS_BODY_TOO_LARGE)
         if exc.status in (404, 405) and request.path.lower().startswith(_POLARIS_PREFIX):
             # No route matched, but the client speaks Polaris: it reads Polaris error objects.
-            answer = _polaris(exc.status, f"No such call: {request.method} {request.path[:200]}",
-                              POLARIS_MALFORMED_REQUEST)
+            answer = _polaris(
+                exc.status, f"No such call: {request.method} {request.path[:200]}", POLARIS_MALFORMED_REQUEST
+            )
             if "Allow" in exc.headers:
                 answer.headers["Allow"] = exc.headers["Allow"]
             return answer

@@ -96,8 +96,10 @@ class Call:
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     """A JSON response; non-ASCII text is sent as UTF-8, not escaped."""
     return web.Response(
-        body=json.dumps(data, ensure_ascii=False).encode(), status=status,
-        content_type="application/json", headers=headers,
+        body=json.dumps(data, ensure_ascii=False).encode(),
+        status=status,
+        content_type="application/json",
+        headers=headers,
     )
 
 
@@ -142,8 +144,10 @@ async def read_json(request: web.Request) -> Any:
     if ("\\u0000" in text or "\\ud" in text.lower()) and _unstorable(body):
         # PostgreSQL cannot hold NUL, and UTF-8 has no lone UTF-16 surrogates: refused here rather than
         # failing in storage.
-        raise BadRequest("Request body contains the character \\u0000 or an unpaired surrogate (\\ud800-\\udfff), "
-                         "which cannot be stored")
+        raise BadRequest(
+            "Request body contains the character \\u0000 or an unpaired surrogate (\\ud800-\\udfff), "
+            "which cannot be stored"
+        )
     return body
 
 
@@ -177,8 +181,9 @@ async def _checked_body(route: Route, request: web.Request, contract: Contract, 
     return body
 
 
-def bind(route: Route, endpoint: Endpoint, contract: Contract, desired: tuple[str, ...] = ()
-         ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+def bind(
+    route: Route, endpoint: Endpoint, contract: Contract, desired: tuple[str, ...] = ()
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     """Wrap ``route.handler`` with the checks its RAML endpoint declares, and with the permissions its
     ModuleDescriptor handler desires: Okapi grants those in ``X-Okapi-Permissions``, and a route that
     desires one refuses (403) a call that was not granted it."""

@@ -51,16 +51,19 @@ async def app_client(aiohttp_client, settings, db_settings):
     return await aiohttp_client(init_app(settings, db_settings, contract_of(settings.contract_dir)))
 
 
-async def _init_tenant(db: DatabaseSettings, tenant: str, settings: Settings, reference: bool,
-                       sample: bool = False) -> None:
+async def _init_tenant(
+    db: DatabaseSettings, tenant: str, settings: Settings, reference: bool, sample: bool = False
+) -> None:
     from aiohttp import web
 
     app = init_app(settings, db, contract_of(settings.contract_dir))
     runner = web.AppRunner(app)
     await runner.setup()
     try:
-        params = [{"key": "loadReference", "value": str(reference).lower()},
-                  {"key": "loadSample", "value": str(sample).lower()}]
+        params = [
+            {"key": "loadReference", "value": str(reference).lower()},
+            {"key": "loadSample", "value": str(sample).lower()},
+        ]
         await run_init(app, TenantSchema(tenant), {"module_to": "mod-users-0.1.0", "parameters": params})
     finally:
         await runner.cleanup()

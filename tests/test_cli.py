@@ -9,8 +9,9 @@ from mod_users.config import PROJECT_ROOT
 
 
 def _run(*args):
-    return subprocess.run([sys.executable, "-m", "mod_users.cli", *args], capture_output=True, text=True,
-                          cwd=PROJECT_ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "mod_users.cli", *args], capture_output=True, text=True, cwd=PROJECT_ROOT
+    )
 
 
 def test_cql_prints_the_translation_with_a_tables_indexes():

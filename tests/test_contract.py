@@ -42,10 +42,15 @@ def test_every_raml_example_validates_against_its_schema(body, example):
 
 def test_every_schema_file_is_loaded_and_compiles():
     paths = CONTRACT.schemas.paths()
-    for required in ("patron-block-condition.json", "patron-block-conditions.json",
-                     "raml-util/schemas/uuid.schema", "raml-util/schemas/metadata.schema",
-                     "raml-util/schemas/error.schema", "raml-util/schemas/errors.schema",
-                     "raml-util/schemas/parameters.schema"):
+    for required in (
+        "patron-block-condition.json",
+        "patron-block-conditions.json",
+        "raml-util/schemas/uuid.schema",
+        "raml-util/schemas/metadata.schema",
+        "raml-util/schemas/error.schema",
+        "raml-util/schemas/errors.schema",
+        "raml-util/schemas/parameters.schema",
+    ):
         assert required in paths
     for path in paths:
         CONTRACT.schemas.validator(path).check_schema(CONTRACT.schemas.document(path))
@@ -172,16 +177,31 @@ def test_required_parameter_and_defaults():
     assert parse_params(declared, {"a": "1"}) == {"a": 1, "b": 3}
 
 
-@pytest.mark.parametrize("body", [
-    {"name": 1},
-    {"name": "n", "blockBorrowing": "yes", "blockRenewals": False, "blockRequests": False, "valueType": "Integer"},
-    {"name": "n", "blockBorrowing": True, "blockRenewals": False, "blockRequests": False, "valueType": "X"},
-    {"name": "n", "blockBorrowing": True, "blockRenewals": False, "blockRequests": False, "valueType": "Integer",
-     "metadata": {"createdDate": "2020-01-01T00:00:00"}},
-    {"name": "n", "blockBorrowing": True, "blockRenewals": False, "blockRequests": False, "valueType": "Integer",
-     "id": "00000000-0000-0000-0000-000000000000"},
-    [],
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"name": 1},
+        {"name": "n", "blockBorrowing": "yes", "blockRenewals": False, "blockRequests": False, "valueType": "Integer"},
+        {"name": "n", "blockBorrowing": True, "blockRenewals": False, "blockRequests": False, "valueType": "X"},
+        {
+            "name": "n",
+            "blockBorrowing": True,
+            "blockRenewals": False,
+            "blockRequests": False,
+            "valueType": "Integer",
+            "metadata": {"createdDate": "2020-01-01T00:00:00"},
+        },
+        {
+            "name": "n",
+            "blockBorrowing": True,
+            "blockRenewals": False,
+            "blockRequests": False,
+            "valueType": "Integer",
+            "id": "00000000-0000-0000-0000-000000000000",
+        },
+        [],
+    ],
+)
 def test_fast_and_full_validators_agree_on_invalid_bodies(body):
     import fastjsonschema
 
@@ -191,8 +211,14 @@ def test_fast_and_full_validators_agree_on_invalid_bodies(body):
 
 
 def test_fast_validator_accepts_what_the_full_one_accepts():
-    body = {"name": "n", "blockBorrowing": True, "blockRenewals": False, "blockRequests": False,
-            "valueType": "Integer", "metadata": {"createdDate": "2020-01-01T00:00:00.000+00:00"}}
+    body = {
+        "name": "n",
+        "blockBorrowing": True,
+        "blockRenewals": False,
+        "blockRequests": False,
+        "valueType": "Integer",
+        "metadata": {"createdDate": "2020-01-01T00:00:00.000+00:00"},
+    }
     CONTRACT.schemas.compile("patron-block-condition.json")(body)
     assert list(CONTRACT.schemas.validator("patron-block-condition.json").iter_errors(body)) == []
 
@@ -216,19 +242,23 @@ def test_a_broken_ref_fails_loading_the_contract_not_a_request(tmp_path):
     (schemas / "thing.json").write_text('{"type": "object", "properties": {"x": {"$ref": "missing.json"}}}')
     (ramls / "api.raml").write_text(
         "#%RAML 1.0\ntitle: t\ntypes:\n  thing: !include ../schemas/thing.json\n"
-        "/things:\n  post:\n    body:\n      application/json:\n        type: thing\n")
+        "/things:\n  post:\n    body:\n      application/json:\n        type: thing\n"
+    )
     with pytest.raises(ValueError, match=r"thing\.json"):
         load_contract(ramls, schemas)
 
 
-@pytest.mark.parametrize(("body", "field", "message"), [
-    (None, "", "null is not of type object"),
-    ({"name": "n", "blockBorrowing": None}, "blockBorrowing", "null is not of type boolean"),
-    ({"name": True}, "name", "true is not of type string"),
-    ({"name": "n", "valueType": "X"}, "valueType", '"X" is not one of ["Integer", "Double"]'),
-    ({"name": "n" * 1025}, "name", "must have at most 1024 characters"),
-    ({"name": "n", "_version": -1}, "_version", "-1 must be >= 0"),
-])
+@pytest.mark.parametrize(
+    ("body", "field", "message"),
+    [
+        (None, "", "null is not of type object"),
+        ({"name": "n", "blockBorrowing": None}, "blockBorrowing", "null is not of type boolean"),
+        ({"name": True}, "name", "true is not of type string"),
+        ({"name": "n", "valueType": "X"}, "valueType", '"X" is not one of ["Integer", "Double"]'),
+        ({"name": "n" * 1025}, "name", "must have at most 1024 characters"),
+        ({"name": "n", "_version": -1}, "_version", "-1 must be >= 0"),
+    ],
+)
 def test_422_messages_write_values_as_json(body, field, message):
     # A client sends JSON and should read its values back as JSON, not as Python prints them.
     found = {e.field: e.message for e in CONTRACT.schemas.errors("patron-block-condition.json", body)}

@@ -11,8 +11,16 @@ from mod_users.contract.checker import response_problems
 
 CONTRACT = load_contract(PROJECT_ROOT / "ramls", PROJECT_ROOT / "schemas")
 RID = "5f8a3c62-1d2b-4d1e-9c1f-6f0a3d2b1c0e"
-CREATED = json.dumps({"id": RID, "name": "n", "blockBorrowing": False, "blockRenewals": False,
-                      "blockRequests": False, "valueType": "Integer"}).encode()
+CREATED = json.dumps(
+    {
+        "id": RID,
+        "name": "n",
+        "blockBorrowing": False,
+        "blockRenewals": False,
+        "blockRequests": False,
+        "valueType": "Integer",
+    }
+).encode()
 JSON = {"Content-Type": "application/json; charset=utf-8"}
 
 
@@ -33,15 +41,18 @@ def test_a_declared_location_that_is_missing_is_reported():
 def test_a_location_that_does_not_name_the_created_record_is_reported():
     other = "00000000-0000-4000-8000-000000000000"
     assert _post_problems({"Location": f"/patron-block-conditions/{other}"}) == [
-        f"Location '/patron-block-conditions/{other}' does not name the created record {RID}"]
+        f"Location '/patron-block-conditions/{other}' does not name the created record {RID}"
+    ]
     assert _post_problems({"Location": f"/nowhere/{RID}"}) == [
-        f"Location '/nowhere/{RID}' is not a path the contract serves with GET"]
+        f"Location '/nowhere/{RID}' is not a path the contract serves with GET"
+    ]
 
 
 def test_the_tenant_jobs_location_is_checked_too():
     endpoint = CONTRACT.endpoint("POST", "/_/tenant")
-    job = json.dumps({"id": RID, "tenant": "diku", "tenantAttributes": {"module_to": "mod-users-0.1.0"},
-                      "complete": False}).encode()
+    job = json.dumps(
+        {"id": RID, "tenant": "diku", "tenantAttributes": {"module_to": "mod-users-0.1.0"}, "complete": False}
+    ).encode()
     assert response_problems(CONTRACT, endpoint, 201, {**JSON, "Location": f"/_/tenant/{RID}"}, job) == []
     assert response_problems(CONTRACT, endpoint, 201, JSON, job) == ["header Location is declared for 201 but missing"]
 

@@ -29,8 +29,14 @@ JOB = "/_/tenant/{operationId}"
 
 
 def _condition(**extra):
-    return {"name": f"c-{uuid.uuid4().hex[:6]}", "blockBorrowing": False, "blockRenewals": False,
-            "blockRequests": False, "valueType": "Integer", **extra}
+    return {
+        "name": f"c-{uuid.uuid4().hex[:6]}",
+        "blockBorrowing": False,
+        "blockRenewals": False,
+        "blockRequests": False,
+        "valueType": "Integer",
+        **extra,
+    }
 
 
 async def _created(client, tenant):
@@ -132,43 +138,49 @@ async def _fail_job_delete(c, t, mp):
     return await c.delete(f"/_/tenant/{uuid.uuid4()}", headers={H: t})
 
 
-PROVOKE.update({
-    ("GET", PBC, 500): _fail_search,
-    ("POST", PBC, 500): _fail_insert,
-    ("GET", ITEM, 200): _get_item,
-    ("GET", ITEM, 400): lambda c, t, mp: c.get(f"{PBC}/{uuid.uuid4()}", params={"lang": "xyz"}, headers={H: t}),
-    ("GET", ITEM, 404): lambda c, t, mp: c.get(f"{PBC}/{uuid.uuid4()}", headers={H: t}),
-    ("GET", ITEM, 500): _fail_get,
-    ("PUT", ITEM, 204): _put_item,
-    ("PUT", ITEM, 400): lambda c, t, mp: c.put(f"{PBC}/{uuid.uuid4()}", data=b"[", headers={H: t}),
-    ("PUT", ITEM, 409): _put_stale,
-    ("PUT", ITEM, 404): lambda c, t, mp: c.put(f"{PBC}/{uuid.uuid4()}", json=_condition(), headers={H: t}),
-    ("PUT", ITEM, 413): lambda c, t, mp: c.put(f"{PBC}/{uuid.uuid4()}", json=_condition(message="m" * 2_000_000),
-                                               headers={H: t}),
-    ("PUT", ITEM, 422): lambda c, t, mp: c.put(f"{PBC}/{uuid.uuid4()}", json={}, headers={H: t}),
-    ("PUT", ITEM, 500): _fail_update,
-    ("DELETE", ITEM, 204): _delete_item,
-    ("DELETE", ITEM, 400): lambda c, t, mp: c.delete(f"{PBC}/{uuid.uuid4()}"),
-    ("DELETE", ITEM, 404): lambda c, t, mp: c.delete(f"{PBC}/{uuid.uuid4()}", headers={H: t}),
-    ("DELETE", ITEM, 500): _fail_delete,
-    ("POST", "/_/tenant", 201): lambda c, t, mp: c.post("/_/tenant", json={"module_to": "mod-users-0.1.0"},
-                                                        headers={H: t}),
-    ("POST", "/_/tenant", 204): lambda c, t, mp: c.post("/_/tenant", json={"module_from": "mod-users-0.1.0"},
-                                                        headers={H: t}),
-    ("POST", "/_/tenant", 400): lambda c, t, mp: c.post("/_/tenant", json={"module_to": "mod-users-0.1.0"}),
-    ("POST", "/_/tenant", 413): lambda c, t, mp: c.post("/_/tenant", data=b"[" + b" " * 2_000_000 + b"]",
-                                                        headers={H: t}),
-    ("POST", "/_/tenant", 422): lambda c, t, mp: c.post("/_/tenant", json={"purge": "soon"}, headers={H: t}),
-    ("POST", "/_/tenant", 500): _fail_job_create,
-    ("GET", JOB, 200): _job_get,
-    ("GET", JOB, 400): lambda c, t, mp: c.get("/_/tenant/not-a-uuid", headers={H: t}),
-    ("GET", JOB, 404): lambda c, t, mp: c.get(f"/_/tenant/{uuid.uuid4()}", headers={H: t}),
-    ("GET", JOB, 500): _fail_job_get,
-    ("DELETE", JOB, 204): _job_delete,
-    ("DELETE", JOB, 400): lambda c, t, mp: c.delete("/_/tenant/not-a-uuid", headers={H: t}),
-    ("DELETE", JOB, 404): lambda c, t, mp: c.delete(f"/_/tenant/{uuid.uuid4()}", headers={H: t}),
-    ("DELETE", JOB, 500): _fail_job_delete,
-})
+PROVOKE.update(
+    {
+        ("GET", PBC, 500): _fail_search,
+        ("POST", PBC, 500): _fail_insert,
+        ("GET", ITEM, 200): _get_item,
+        ("GET", ITEM, 400): lambda c, t, mp: c.get(f"{PBC}/{uuid.uuid4()}", params={"lang": "xyz"}, headers={H: t}),
+        ("GET", ITEM, 404): lambda c, t, mp: c.get(f"{PBC}/{uuid.uuid4()}", headers={H: t}),
+        ("GET", ITEM, 500): _fail_get,
+        ("PUT", ITEM, 204): _put_item,
+        ("PUT", ITEM, 400): lambda c, t, mp: c.put(f"{PBC}/{uuid.uuid4()}", data=b"[", headers={H: t}),
+        ("PUT", ITEM, 409): _put_stale,
+        ("PUT", ITEM, 404): lambda c, t, mp: c.put(f"{PBC}/{uuid.uuid4()}", json=_condition(), headers={H: t}),
+        ("PUT", ITEM, 413): lambda c, t, mp: c.put(
+            f"{PBC}/{uuid.uuid4()}", json=_condition(message="m" * 2_000_000), headers={H: t}
+        ),
+        ("PUT", ITEM, 422): lambda c, t, mp: c.put(f"{PBC}/{uuid.uuid4()}", json={}, headers={H: t}),
+        ("PUT", ITEM, 500): _fail_update,
+        ("DELETE", ITEM, 204): _delete_item,
+        ("DELETE", ITEM, 400): lambda c, t, mp: c.delete(f"{PBC}/{uuid.uuid4()}"),
+        ("DELETE", ITEM, 404): lambda c, t, mp: c.delete(f"{PBC}/{uuid.uuid4()}", headers={H: t}),
+        ("DELETE", ITEM, 500): _fail_delete,
+        ("POST", "/_/tenant", 201): lambda c, t, mp: c.post(
+            "/_/tenant", json={"module_to": "mod-users-0.1.0"}, headers={H: t}
+        ),
+        ("POST", "/_/tenant", 204): lambda c, t, mp: c.post(
+            "/_/tenant", json={"module_from": "mod-users-0.1.0"}, headers={H: t}
+        ),
+        ("POST", "/_/tenant", 400): lambda c, t, mp: c.post("/_/tenant", json={"module_to": "mod-users-0.1.0"}),
+        ("POST", "/_/tenant", 413): lambda c, t, mp: c.post(
+            "/_/tenant", data=b"[" + b" " * 2_000_000 + b"]", headers={H: t}
+        ),
+        ("POST", "/_/tenant", 422): lambda c, t, mp: c.post("/_/tenant", json={"purge": "soon"}, headers={H: t}),
+        ("POST", "/_/tenant", 500): _fail_job_create,
+        ("GET", JOB, 200): _job_get,
+        ("GET", JOB, 400): lambda c, t, mp: c.get("/_/tenant/not-a-uuid", headers={H: t}),
+        ("GET", JOB, 404): lambda c, t, mp: c.get(f"/_/tenant/{uuid.uuid4()}", headers={H: t}),
+        ("GET", JOB, 500): _fail_job_get,
+        ("DELETE", JOB, 204): _job_delete,
+        ("DELETE", JOB, 400): lambda c, t, mp: c.delete("/_/tenant/not-a-uuid", headers={H: t}),
+        ("DELETE", JOB, 404): lambda c, t, mp: c.delete(f"/_/tenant/{uuid.uuid4()}", headers={H: t}),
+        ("DELETE", JOB, 500): _fail_job_delete,
+    }
+)
 
 PROVOKE.update(POLARIS_PROVOKE)
 
@@ -203,8 +215,7 @@ def _without_database(method: str, path: str) -> Provocation:
         gone = DatabaseSettings(host="127.0.0.1", port=free_port(), password="x")
         h = staff_headers(t) if path.startswith("/polaris.applicationservices/") else {H: t}
         async with TestClient(TestServer(init_app(settings, gone, contract_of(settings.contract_dir)))) as client:
-            resp = await client.request(method, url, params=query, headers=h,
-                                        json=examples[0] if examples else None)
+            resp = await client.request(method, url, params=query, headers=h, json=examples[0] if examples else None)
             return _Answer(resp.status, resp.headers.copy(), await resp.read())
 
     return provoke
@@ -246,8 +257,9 @@ def _stalled_body(method: str, path: str) -> Provocation:
             await asyncio.sleep(1)  # well past BODY_SECONDS
 
         h = staff_headers(t) if path.startswith("/polaris.applicationservices/") else {H: t}
-        return await c.request(method, _example_url(endpoint), data=half_then_nothing(),
-                               headers={**h, "Content-Type": "application/json"})
+        return await c.request(
+            method, _example_url(endpoint), data=half_then_nothing(), headers={**h, "Content-Type": "application/json"}
+        )
 
     return provoke
 
@@ -319,9 +331,18 @@ async def test_contract_checker_reports_a_broken_answer(app_client, fresh_tenant
     report = await check_instance(str(app_client.make_url("")), fresh_tenant, CONTRACT)
     broken = {(f.method, f.url, f.probe): f.problems for f in report.broken}
     # every collection listing answers the corrupted page; nothing else reads through search here
-    assert set(broken) == {("GET", path, probe) for path in (
-        PBC, "/polaris/organizations", "/polaris/block-descriptions", "/polaris/workstations", "/polaris/patrons",
-        "/polaris/countries") for probe in ("example",)} | {("GET", PBC, "tenant check")}
+    assert set(broken) == {
+        ("GET", path, probe)
+        for path in (
+            PBC,
+            "/polaris/organizations",
+            "/polaris/block-descriptions",
+            "/polaris/workstations",
+            "/polaris/patrons",
+            "/polaris/countries",
+        )
+        for probe in ("example",)
+    } | {("GET", PBC, "tenant check")}
     assert any("name" in p for p in broken[("GET", PBC, "example")])
 
 
@@ -342,8 +363,14 @@ async def test_contract_checker_reaches_every_route_with_sample_data(fresh_tenan
     from tests.polaris.support import headers
 
     h = {"X-Okapi-Tenant": fresh_tenant}
-    resp = await app_client.post("/_/tenant", json={"module_to": "mod-users-0.1.0", "parameters": [
-        {"key": "loadReference", "value": "true"}, {"key": "loadSample", "value": "true"}]}, headers=h)
+    resp = await app_client.post(
+        "/_/tenant",
+        json={
+            "module_to": "mod-users-0.1.0",
+            "parameters": [{"key": "loadReference", "value": "true"}, {"key": "loadSample", "value": "true"}],
+        },
+        headers=h,
+    )
     await app_client.get(resp.headers["Location"], params={"wait": "30000"}, headers=h)
     base = str(app_client.make_url(""))
     for _ in range(2):  # the run cleans up after itself: a second one reaches everything again
@@ -351,10 +378,17 @@ async def test_contract_checker_reaches_every_route_with_sample_data(fresh_tenan
         assert report.broken == []
         assert [(r.method, r.path, sorted(set(r.statuses))) for r in report.unreached] == []
         assert len(report.routes) == len(DOCUMENTED_ROUTES)
-    polaris = {(f.method, f.url.split("/3/1/", 1)[-1], f.status) for f in report.findings
-               if f.url.startswith("/polaris.applicationservices/") and f.probe == "example"}
-    assert {("POST", "patrons/1001/blocks", 200), ("POST", "patrons/1001/associations", 200),
-            ("GET", "patrons/1001/blockssummary", 200), ("PUT", "patrons/1001", 200)} <= polaris
+    polaris = {
+        (f.method, f.url.split("/3/1/", 1)[-1], f.status)
+        for f in report.findings
+        if f.url.startswith("/polaris.applicationservices/") and f.probe == "example"
+    }
+    assert {
+        ("POST", "patrons/1001/blocks", 200),
+        ("POST", "patrons/1001/associations", 200),
+        ("GET", "patrons/1001/blockssummary", 200),
+        ("PUT", "patrons/1001", 200),
+    } <= polaris
 
 
 async def test_contract_command_exits_non_zero_unless_every_route_succeeded(app_client, fresh_tenant, capsys):
@@ -381,15 +415,24 @@ async def test_contract_command_refuses_an_uninitialised_tenant(app_client, caps
 
 def _shape(contract):
     """What a contract says, independent of where its files lie."""
-    def bodies(e):
-        return tuple(sorted((s, m, contract.schema_key(b)) for s, r in e.responses.items()
-                            for m, b in r.bodies.items()))
 
-    routes = {(e.method, e.path, tuple(sorted(e.query_params)), bodies(e),
-               tuple((n, p.example) for n, p in sorted(e.uri_params.items())),
-               tuple(h.name for r in e.responses.values() for h in r.headers),
-               json.dumps([b.all_examples() for b in e.bodies.values()], sort_keys=True))
-              for e in contract.endpoints()}
+    def bodies(e):
+        return tuple(
+            sorted((s, m, contract.schema_key(b)) for s, r in e.responses.items() for m, b in r.bodies.items())
+        )
+
+    routes = {
+        (
+            e.method,
+            e.path,
+            tuple(sorted(e.query_params)),
+            bodies(e),
+            tuple((n, p.example) for n, p in sorted(e.uri_params.items())),
+            tuple(h.name for r in e.responses.values() for h in r.headers),
+            json.dumps([b.all_examples() for b in e.bodies.values()], sort_keys=True),
+        )
+        for e in contract.endpoints()
+    }
     return routes, {rel: contract.schemas.document(rel) for rel in contract.schemas.paths()}
 
 

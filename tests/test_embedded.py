@@ -69,10 +69,18 @@ def test_a_cluster_left_by_a_process_that_died_is_adopted_and_stopped(cluster_ro
     import sys
 
     # The starter is a process that starts the cluster and is killed without stopping it (kill -9).
-    starter = subprocess.run([sys.executable, "-c", (
-        "import sys; from pathlib import Path; from mod_users.storage.embedded import EmbeddedPostgres; "
-        f"EmbeddedPostgres(Path({str(cluster_root)!r}), durable=False).start(); "
-        "import os, signal; os.kill(os.getpid(), signal.SIGKILL)")], cwd=Path(__file__).parent.parent)
+    starter = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import sys; from pathlib import Path; from mod_users.storage.embedded import EmbeddedPostgres; "
+                f"EmbeddedPostgres(Path({str(cluster_root)!r}), durable=False).start(); "
+                "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"
+            ),
+        ],
+        cwd=Path(__file__).parent.parent,
+    )
     assert starter.returncode == -9
     assert (cluster_root / "pgdata" / "postmaster.pid").exists(), "the dead starter's server is running"
     heir = EmbeddedPostgres(cluster_root, durable=False)

@@ -51,8 +51,10 @@ def test_user_id_falls_back_past_candidates_that_are_not_uuids():
     assert context_from_headers({"X-Okapi-User-Id": "admin", "X-Okapi-Token": token}).user_id == user
     # a user_id that is not a UUID gives way to a sub that is one
     assert context_from_headers({"X-Okapi-Token": _token({"user_id": "42", "sub": other})}).user_id == other
-    assert context_from_headers({"X-Okapi-User-Id": "x", "X-Okapi-Token": _token({"user_id": 7, "sub": other})}
-                                ).user_id == other
+    assert (
+        context_from_headers({"X-Okapi-User-Id": "x", "X-Okapi-Token": _token({"user_id": 7, "sub": other})}).user_id
+        == other
+    )
     # a FOLIO token (username in sub) with a malformed user_id gives no user, and the username stays readable
     ctx = context_from_headers({"X-Okapi-User-Id": "x", "X-Okapi-Token": _token({"user_id": "?", "sub": "diku_admin"})})
     assert (ctx.user_id, ctx.username) == (None, "diku_admin")

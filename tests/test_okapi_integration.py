@@ -50,8 +50,13 @@ def test_okapis_schema_catches_a_broken_descriptor():
 
 
 def test_descriptor_command_prints_the_filled_template():
-    out = subprocess.run([sys.executable, "-m", "mod_users.cli", "descriptor"], capture_output=True, text=True,
-                         check=True, cwd=PROJECT_ROOT).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "mod_users.cli", "descriptor"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=PROJECT_ROOT,
+    ).stdout
     printed = json.loads(out)
     assert printed["id"].startswith("mod-users-") and "${" not in out
     assert printed["launchDescriptor"]["dockerImage"] == printed["id"].replace("mod-users-", "mod-users:")
@@ -69,8 +74,9 @@ def _serves(path: str, pattern: str) -> bool:
 def test_every_declared_handler_is_served():
     for handler in handlers(DESCRIPTOR):
         for method in handler.methods:
-            assert any(m == method and _serves(p, handler.path_pattern) for m, p in SERVED), \
+            assert any(m == method and _serves(p, handler.path_pattern) for m, p in SERVED), (
                 f"{method} {handler.path_pattern} is declared but not served"
+            )
 
 
 def test_every_served_route_is_declared():
@@ -85,8 +91,9 @@ def test_every_path_pattern_is_one_okapi_accepts():
             path_pattern_regex(entry["pathPattern"])  # raises for what Okapi's RoutingEntry refuses
 
 
-@pytest.mark.parametrize("casing", ["polaris.applicationservices", "Polaris.ApplicationServices",
-                                    "POLARIS.APPLICATIONSERVICES"])
+@pytest.mark.parametrize(
+    "casing", ["polaris.applicationservices", "Polaris.ApplicationServices", "POLARIS.APPLICATIONSERVICES"]
+)
 def test_polaris_routes_reach_okapi_in_any_casing_with_their_permissions(casing):
     # Okapi refuses "." in a pathPattern, so the prefix segment is a {placeholder}: one handler per route
     # serves every casing a client sends, and the module checks the segment itself.
@@ -95,7 +102,7 @@ def test_polaris_routes_reach_okapi_in_any_casing_with_their_permissions(casing)
     assert len(polaris) == 13
     for route in polaris:
         assert route.path.startswith("/polaris.applicationservices/api/")
-        sent = "/" + casing + route.path[len("/polaris.applicationservices"):]
+        sent = "/" + casing + route.path[len("/polaris.applicationservices") :]
         entry = handler_for(all_handlers, route.method, sample_path(sent))
         assert entry is not None and entry.path_pattern.startswith("/{polarisService}/api/"), route.path
         assert entry.permissions_required == ()
@@ -110,9 +117,13 @@ def test_interfaces_and_permissions():
     defined = {p["permissionName"] for p in DESCRIPTOR["permissionSets"]}
     used = {name for h in handlers(DESCRIPTOR) for name in (*h.permissions_required, *h.permissions_desired)}
     assert used <= defined
-    assert {"patron-block-conditions.collection.get", "patron-block-conditions.item.post",
-            "patron-block-conditions.item.get", "patron-block-conditions.item.put",
-            "patron-block-conditions.item.delete"} <= used
+    assert {
+        "patron-block-conditions.collection.get",
+        "patron-block-conditions.item.post",
+        "patron-block-conditions.item.get",
+        "patron-block-conditions.item.put",
+        "patron-block-conditions.item.delete",
+    } <= used
     all_sets = [p for p in DESCRIPTOR["permissionSets"] if p["permissionName"].endswith(".all")]
     assert all_sets
     everything = {name for p in all_sets for name in p.get("subPermissions", [])}
@@ -140,8 +151,10 @@ def test_okapi_path_pattern_rules(pattern, path, matches):
     assert (handler_for(all_handlers, "GET", path) is not None) == matches
 
 
-@pytest.mark.parametrize("pattern", ["/polaris.applicationservices/api", "/a b", "/x?y", "/{a.b}/c", "/{a/b}",
-                                     "/{open", "/users:search", "/a+b"])
+@pytest.mark.parametrize(
+    "pattern",
+    ["/polaris.applicationservices/api", "/a b", "/x?y", "/{a.b}/c", "/{a/b}", "/{open", "/users:search", "/a+b"],
+)
 def test_path_patterns_okapi_refuses_are_refused(pattern):
     with pytest.raises(InvalidPathPattern):
         path_pattern_regex(pattern)
@@ -154,19 +167,27 @@ async def test_json_schemas_list_and_one_schema_with_followable_refs(app_client)
     assert resp.status == 200
     listed = await resp.json()
     assert "patron-block-condition.json" in listed and "raml-util/schemas/metadata.schema" in listed
-    resp = await app_client.get("/_/jsonSchemas", params={"path": "patron-block-condition.json"},
-                                headers={"X-Okapi-Url": "http://okapi:9130"})
+    resp = await app_client.get(
+        "/_/jsonSchemas", params={"path": "patron-block-condition.json"}, headers={"X-Okapi-Url": "http://okapi:9130"}
+    )
     assert resp.status == 200
     assert resp.content_type == "application/schema+json"
     schema = await resp.json()
-    assert schema["properties"]["metadata"]["$ref"] == \
-        "http://okapi:9130/_/jsonSchemas?path=raml-util/schemas/metadata.schema"
+    assert (
+        schema["properties"]["metadata"]["$ref"]
+        == "http://okapi:9130/_/jsonSchemas?path=raml-util/schemas/metadata.schema"
+    )
     # The rewritten link is served too, and its own relative refs resolve beside it.
-    resp = await app_client.get("/_/jsonSchemas", params={"path": "raml-util/schemas/errors.schema"},
-                                headers={"X-Okapi-Url": "http://okapi:9130"})
+    resp = await app_client.get(
+        "/_/jsonSchemas",
+        params={"path": "raml-util/schemas/errors.schema"},
+        headers={"X-Okapi-Url": "http://okapi:9130"},
+    )
     errors = await resp.json()
-    assert errors["properties"]["errors"]["items"]["$ref"] == \
-        "http://okapi:9130/_/jsonSchemas?path=raml-util/schemas/error.schema"
+    assert (
+        errors["properties"]["errors"]["items"]["$ref"]
+        == "http://okapi:9130/_/jsonSchemas?path=raml-util/schemas/error.schema"
+    )
 
 
 async def test_without_okapi_url_links_point_at_the_module_itself(app_client):
@@ -185,8 +206,9 @@ async def test_unknown_or_escaping_schema_paths_are_404(app_client, path):
 async def test_ramls_list_and_one_raml_with_followable_includes(app_client):
     resp = await app_client.get("/_/ramls")
     assert "patron-block-conditions.raml" in await resp.json()
-    resp = await app_client.get("/_/ramls", params={"path": "patron-block-conditions.raml"},
-                                headers={"X-Okapi-Url": "http://okapi:9130"})
+    resp = await app_client.get(
+        "/_/ramls", params={"path": "patron-block-conditions.raml"}, headers={"X-Okapi-Url": "http://okapi:9130"}
+    )
     assert resp.status == 200
     assert resp.content_type == "application/raml+yaml"
     text = await resp.text()
@@ -206,8 +228,10 @@ async def test_openapi_is_a_valid_openapi_3_document_of_every_endpoint(app_clien
     operations = {(m.upper(), p) for p, ops in doc["paths"].items() for m in ops}
     assert operations == {(r.method, r.path) for r in ROUTES}
     post = doc["paths"]["/patron-block-conditions"]["post"]
-    assert post["requestBody"]["content"]["application/json"]["schema"]["$ref"] == \
-        "#/components/schemas/patron-block-condition"
+    assert (
+        post["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+        == "#/components/schemas/patron-block-condition"
+    )
     assert set(post["responses"]) >= {"201", "400", "422"}
     tenant_header = [p for p in post["parameters"] if p["in"] == "header"]
     assert tenant_header and tenant_header[0]["name"] == "X-Okapi-Tenant"
@@ -215,8 +239,11 @@ async def test_openapi_is_a_valid_openapi_3_document_of_every_endpoint(app_clien
 
 async def test_openapi_describes_the_okapi_headers_each_route_needs(app_client):
     doc = await (await app_client.get("/_/openapi")).json()
-    desired = {(m, p): h.permissions_desired for m, p in SERVED
-               if (h := handler_for(handlers(DESCRIPTOR), m, sample_path(p))) is not None}
+    desired = {
+        (m, p): h.permissions_desired
+        for m, p in SERVED
+        if (h := handler_for(handlers(DESCRIPTOR), m, sample_path(p))) is not None
+    }
     for path, operations in doc["paths"].items():
         for method, operation in operations.items():
             headers = {p["name"]: p for p in operation["parameters"] if p["in"] == "header"}
@@ -241,8 +268,9 @@ async def test_openapi_keeps_readonly_beside_a_ref(app_client):
     assert metadata["readOnly"] is True and metadata["description"]
 
 
-async def test_a_route_that_desires_a_permission_refuses_calls_without_it(aiohttp_client, settings, db_settings,
-                                                                         tenant):
+async def test_a_route_that_desires_a_permission_refuses_calls_without_it(
+    aiohttp_client, settings, db_settings, tenant
+):
     from aiohttp import web
 
     from mod_users.app import add_routes, desired_permissions, health
@@ -272,6 +300,7 @@ async def test_a_route_that_desires_a_permission_refuses_calls_without_it(aiohtt
     resp = await client.get("/patron-block-conditions", headers={"X-Okapi-Tenant": tenant})
     assert resp.status == 403
     assert "pbc.read.extra" in await resp.text()
-    resp = await client.get("/patron-block-conditions", headers={"X-Okapi-Tenant": tenant,
-                                                                  "X-Okapi-Permissions": '["pbc.read.extra"]'})
+    resp = await client.get(
+        "/patron-block-conditions", headers={"X-Okapi-Tenant": tenant, "X-Okapi-Permissions": '["pbc.read.extra"]'}
+    )
     assert resp.status == 200

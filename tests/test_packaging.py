@@ -24,8 +24,9 @@ CONTRACT_FOLDERS = ("ramls", "schemas", "descriptors", "reference-data", "sample
 def _tracked_contract_files() -> set[str]:
     if shutil.which("git") is None or not (PROJECT_ROOT / ".git").exists():
         pytest.skip("needs the git checkout")
-    out = subprocess.run(["git", "ls-files", "--", *CONTRACT_FOLDERS], capture_output=True, text=True, check=True,
-                         cwd=PROJECT_ROOT).stdout
+    out = subprocess.run(
+        ["git", "ls-files", "--", *CONTRACT_FOLDERS], capture_output=True, text=True, check=True, cwd=PROJECT_ROOT
+    ).stdout
     return set(out.split())
 
 

@@ -65,10 +65,12 @@ async def test_full_lifecycle(app_client, fresh_tenant):
     assert (await resp.json())["name"] == "Lifecycle"
 
     other_user = str(uuid.uuid4())
-    changed = condition(name="Lifecycle renamed", id=rid, blockBorrowing=False, blockRequests=True,
-                        _version=created["_version"])
-    resp = await app_client.put(f"{PATH}/{rid}", json=changed,
-                                headers={"X-Okapi-Tenant": fresh_tenant, "X-Okapi-User-Id": other_user})
+    changed = condition(
+        name="Lifecycle renamed", id=rid, blockBorrowing=False, blockRequests=True, _version=created["_version"]
+    )
+    resp = await app_client.put(
+        f"{PATH}/{rid}", json=changed, headers={"X-Okapi-Tenant": fresh_tenant, "X-Okapi-User-Id": other_user}
+    )
     assert resp.status == 204
     assert await resp.read() == b""
     stored = await (await app_client.get(f"{PATH}/{rid}", headers=h)).json()
@@ -113,12 +115,15 @@ async def test_client_metadata_is_replaced_by_the_server(app_client, tenant):
     assert "createdByUserId" not in meta
 
 
-@pytest.mark.parametrize("metadata", [
-    {"createdDate": "yesterday"},
-    {"createdDate": "2020-01-01T00:00:00Z", "createdByUserId": "not-a-uuid"},
-    {"createdDate": "2020-01-01T00:00:00Z", "x": 1},
-    {},
-])
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        {"createdDate": "yesterday"},
+        {"createdDate": "2020-01-01T00:00:00Z", "createdByUserId": "not-a-uuid"},
+        {"createdDate": "2020-01-01T00:00:00Z", "x": 1},
+        {},
+    ],
+)
 async def test_malformed_client_metadata_is_422_as_in_rmb(app_client, tenant, metadata):
     resp = await app_client.post(PATH, json=condition(metadata=metadata), headers={"X-Okapi-Tenant": tenant})
     assert resp.status == 422
@@ -237,8 +242,7 @@ async def test_no_message_and_no_blocked_action_is_fine(app_client, tenant):
     [b'{"name": ', b"[1, 2", b"{'single': 'quotes'}", b'{"a": NaN}', b"\xff\xfe{}", b""],
 )
 async def test_malformed_json_is_400_text_with_position(app_client, tenant, raw):
-    resp = await app_client.post(PATH, data=raw, headers={"X-Okapi-Tenant": tenant,
-                                                          "Content-Type": "application/json"})
+    resp = await app_client.post(PATH, data=raw, headers={"X-Okapi-Tenant": tenant, "Content-Type": "application/json"})
     assert resp.status == 400
     assert resp.content_type == "text/plain"
     text = await resp.text()
@@ -254,8 +258,7 @@ async def test_json_that_is_not_an_object_is_422(app_client, tenant):
 
 async def test_deeply_nested_json_is_rejected_cleanly(app_client, tenant):
     raw = b"[" * 100_000 + b"]" * 100_000
-    resp = await app_client.post(PATH, data=raw, headers={"X-Okapi-Tenant": tenant,
-                                                          "Content-Type": "application/json"})
+    resp = await app_client.post(PATH, data=raw, headers={"X-Okapi-Tenant": tenant, "Content-Type": "application/json"})
     assert resp.status == 400
     assert "nested too deeply" in await resp.text()
 
@@ -311,16 +314,23 @@ async def test_bad_query_parameters_are_400_naming_the_parameter(app_client, ten
 
 
 async def test_largest_limit_is_accepted(app_client, tenant):
-    resp = await app_client.get(PATH, params={"limit": "2147483647", "offset": "2147483647"},
-                                headers={"X-Okapi-Tenant": tenant})
+    resp = await app_client.get(
+        PATH, params={"limit": "2147483647", "offset": "2147483647"}, headers={"X-Okapi-Tenant": tenant}
+    )
     assert resp.status == 200
     assert (await resp.json())["patronBlockConditions"] == []
 
 
-@pytest.mark.parametrize(("method", "path"), [
-    ("GET", PATH), ("POST", PATH), ("GET", f"{PATH}/{uuid.uuid4()}"),
-    ("PUT", f"{PATH}/{uuid.uuid4()}"), ("DELETE", f"{PATH}/{uuid.uuid4()}"),
-])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", PATH),
+        ("POST", PATH),
+        ("GET", f"{PATH}/{uuid.uuid4()}"),
+        ("PUT", f"{PATH}/{uuid.uuid4()}"),
+        ("DELETE", f"{PATH}/{uuid.uuid4()}"),
+    ],
+)
 async def test_missing_tenant_header_is_400(app_client, method, path):
     resp = await app_client.request(method, path, json=condition())
     assert resp.status == 400
@@ -427,18 +437,24 @@ async def test_an_out_of_range_version_is_422_not_500(app_client, tenant, versio
 
 @pytest.mark.parametrize("raw", [b'"x\\ud800y"', b'"\\uDC00"', b'"a\\u0000b"'])
 async def test_unstorable_characters_are_400_not_500(app_client, tenant, raw):
-    body = b'{"name": ' + raw + b', "blockBorrowing": false, "blockRenewals": false, "blockRequests": false,' \
-           b' "valueType": "Integer"}'
-    resp = await app_client.post(PATH, data=body, headers={"X-Okapi-Tenant": tenant,
-                                                           "Content-Type": "application/json"})
+    body = (
+        b'{"name": ' + raw + b', "blockBorrowing": false, "blockRenewals": false, "blockRequests": false,'
+        b' "valueType": "Integer"}'
+    )
+    resp = await app_client.post(
+        PATH, data=body, headers={"X-Okapi-Tenant": tenant, "Content-Type": "application/json"}
+    )
     assert resp.status == 400
     assert "cannot be stored" in await resp.text()
 
 
 async def test_a_paired_surrogate_escape_is_just_an_emoji(app_client, tenant):
-    body = b'{"name": "smile \\ud83d\\ude00", "blockBorrowing": false, "blockRenewals": false,' \
-           b' "blockRequests": false, "valueType": "Integer"}'
-    resp = await app_client.post(PATH, data=body, headers={"X-Okapi-Tenant": tenant,
-                                                           "Content-Type": "application/json"})
+    body = (
+        b'{"name": "smile \\ud83d\\ude00", "blockBorrowing": false, "blockRenewals": false,'
+        b' "blockRequests": false, "valueType": "Integer"}'
+    )
+    resp = await app_client.post(
+        PATH, data=body, headers={"X-Okapi-Tenant": tenant, "Content-Type": "application/json"}
+    )
     assert resp.status == 201
     assert (await resp.json())["name"] == "smile \U0001f600"

@@ -22,8 +22,13 @@ async def store(db_settings):
 
 
 def _record(i):
-    return {"name": f"r{i:05d}", "blockBorrowing": False, "blockRenewals": False, "blockRequests": False,
-            "valueType": "Integer"}
+    return {
+        "name": f"r{i:05d}",
+        "blockBorrowing": False,
+        "blockRenewals": False,
+        "blockRequests": False,
+        "valueType": "Integer",
+    }
 
 
 async def test_totals_are_exact_up_to_the_limit_then_estimated(store, fresh_tenant):
@@ -52,12 +57,15 @@ async def test_the_total_of_all_records_follows_inserts_made_since_the_last_anal
     analysed, added = 3000, 9000
     async with store.transaction(ts) as tx:
         await tx._db.execute(f"ALTER TABLE {table} SET (autovacuum_enabled = false)")  # no ANALYZE but ours
-        await tx._db.executemany(f"INSERT INTO {table} (id, jsonb) VALUES ($1, $2)",
-                                 [(uuid.uuid4(), _record(i)) for i in range(analysed)])
+        await tx._db.executemany(
+            f"INSERT INTO {table} (id, jsonb) VALUES ($1, $2)", [(uuid.uuid4(), _record(i)) for i in range(analysed)]
+        )
         await tx._db.execute(f"ANALYZE {table}")
     async with store.transaction(ts) as tx:
-        await tx._db.executemany(f"INSERT INTO {table} (id, jsonb) VALUES ($1, $2)",
-                                 [(uuid.uuid4(), _record(i)) for i in range(analysed, analysed + added)])
+        await tx._db.executemany(
+            f"INSERT INTO {table} (id, jsonb) VALUES ($1, $2)",
+            [(uuid.uuid4(), _record(i)) for i in range(analysed, analysed + added)],
+        )
     page = await store.search(ts, TABLE, None, 0, 10)
     assert page.exact is False
     assert abs(page.total - (analysed + added)) < (analysed + added) * 0.1, page.total
@@ -70,8 +78,9 @@ async def test_without_statistics_of_rows_the_total_is_the_planners(store, fresh
     async with store.transaction(ts) as tx:
         await tx._db.execute(f"ALTER TABLE {table} SET (autovacuum_enabled = false)")
         await tx._db.execute(f"ANALYZE {table}")
-        await tx._db.executemany(f"INSERT INTO {table} (id, jsonb) VALUES ($1, $2)",
-                                 [(uuid.uuid4(), _record(i)) for i in range(6000)])
+        await tx._db.executemany(
+            f"INSERT INTO {table} (id, jsonb) VALUES ($1, $2)", [(uuid.uuid4(), _record(i)) for i in range(6000)]
+        )
         plan = await tx._db.fetchval(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {table} WHERE TRUE")
     page = await store.search(ts, TABLE, None, 0, 10)
     assert page.total == round(json.loads(plan)[0]["Plan"]["Plan Rows"]) > 4 * EXACT_COUNT_LIMIT

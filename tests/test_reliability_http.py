@@ -28,18 +28,26 @@ async def _raw(app_client, request: bytes) -> bytes:
 async def test_a_body_that_never_arrives_is_408_in_bounded_time(app_client, tenant, monkeypatch):
     monkeypatch.setattr(routing, "BODY_SECONDS", 0.5)
     started = time.monotonic()
-    answer = await _raw(app_client, (
-        f"POST {PATH} HTTP/1.1\r\nHost: x\r\nX-Okapi-Tenant: {tenant}\r\nContent-Type: application/json\r\n"
-        "Content-Length: 1000\r\n\r\n{\"name\"").encode())
+    answer = await _raw(
+        app_client,
+        (
+            f"POST {PATH} HTTP/1.1\r\nHost: x\r\nX-Okapi-Tenant: {tenant}\r\nContent-Type: application/json\r\n"
+            'Content-Length: 1000\r\n\r\n{"name"'
+        ).encode(),
+    )
     assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
     assert b"not received within 0.5 seconds" in answer
     assert time.monotonic() - started < 5
 
 
 async def test_a_body_declared_too_large_is_413_before_it_is_sent(app_client, tenant):
-    answer = await _raw(app_client, (
-        f"POST {PATH} HTTP/1.1\r\nHost: x\r\nX-Okapi-Tenant: {tenant}\r\nContent-Type: application/json\r\n"
-        "Content-Length: 99999999999\r\n\r\n").encode())
+    answer = await _raw(
+        app_client,
+        (
+            f"POST {PATH} HTTP/1.1\r\nHost: x\r\nX-Okapi-Tenant: {tenant}\r\nContent-Type: application/json\r\n"
+            "Content-Length: 99999999999\r\n\r\n"
+        ).encode(),
+    )
     assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
 
 
@@ -58,8 +66,12 @@ async def test_a_client_leaving_mid_body_is_logged_as_gone_not_as_our_error(sett
     await web.TCPSite(runner, "127.0.0.1", port).start()
     try:
         _, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write((f"POST {PATH} HTTP/1.1\r\nHost: x\r\nX-Okapi-Tenant: {tenant}\r\n"
-                      "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"name\": \"half").encode())
+        writer.write(
+            (
+                f"POST {PATH} HTTP/1.1\r\nHost: x\r\nX-Okapi-Tenant: {tenant}\r\n"
+                'Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"name": "half'
+            ).encode()
+        )
         await writer.drain()
         await asyncio.sleep(0.2)
         writer.close()

@@ -13,8 +13,14 @@ PATH = "/patron-block-conditions"
 
 
 def _condition(name):
-    return {"name": name, "blockBorrowing": False, "blockRenewals": False, "blockRequests": False,
-            "valueType": "Integer", "_version": 1}
+    return {
+        "name": name,
+        "blockBorrowing": False,
+        "blockRenewals": False,
+        "blockRequests": False,
+        "valueType": "Integer",
+        "_version": 1,
+    }
 
 
 @pytest.fixture
@@ -48,20 +54,22 @@ async def test_creating_the_same_id_in_another_tenant_is_independent(two_tenants
     assert (await (await client.get(f"{PATH}/{rid}", headers={"X-Okapi-Tenant": a})).json())["name"] == secret
 
 
-@pytest.mark.parametrize("query", [
-    "{a}_mod_users.patron_block_conditions.name=*",
-    "name==x) OR (1=1",
-    "name==\"x' OR '1'='1\"",
-    "name==x; DROP SCHEMA {a}_mod_users CASCADE",
-    "cql.allRecords=1 UNION SELECT jsonb FROM {a}_mod_users.patron_block_conditions",
-    "\"{a}_mod_users\".patron_block_conditions.name=x",
-    "name=$$x$$",
-    "name==\\\\",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "{a}_mod_users.patron_block_conditions.name=*",
+        "name==x) OR (1=1",
+        "name==\"x' OR '1'='1\"",
+        "name==x; DROP SCHEMA {a}_mod_users CASCADE",
+        "cql.allRecords=1 UNION SELECT jsonb FROM {a}_mod_users.patron_block_conditions",
+        '"{a}_mod_users".patron_block_conditions.name=x',
+        "name=$$x$$",
+        "name==\\\\",
+    ],
+)
 async def test_cql_cannot_reach_another_schema(two_tenants, query):
     client, a, rid, secret, b = two_tenants
-    resp = await client.get(PATH, params={"query": query.format(a=a), "limit": "1000"},
-                            headers={"X-Okapi-Tenant": b})
+    resp = await client.get(PATH, params={"query": query.format(a=a), "limit": "1000"}, headers={"X-Okapi-Tenant": b})
     assert resp.status in (200, 400), await resp.text()
     assert rid not in await resp.text() and secret not in await resp.text()
     if resp.status == 400:
@@ -78,14 +86,17 @@ async def test_injection_in_ids_is_just_an_unknown_id(app_client, tenant, rid):
     assert (await app_client.put(f"{PATH}/{rid}", json=_condition("x"), headers=h)).status in (404, 422)
 
 
-@pytest.mark.parametrize("header", [
-    {"X-Okapi-Tenant": "diku; DROP SCHEMA public"},
-    {"X-Okapi-Tenant": "diku\r\nX-Evil: 1".replace("\r\n", " ")},
-    {"X-Okapi-User-Id": "'); DROP TABLE users; --"},
-    {"X-Okapi-Token": "a.b.c'; --"},
-    {"X-Okapi-Permissions": "[\"'; DROP\"]"},
-    {"X-Okapi-Request-Id": "x" * 5000},
-])
+@pytest.mark.parametrize(
+    "header",
+    [
+        {"X-Okapi-Tenant": "diku; DROP SCHEMA public"},
+        {"X-Okapi-Tenant": "diku\r\nX-Evil: 1".replace("\r\n", " ")},
+        {"X-Okapi-User-Id": "'); DROP TABLE users; --"},
+        {"X-Okapi-Token": "a.b.c'; --"},
+        {"X-Okapi-Permissions": '["\'; DROP"]'},
+        {"X-Okapi-Request-Id": "x" * 5000},
+    ],
+)
 async def test_injection_in_headers_is_refused_or_ignored(app_client, tenant, header):
     headers = {"X-Okapi-Tenant": tenant, **header}
     resp = await app_client.post(PATH, json=_condition(f"h {uuid.uuid4().hex}"), headers=headers)

@@ -38,8 +38,15 @@ def cluster():
 
 
 def _record(rid: str) -> dict:
-    return {"id": rid, "name": f"outage {rid}", "blockBorrowing": True, "blockRenewals": False,
-            "blockRequests": False, "valueType": "Integer", "message": "blocked"}
+    return {
+        "id": rid,
+        "name": f"outage {rid}",
+        "blockBorrowing": True,
+        "blockRenewals": False,
+        "blockRequests": False,
+        "valueType": "Integer",
+        "message": "blocked",
+    }
 
 
 async def test_outage_under_load(aiohttp_client, settings, cluster):
@@ -47,8 +54,14 @@ async def test_outage_under_load(aiohttp_client, settings, cluster):
     await ensure_database(db)
     app = init_app(settings, db)
     client = await aiohttp_client(app)
-    await run_init(app, TenantSchema(TENANT), {"module_to": "mod-users-0.1.0", "parameters": [
-        {"key": "loadReference", "value": "true"}, {"key": "loadSample", "value": "true"}]})
+    await run_init(
+        app,
+        TenantSchema(TENANT),
+        {
+            "module_to": "mod-users-0.1.0",
+            "parameters": [{"key": "loadReference", "value": "true"}, {"key": "loadSample", "value": "true"}],
+        },
+    )
     h = {"X-Okapi-Tenant": TENANT}
     outcomes: list[tuple[str, int, float]] = []
     blocks: list[tuple[str, int, float]] = []
@@ -59,8 +72,11 @@ async def test_outage_under_load(aiohttp_client, settings, cluster):
         while not stop_writers.is_set():
             text = f"outage {uuid.uuid4()}"
             started = time.monotonic()
-            resp = await client.post(url(f"/patrons/{patron}/blocks"), headers=staff_headers(TENANT),
-                                     json={"BlockType": 1, "BlockDescription": text})
+            resp = await client.post(
+                url(f"/patrons/{patron}/blocks"),
+                headers=staff_headers(TENANT),
+                json={"BlockType": 1, "BlockDescription": text},
+            )
             blocks.append((text, resp.status, time.monotonic() - started))
             await resp.read()
             if resp.status == 503:
@@ -102,15 +118,23 @@ async def test_outage_under_load(aiohttp_client, settings, cluster):
     assert max(seconds for *_, seconds in blocks) < BOUND_SECONDS
     assert any(s == 503 for _, s, _ in during), "the outage was not noticed"
     assert max(seconds for *_, seconds in outcomes) < BOUND_SECONDS
-    after = outcomes[before_outage + len(during):]
+    after = outcomes[before_outage + len(during) :]
     assert any(s == 201 for _, s, _ in after), "no write succeeded after recovery"
 
     con = await asyncpg.connect(**connect_kwargs(db))
     try:
-        stored = {str(r["id"]): r["jsonb"] for r in await con.fetch(
-            f"SELECT id, jsonb::text AS jsonb FROM {TenantSchema(TENANT).table('patron_block_conditions')}")}
-        block_texts = [r[0] for r in await con.fetch(
-            f"SELECT jsonb->>'BlockDescription' FROM {TenantSchema(TENANT).table('polaris_patron_blocks')}")]
+        stored = {
+            str(r["id"]): r["jsonb"]
+            for r in await con.fetch(
+                f"SELECT id, jsonb::text AS jsonb FROM {TenantSchema(TENANT).table('patron_block_conditions')}"
+            )
+        }
+        block_texts = [
+            r[0]
+            for r in await con.fetch(
+                f"SELECT jsonb->>'BlockDescription' FROM {TenantSchema(TENANT).table('polaris_patron_blocks')}"
+            )
+        ]
     finally:
         await con.close()
     acknowledged = [rid for rid, status, _ in outcomes if status == 201]

@@ -61,10 +61,15 @@ THROWAWAY_TENANTS: list[str] = []
 
 
 def _init_tenant(live_server: str, name: str, *data: str) -> None:
-    body = json.dumps({"module_to": "mod-users-0.1.0",
-                       "parameters": [{"key": key, "value": "true"} for key in data]}).encode()
-    request = urllib.request.Request(f"{live_server}/_/tenant", data=body, method="POST",
-                                     headers={"X-Okapi-Tenant": name, "Content-Type": "application/json"})
+    body = json.dumps(
+        {"module_to": "mod-users-0.1.0", "parameters": [{"key": key, "value": "true"} for key in data]}
+    ).encode()
+    request = urllib.request.Request(
+        f"{live_server}/_/tenant",
+        data=body,
+        method="POST",
+        headers={"X-Okapi-Tenant": name, "Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(request) as resp:
         location = resp.headers["Location"]
     request = urllib.request.Request(f"{live_server}{location}?wait=30000", headers={"X-Okapi-Tenant": name})
@@ -104,9 +109,19 @@ def _semantic_rejection(response) -> bool:
         polaris = json.loads(text)
     except ValueError:
         polaris = None
-    named = any(reason in text for reason in (
-        "malformed parameter 'query'", MESSAGE_REQUIRED, ACTION_REQUIRED, "already exists",
-        "id field cannot be changed", "cannot be stored", *RULE_MESSAGES, *REGISTRATION_RULE_MESSAGES))
+    named = any(
+        reason in text
+        for reason in (
+            "malformed parameter 'query'",
+            MESSAGE_REQUIRED,
+            ACTION_REQUIRED,
+            "already exists",
+            "id field cannot be changed",
+            "cannot be stored",
+            *RULE_MESSAGES,
+            *REGISTRATION_RULE_MESSAGES,
+        )
+    )
     if isinstance(polaris, dict) and "ErrorCode" in polaris:
         return polaris["ErrorCode"] != POLARIS_MALFORMED_REQUEST or named
     if "jsonSchema." in text or text.startswith(("Invalid value for parameter", "Malformed JSON")):
@@ -124,10 +139,25 @@ def _operations() -> list[str]:
 
 
 # Every permission a route of the descriptor desires, and the sample branch and workstation.
-STAFF = json.dumps(sorted({p for h in handlers(render_descriptor(
-    PROJECT_ROOT / "descriptors" / "ModuleDescriptor-template.json", "0.1.0")) for p in h.permissions_desired}))
-SAMPLE_ROUTE = {"version": "v1", "lang": "eng", "productId": 19, "siteDomain": "polaris", "orgId": 3,
-                "workstationId": 1}
+STAFF = json.dumps(
+    sorted(
+        {
+            p
+            for h in handlers(
+                render_descriptor(PROJECT_ROOT / "descriptors" / "ModuleDescriptor-template.json", "0.1.0")
+            )
+            for p in h.permissions_desired
+        }
+    )
+)
+SAMPLE_ROUTE = {
+    "version": "v1",
+    "lang": "eng",
+    "productId": 19,
+    "siteDomain": "polaris",
+    "orgId": 3,
+    "workstationId": 1,
+}
 
 
 def _as_staff(case, tenant: str, *, route: bool) -> None:
@@ -179,10 +209,11 @@ def test_generated_requests_conform_to_the_contract(api_schema, fuzz_tenant, lab
 
 # The registration routes with more examples and an existing patron to update, so that generated bodies
 # reach the end of the conversation (a saved registration), not only its checks.
-REGISTRATION = ("POST /polaris.applicationservices/api/{version}/{lang}/{productId}/{siteDomain}/{orgId}/"
-                "{workstationId}/patrons",
-                "PUT /polaris.applicationservices/api/{version}/{lang}/{productId}/{siteDomain}/{orgId}/"
-                "{workstationId}/patrons/{patronId}")
+REGISTRATION = (
+    "POST /polaris.applicationservices/api/{version}/{lang}/{productId}/{siteDomain}/{orgId}/{workstationId}/patrons",
+    "PUT /polaris.applicationservices/api/{version}/{lang}/{productId}/{siteDomain}/{orgId}/"
+    "{workstationId}/patrons/{patronId}",
+)
 
 
 @pytest.mark.parametrize("label", REGISTRATION)

@@ -13,12 +13,16 @@ PATH = "/patron-block-conditions"
 async def library(app_client, fresh_tenant):
     """A tenant with a handful of conditions whose names and flags the tests below search for."""
     h = {"X-Okapi-Tenant": fresh_tenant}
-    names = ["Maximum overdue recalls", "Maximum lost items", "Minimum age", "Maximum fines (Café)",
-             "Lost and found"]
+    names = ["Maximum overdue recalls", "Maximum lost items", "Minimum age", "Maximum fines (Café)", "Lost and found"]
     for i, name in enumerate(names):
-        record = {"name": name, "blockBorrowing": i % 2 == 0, "blockRenewals": False, "blockRequests": False,
-                  "valueType": "Double" if "fines" in name else "Integer",
-                  "message": "Blocked" if i % 2 == 0 else ""}
+        record = {
+            "name": name,
+            "blockBorrowing": i % 2 == 0,
+            "blockRenewals": False,
+            "blockRequests": False,
+            "valueType": "Double" if "fines" in name else "Integer",
+            "message": "Blocked" if i % 2 == 0 else "",
+        }
         assert (await app_client.post(PATH, json=record, headers=h)).status == 201
     return app_client, h
 
@@ -39,7 +43,7 @@ async def test_exact_prefix_word_and_boolean_searches(library):
     assert (await _names(client, h, "name=cafe"))[0] == ["Maximum fines (Café)"]  # accents folded
     assert len((await _names(client, h, "blockBorrowing==true"))[0]) == 3
     assert (await _names(client, h, "valueType==Double and name=fines"))[0] == ["Maximum fines (Café)"]
-    assert sorted((await _names(client, h, 'lost not name==Lost*'))[0]) == ["Maximum lost items"]
+    assert sorted((await _names(client, h, "lost not name==Lost*"))[0]) == ["Maximum lost items"]
 
 
 async def test_sortby_descending_and_paging_with_totals(library):
@@ -55,17 +59,20 @@ async def test_by_id(library):
     assert (await _names(client, h, f"id=={uuid.uuid4()}")) == ([], 0)
 
 
-@pytest.mark.parametrize(("query", "column"), [
-    ("name==", 7),
-    ("name=abc and", 13),
-    ("(name=abc", 10),
-    ('name="unterminated', 6),
-    ("name=abc prox name=def", 10),
-    ("or name=abc", 1),
-    ("name=abc sortby name sortby name", 22),
-    # at most 10 sort keys: the 11th is refused (1100 of them kept the database busy for 30 s)
-    ("cql.allRecords=1 sortby " + " ".join(f"f{n:02d}" for n in range(1100)), 25 + 10 * 4),
-])
+@pytest.mark.parametrize(
+    ("query", "column"),
+    [
+        ("name==", 7),
+        ("name=abc and", 13),
+        ("(name=abc", 10),
+        ('name="unterminated', 6),
+        ("name=abc prox name=def", 10),
+        ("or name=abc", 1),
+        ("name=abc sortby name sortby name", 22),
+        # at most 10 sort keys: the 11th is refused (1100 of them kept the database busy for 30 s)
+        ("cql.allRecords=1 sortby " + " ".join(f"f{n:02d}" for n in range(1100)), 25 + 10 * 4),
+    ],
+)
 async def test_malformed_cql_is_400_naming_the_problem_and_its_position(library, query, column):
     client, h = library
     resp = await client.get(PATH, params={"query": query}, headers=h)

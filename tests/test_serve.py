@@ -18,8 +18,12 @@ from mod_users.storage.embedded import EmbeddedPostgres, free_port
 
 
 def _call(port, method, path, body=None, tenant="servetest"):
-    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=body, method=method,
-                                 headers={"X-Okapi-Tenant": tenant, "Content-Type": "application/json"})
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}",
+        data=body,
+        method=method,
+        headers={"X-Okapi-Tenant": tenant, "Content-Type": "application/json"},
+    )
     try:
         with urllib.request.urlopen(req, timeout=30) as resp:
             return resp.status, resp.read().decode()
@@ -30,8 +34,12 @@ def _call(port, method, path, body=None, tenant="servetest"):
 def _start(port, data_dir, *extra):
     env = {k: v for k, v in os.environ.items() if not k.startswith("DB_")}
     env["MOD_USERS_DATA_DIR"] = str(data_dir)
-    proc = subprocess.Popen([sys.executable, "-m", "mod_users.cli", "serve", "--port", str(port), *extra], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mod_users.cli", "serve", "--port", str(port), *extra],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -63,11 +71,17 @@ def test_serve_keeps_data_across_restarts_and_stops_its_database(data_dir):
     port = free_port()
     proc = _start(port, data_dir)
     try:
-        status, _ = _call(port, "POST", "/_/tenant",
-                          b'{"module_to":"mod-users-0.1.0","parameters":[{"key":"loadReference","value":"true"}]}')
+        status, _ = _call(
+            port,
+            "POST",
+            "/_/tenant",
+            b'{"module_to":"mod-users-0.1.0","parameters":[{"key":"loadReference","value":"true"}]}',
+        )
         assert status == 201
-        record = b'{"id":"6f0ae1a4-54c5-4cf6-8ad2-8b2f49f2a9b1","name":"Survivor","blockBorrowing":false,' \
-                 b'"blockRenewals":false,"blockRequests":false,"valueType":"Integer"}'
+        record = (
+            b'{"id":"6f0ae1a4-54c5-4cf6-8ad2-8b2f49f2a9b1","name":"Survivor","blockBorrowing":false,'
+            b'"blockRenewals":false,"blockRequests":false,"valueType":"Integer"}'
+        )
         deadline = time.monotonic() + 30
         while _call(port, "GET", "/patron-block-conditions")[0] != 200 and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -109,8 +123,11 @@ def test_sigterm_drains_in_flight_requests_then_stops_the_database(data_dir):
             con = await asyncpg.connect(**connect_kwargs(db))
             try:
                 table = TenantSchema("drain").table("tenant_jobs")
-                await con.execute(f"INSERT INTO {table} (id, jsonb) VALUES ($1, $2::jsonb)", uuid.UUID(job),
-                                  f'{{"id": "{job}", "complete": false}}')
+                await con.execute(
+                    f"INSERT INTO {table} (id, jsonb) VALUES ($1, $2::jsonb)",
+                    uuid.UUID(job),
+                    f'{{"id": "{job}", "complete": false}}',
+                )
             finally:
                 await con.close()
 
@@ -169,8 +186,12 @@ def test_serve_starts_before_its_configured_database_and_answers_503(data_dir):
     port, db_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("DB_")}
     env.update(DB_HOST="127.0.0.1", DB_PORT=str(db_port), MOD_USERS_DATA_DIR=str(data_dir))
-    proc = subprocess.Popen([sys.executable, "-m", "mod_users.cli", "serve", "--port", str(port)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mod_users.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + 60
         health = None

@@ -76,12 +76,18 @@ async def test_init_without_load_reference_loads_nothing(app_client, new_tenant)
 async def test_reinit_and_upgrade_keep_records_and_a_librarys_edits(app_client, new_tenant):
     h = {"X-Okapi-Tenant": new_tenant}
     await run_job(app_client, new_tenant, init_body())
-    edited = {"id": LOST_ITEMS, "name": "Lost items (our wording)", "blockBorrowing": True,
-              "blockRenewals": False, "blockRequests": False, "valueType": "Integer", "message": "Find them",
-              "_version": 1}
+    edited = {
+        "id": LOST_ITEMS,
+        "name": "Lost items (our wording)",
+        "blockBorrowing": True,
+        "blockRenewals": False,
+        "blockRequests": False,
+        "valueType": "Integer",
+        "message": "Find them",
+        "_version": 1,
+    }
     assert (await app_client.put(f"{PBC}/{LOST_ITEMS}", json=edited, headers=h)).status == 204
-    own = await (await app_client.post(PBC, json={**edited, "id": str(uuid.uuid4()), "name": "ours"},
-                                       headers=h)).json()
+    own = await (await app_client.post(PBC, json={**edited, "id": str(uuid.uuid4()), "name": "ours"}, headers=h)).json()
     await run_job(app_client, new_tenant, init_body())  # the same init again
     job = await run_job(app_client, new_tenant, init_body("mod-users-0.2.0", "mod-users-0.1.0"))
     assert any("0 of 6" in m for m in job["messages"])
@@ -108,6 +114,7 @@ async def test_versioned_migrations_run_once_each_in_order(db_settings, fresh_te
         async def apply(con, tenant):
             calls.append(name)
             await con.execute(f"CREATE TABLE IF NOT EXISTS {tenant.table('m_' + name)} (x int)")
+
         return Migration(name, apply)
 
     con = await asyncpg.connect(**connect_kwargs(db_settings))
@@ -143,9 +150,13 @@ async def test_declared_indexes_are_created_and_undeclared_ones_dropped(db_setti
     ts = TenantSchema(fresh_tenant)
     con = await asyncpg.connect(**connect_kwargs(db_settings))
     try:
-        names = {r[0] for r in await con.fetch(
-            "SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename = 'patron_block_conditions'",
-            ts.schema)}
+        names = {
+            r[0]
+            for r in await con.fetch(
+                "SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename = 'patron_block_conditions'",
+                ts.schema,
+            )
+        }
         assert "mu_patron_block_conditions_name_btree" in names
         await con.execute(f"CREATE INDEX mu_stale_idx ON {ts.table('patron_block_conditions')} ((jsonb->>'x'))")
         await con.execute(f"CREATE INDEX keep_foreign_idx ON {ts.table('patron_block_conditions')} ((jsonb->>'y'))")
@@ -197,8 +208,9 @@ async def test_jobs_are_per_tenant(app_client, new_tenant, tenant):
 
 
 async def test_bad_wait_is_400(app_client, tenant):
-    resp = await app_client.get(f"/_/tenant/{uuid.uuid4()}", params={"wait": "soon"},
-                                headers={"X-Okapi-Tenant": tenant})
+    resp = await app_client.get(
+        f"/_/tenant/{uuid.uuid4()}", params={"wait": "soon"}, headers={"X-Okapi-Tenant": tenant}
+    )
     assert resp.status == 400
     assert "'wait'" in await resp.text()
 
@@ -238,8 +250,9 @@ async def test_hostile_tenant_is_400_and_creates_nothing(app_client, db_settings
         await con.close()
 
 
-@pytest.mark.parametrize("body", [{"module_to": 5}, {"purge": "yes"}, {"parameters": [{"value": "x"}]},
-                                  {"unexpected": 1}, []])
+@pytest.mark.parametrize(
+    "body", [{"module_to": 5}, {"purge": "yes"}, {"parameters": [{"value": "x"}]}, {"unexpected": 1}, []]
+)
 async def test_bad_attributes_are_422(app_client, new_tenant, body):
     resp = await app_client.post("/_/tenant", json=body, headers={"X-Okapi-Tenant": new_tenant})
     assert resp.status == 422

@@ -68,8 +68,9 @@ class Contract:
 def _template_regex(template: str) -> re.Pattern[str]:
     """``template``'s path as a regex, each ``{name}`` a group of that name (one non-empty segment)."""
     parts = re.split(r"(\{[^}]+\})", template)
-    return re.compile("".join(f"(?P<{part[1:-1]}>[^/]+)" if part.startswith("{") else re.escape(part)
-                              for part in parts))
+    return re.compile(
+        "".join(f"(?P<{part[1:-1]}>[^/]+)" if part.startswith("{") else re.escape(part) for part in parts)
+    )
 
 
 def template_values(template: str, path: str) -> dict[str, str] | None:

@@ -16,8 +16,9 @@ from urllib.parse import urlsplit
 from mod_users.contract import Contract, Endpoint, Response
 
 
-def response_problems(contract: Contract, endpoint: Endpoint, status: int, headers: Mapping[str, str],
-                      body: bytes) -> list[str]:
+def response_problems(
+    contract: Contract, endpoint: Endpoint, status: int, headers: Mapping[str, str], body: bytes
+) -> list[str]:
     """Everything about one answer that the RAML does not allow; empty when it conforms: its status, its
     declared headers (a ``Location`` must name the created record), its media type and body schema."""
     response = endpoint.responses.get(status)
@@ -27,8 +28,9 @@ def response_problems(contract: Contract, endpoint: Endpoint, status: int, heade
     return _header_problems(contract, response, headers, document) + problems
 
 
-def _body_problems(contract: Contract, response: Response, headers: Mapping[str, str],
-                   body: bytes) -> tuple[Any, list[str]]:
+def _body_problems(
+    contract: Contract, response: Response, headers: Mapping[str, str], body: bytes
+) -> tuple[Any, list[str]]:
     """The body's JSON document (None when there is none) and what is wrong with its media type and schema."""
     status = response.status
     if not response.bodies:

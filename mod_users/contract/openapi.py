@@ -18,10 +18,35 @@ from mod_users.okapi import PERMISSIONS, TENANT
 
 # Keywords an OpenAPI 3.0 schema object understands; anything else in a draft-04 schema is dropped.
 _KEEP = {
-    "title", "description", "type", "properties", "required", "additionalProperties", "items", "enum",
-    "pattern", "minLength", "maxLength", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
-    "format", "default", "allOf", "oneOf", "anyOf", "not", "minItems", "maxItems", "uniqueItems",
-    "multipleOf", "minProperties", "maxProperties", "readOnly", "example",
+    "title",
+    "description",
+    "type",
+    "properties",
+    "required",
+    "additionalProperties",
+    "items",
+    "enum",
+    "pattern",
+    "minLength",
+    "maxLength",
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "format",
+    "default",
+    "allOf",
+    "oneOf",
+    "anyOf",
+    "not",
+    "minItems",
+    "maxItems",
+    "uniqueItems",
+    "multipleOf",
+    "minProperties",
+    "maxProperties",
+    "readOnly",
+    "example",
 }
 TENANT_PATTERN = "^[a-z][a-z0-9_]{0,30}$"
 
@@ -73,16 +98,24 @@ def _convert(node: Any, here: str) -> Any:
 
 def _parameter(param: Param, where: str) -> dict[str, Any]:
     schema: dict[str, Any] = {"type": param.type if param.type in ("integer", "number", "boolean") else "string"}
-    for key, value in (("default", param.default), ("minimum", param.minimum), ("maximum", param.maximum),
-                       ("pattern", param.pattern), ("minLength", param.min_length),
-                       ("maxLength", param.max_length)):
+    for key, value in (
+        ("default", param.default),
+        ("minimum", param.minimum),
+        ("maximum", param.maximum),
+        ("pattern", param.pattern),
+        ("minLength", param.min_length),
+        ("maxLength", param.max_length),
+    ):
         if value is not None:
             schema[key] = f"^(?:{value})$" if key == "pattern" else value
     if param.enum is not None:
         schema["enum"] = list(param.enum)
     out = {
-        "name": param.name, "in": where, "required": True if where == "path" else param.required,
-        "description": param.description, "schema": schema,
+        "name": param.name,
+        "in": where,
+        "required": True if where == "path" else param.required,
+        "description": param.description,
+        "schema": schema,
     }
     if param.example is not None:
         out["example"] = param.example
@@ -111,24 +144,38 @@ def _okapi_headers(needs_tenant: bool, desired: tuple[str, ...]) -> list[dict[st
     """The ``X-Okapi-*`` headers a call through Okapi carries and the route needs, as header parameters."""
     headers = []
     if needs_tenant:
-        headers.append({"name": TENANT, "in": "header", "required": True,
-                        "description": "The tenant, as Okapi sends it; without it the route answers 400",
-                        "schema": {"type": "string", "pattern": TENANT_PATTERN}})
+        headers.append(
+            {
+                "name": TENANT,
+                "in": "header",
+                "required": True,
+                "description": "The tenant, as Okapi sends it; without it the route answers 400",
+                "schema": {"type": "string", "pattern": TENANT_PATTERN},
+            }
+        )
     if desired:
         # Okapi sends every permission it granted the caller, so any JSON array is a valid value; the
         # route's own set is the example.
-        headers.append({
-            "name": PERMISSIONS, "in": "header", "required": True,
-            "description": (f"The permissions Okapi granted the caller, a JSON array; this route desires "
-                            f"{', '.join(desired)} (its permissionsDesired in the ModuleDescriptor) and "
-                            f"answers 403 without any one of them"),
-            "schema": {"type": "string", "pattern": r"^\s*\[.*\]\s*$"}, "example": json.dumps(list(desired)),
-        })
+        headers.append(
+            {
+                "name": PERMISSIONS,
+                "in": "header",
+                "required": True,
+                "description": (
+                    f"The permissions Okapi granted the caller, a JSON array; this route desires "
+                    f"{', '.join(desired)} (its permissionsDesired in the ModuleDescriptor) and "
+                    f"answers 403 without any one of them"
+                ),
+                "schema": {"type": "string", "pattern": r"^\s*\[.*\]\s*$"},
+                "example": json.dumps(list(desired)),
+            }
+        )
     return headers
 
 
-def _operation(contract: Contract, endpoint: Endpoint, needs_tenant: bool,
-               desired: tuple[str, ...] = ()) -> dict[str, Any]:
+def _operation(
+    contract: Contract, endpoint: Endpoint, needs_tenant: bool, desired: tuple[str, ...] = ()
+) -> dict[str, Any]:
     parameters = [_parameter(p, "path") for p in endpoint.uri_params.values()]
     parameters += [_parameter(p, "query") for p in endpoint.query_params.values()]
     parameters += _okapi_headers(needs_tenant, desired)
@@ -146,14 +193,20 @@ def _operation(contract: Contract, endpoint: Endpoint, needs_tenant: bool,
         if response.bodies:
             entry["content"] = _content(contract, response.bodies)
         if response.headers:
-            entry["headers"] = {h.name: {"description": h.description or h.name, "required": h.required,
-                                         "schema": {"type": "string"}} for h in response.headers}
+            entry["headers"] = {
+                h.name: {"description": h.description or h.name, "required": h.required, "schema": {"type": "string"}}
+                for h in response.headers
+            }
         operation["responses"][str(status)] = entry
     return operation
 
 
-def build_openapi(contract: Contract, version: str, tenant_routes: Iterable[tuple[str, str]],
-                  desired: Mapping[tuple[str, str], tuple[str, ...]]) -> dict[str, Any]:
+def build_openapi(
+    contract: Contract,
+    version: str,
+    tenant_routes: Iterable[tuple[str, str]],
+    desired: Mapping[tuple[str, str], tuple[str, ...]],
+) -> dict[str, Any]:
     """The OpenAPI 3.0 document of ``contract``; ``tenant_routes`` are the (method, path) pairs that
     require ``X-Okapi-Tenant``, ``desired`` the permissions each (method, path) desires."""
     needs_tenant = set(tenant_routes)
@@ -161,14 +214,18 @@ def build_openapi(contract: Contract, version: str, tenant_routes: Iterable[tupl
     for endpoint in contract.endpoints():
         key = (endpoint.method, endpoint.path)
         paths.setdefault(endpoint.path, {})[endpoint.method.lower()] = _operation(
-            contract, endpoint, key in needs_tenant, desired.get(key, ()))
+            contract, endpoint, key in needs_tenant, desired.get(key, ())
+        )
     schemas = {}
     for rel in contract.schemas.paths():
         schemas[component_name(rel)] = _convert(contract.schemas.document(rel), posixpath.dirname(rel))
     return {
         "openapi": "3.0.3",
-        "info": {"title": "mod-users", "version": version,
-                 "description": "Generated at start-up from the module's RAML and JSON Schemas."},
+        "info": {
+            "title": "mod-users",
+            "version": version,
+            "description": "Generated at start-up from the module's RAML and JSON Schemas.",
+        },
         "paths": dict(sorted(paths.items())),
         "components": {"schemas": schemas},
     }

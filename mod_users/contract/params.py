@@ -14,8 +14,9 @@ class ParamError(ValueError):
 
     def __init__(self, name: str, value: str | None, reason: str) -> None:
         shown = value if value is None or len(value) <= 100 else value[:100] + "..."
-        super().__init__(f"Invalid value for parameter '{name}': {reason}"
-                         + ("" if value is None else f" (got '{shown}')"))
+        super().__init__(
+            f"Invalid value for parameter '{name}': {reason}" + ("" if value is None else f" (got '{shown}')")
+        )
         self.name = name
 
 

@@ -91,17 +91,23 @@ class Report:
         return [r for r in self.routes if r.success is None]
 
 
-async def check_instance(base_url: str, tenant: str, contract: Contract,
-                         headers: Mapping[str, str] | None = None,
-                         uri_values: Mapping[str, str] | None = None) -> Report:
+async def check_instance(
+    base_url: str,
+    tenant: str,
+    contract: Contract,
+    headers: Mapping[str, str] | None = None,
+    uri_values: Mapping[str, str] | None = None,
+) -> Report:
     """Exercise every business route of ``contract`` on the module at ``base_url`` for ``tenant``.
 
     ``headers`` go with every request (for example ``X-Okapi-Permissions``); ``uri_values`` fill URI
     parameters by name before anything else does. Raise :class:`TenantNotUsable` when the tenant's first
     call does not succeed.
     """
-    endpoints = sorted((e for e in contract.endpoints() if not e.path.startswith("/_/")),
-                       key=lambda e: (_ORDER.get(e.method, 9), e.path))
+    endpoints = sorted(
+        (e for e in contract.endpoints() if not e.path.startswith("/_/")),
+        key=lambda e: (_ORDER.get(e.method, 9), e.path),
+    )
     timeout = aiohttp.ClientTimeout(total=60)
     async with aiohttp.ClientSession(timeout=timeout) as session:
         run = _Run(session, base_url.rstrip("/"), tenant, contract, dict(headers or {}), dict(uri_values or {}))
@@ -120,8 +126,15 @@ def _outcome(endpoint: Endpoint, findings: list[Finding]) -> RouteOutcome:
 class _Run:
     """The state of one run: what was created, listed and read so far."""
 
-    def __init__(self, session: aiohttp.ClientSession, base: str, tenant: str, contract: Contract,
-                 headers: dict[str, str], given: dict[str, str]) -> None:
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        base: str,
+        tenant: str,
+        contract: Contract,
+        headers: dict[str, str],
+        given: dict[str, str],
+    ) -> None:
         self.session, self.base, self.tenant, self.contract = session, base, tenant, contract
         self.headers = {"X-Okapi-Tenant": tenant, **headers}
         self.given = given
@@ -130,8 +143,9 @@ class _Run:
         self.listed: dict[str, dict[str, str]] = {}  # item path -> the id of its collection's first record
         self.read: dict[str, Any] = {}  # URL -> the document GET answered there
 
-    async def call(self, endpoint: Endpoint, probe: str, path: str, data: bytes | None = None,
-                   send_tenant: bool = True) -> tuple[int, bytes, dict[str, str]]:
+    async def call(
+        self, endpoint: Endpoint, probe: str, path: str, data: bytes | None = None, send_tenant: bool = True
+    ) -> tuple[int, bytes, dict[str, str]]:
         """Send one request, judge its answer and record the finding."""
         headers = dict(self.headers)
         if not send_tenant:
@@ -148,8 +162,14 @@ class _Run:
 
     async def check_tenant(self, endpoints: list[Endpoint]) -> None:
         """Refuse to go on unless the first collection answers 2xx for the tenant."""
-        first = next((e for e in endpoints if e.method == "GET" and not e.uri_params
-                      and not any(p.required for p in e.query_params.values())), None)
+        first = next(
+            (
+                e
+                for e in endpoints
+                if e.method == "GET" and not e.uri_params and not any(p.required for p in e.query_params.values())
+            ),
+            None,
+        )
         if first is None:
             return
         try:
@@ -186,8 +206,9 @@ class _Run:
                 if not conflicts:
                     break
                 example = _without(example, conflicts)
-                status, raw, headers = await self.call(endpoint, f"example, changed {', '.join(sorted(conflicts))}",
-                                                       path, _json(example))
+                status, raw, headers = await self.call(
+                    endpoint, f"example, changed {', '.join(sorted(conflicts))}", path, _json(example)
+                )
         if 200 <= status < 300:
             self._remember(endpoint, path, headers, _document(raw))
 
@@ -208,8 +229,12 @@ class _Run:
     def _created_values(self, endpoint: Endpoint, headers: Mapping[str, str], document: Any) -> dict[str, str]:
         """URI values of the routes below a POST's path for what it created: from its Location, else from
         the answer's fields named like the parameters (0 and null are no ids, as Polaris' clients send)."""
-        wanted = {name for e in self.contract.endpoints() if e.path.startswith(endpoint.path + "/")
-                  for name in _PARAM.findall(e.path[len(endpoint.path):])}
+        wanted = {
+            name
+            for e in self.contract.endpoints()
+            if e.path.startswith(endpoint.path + "/")
+            for name in _PARAM.findall(e.path[len(endpoint.path) :])
+        }
         values: dict[str, str] = {}
         location = urlsplit(header_value(headers, "Location")).path
         item = self.contract.endpoint_at("GET", location) if location else None
@@ -243,8 +268,7 @@ class _Run:
             named = _field_like(example, name) if isinstance(example, dict) else None
             if not (param is not None and param.type == "integer" and type(named) is int) or named == 0:
                 named = None  # 0 is how Polaris clients write "no id"
-            for candidate in (self.given.get(name), named, record.get(name), param and param.example,
-                              listed.get(name)):
+            for candidate in (self.given.get(name), named, record.get(name), param and param.example, listed.get(name)):
                 if candidate is not None:
                     return quote(str(candidate), safe=",")  # a value is one path segment, whatever it holds
             return _allowed_value(endpoint, name)
@@ -349,8 +373,13 @@ def _conflicting_fields(status: int, raw: bytes, example: Any) -> set[str]:
     document = _document(raw)
     if status != 422 or not isinstance(example, dict) or not isinstance(document, dict):
         return set()
-    named = {p.get("key") for e in document.get("errors") or () if isinstance(e, dict)
-             for p in e.get("parameters") or () if isinstance(p, dict)}
+    named = {
+        p.get("key")
+        for e in document.get("errors") or ()
+        if isinstance(e, dict)
+        for p in e.get("parameters") or ()
+        if isinstance(p, dict)
+    }
     return {key for key in named if isinstance(key, str) and key in example}
 
 

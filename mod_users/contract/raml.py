@@ -178,7 +178,8 @@ _TRANSFORMS = {
     "lowercase": str.lower,
     "uppercamelcase": lambda s: "".join(p[:1].upper() + p[1:] for p in re.split(r"[-_ ]", s)),
     "lowercamelcase": lambda s: (lambda u: u[:1].lower() + u[1:])(
-        "".join(p[:1].upper() + p[1:] for p in re.split(r"[-_ ]", s))),
+        "".join(p[:1].upper() + p[1:] for p in re.split(r"[-_ ]", s))
+    ),
 }
 
 
@@ -298,8 +299,15 @@ class RamlApi:
             node = merged
         return node
 
-    def _endpoint(self, path: str, method: str, node: dict[str, Any], resource: dict[str, Any],
-                  uri_params: dict[str, Param], context: dict[str, Any]) -> None:
+    def _endpoint(
+        self,
+        path: str,
+        method: str,
+        node: dict[str, Any],
+        resource: dict[str, Any],
+        uri_params: dict[str, Param],
+        context: dict[str, Any],
+    ) -> None:
         trait_refs = _refs(resource.get("is")) + _refs(node.get("is"))
         for name, params in trait_refs:
             if name not in self.traits:
@@ -316,17 +324,19 @@ class RamlApi:
             )
             for code, spec in (node.get("responses") or {}).items()
         }
-        self.endpoints.append(Endpoint(
-            path=path,
-            method=method.upper(),
-            raml_file=self.path,
-            description=str(node.get("description", "")).strip(),
-            query_params=self._params(node.get("queryParameters")),
-            uri_params=uri_params,
-            bodies=self._bodies(node.get("body")),
-            responses=responses,
-            traits=tuple(name for name, _ in trait_refs),
-        ))
+        self.endpoints.append(
+            Endpoint(
+                path=path,
+                method=method.upper(),
+                raml_file=self.path,
+                description=str(node.get("description", "")).strip(),
+                query_params=self._params(node.get("queryParameters")),
+                uri_params=uri_params,
+                bodies=self._bodies(node.get("body")),
+                responses=responses,
+                traits=tuple(name for name, _ in trait_refs),
+            )
+        )
 
     # pieces ---------------------------------------------------------------------------------
     def _params(self, node: Any) -> dict[str, Param]:
@@ -358,8 +368,13 @@ class RamlApi:
         for name, spec in (node or {}).items():
             spec = spec if isinstance(spec, dict) else {}
             optional = str(name).endswith("?")
-            out.append(Header(name=str(name).rstrip("?"), required=bool(spec.get("required", not optional)),
-                              description=str(spec.get("description", "")).strip()))
+            out.append(
+                Header(
+                    name=str(name).rstrip("?"),
+                    required=bool(spec.get("required", not optional)),
+                    description=str(spec.get("description", "")).strip(),
+                )
+            )
         return tuple(out)
 
     def _bodies(self, node: Any) -> dict[str, Body]:

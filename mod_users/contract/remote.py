@@ -31,6 +31,7 @@ async def mirror_contract(base_url: str, headers: Mapping[str, str], into: Path)
     ``base_url`` into ``into/schemas`` and ``into/ramls``; return ``into``."""
     base = base_url.rstrip("/")
     async with aiohttp.ClientSession(headers=dict(headers), timeout=aiohttp.ClientTimeout(total=60)) as session:
+
         async def fetch(api: str, rel: str | None = None) -> str:
             params = {} if rel is None else {"path": rel}
             async with session.get(f"{base}/_/{api}", params=params) as resp:

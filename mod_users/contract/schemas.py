@@ -114,8 +114,10 @@ class SchemaRegistry:
             root = dict(copy.deepcopy(self.document(rel)), id=_BASE + rel)  # the base its $refs resolve against
             try:
                 found = fastjsonschema.compile(
-                    root, handlers={"file": lambda uri: copy.deepcopy(self.document(uri[len(_BASE):]))},
-                    formats={"date-time": _fast_date_time}, use_default=False,
+                    root,
+                    handlers={"file": lambda uri: copy.deepcopy(self.document(uri[len(_BASE) :]))},
+                    formats={"date-time": _fast_date_time},
+                    use_default=False,
                 )
             except (KeyError, fastjsonschema.JsonSchemaDefinitionException) as exc:
                 raise ValueError(f"schema {rel} cannot be compiled (a broken $ref?): {exc}") from exc
@@ -153,8 +155,12 @@ def _field_errors(error: ValidationError) -> list[FieldError]:
         schema = error.schema if isinstance(error.schema, dict) else {}
         allowed = set(schema.get("properties", {}))
         return [
-            FieldError(_dotted([*path, name]), error.instance[name],
-                       f"Unrecognized field \"{name}\" (not allowed by the schema)", keyword)
+            FieldError(
+                _dotted([*path, name]),
+                error.instance[name],
+                f'Unrecognized field "{name}" (not allowed by the schema)',
+                keyword,
+            )
             for name in sorted(k for k in error.instance if k not in allowed)
         ]
     return [FieldError(_dotted(path), error.instance, _message(error), keyword)]

@@ -30,8 +30,9 @@ def main(argv: list[str]) -> int:
     try:
         indexes = [_index(spec) for spec in args.index]
         server_choice = [field for field in args.server_choice.split(",") if field]
-        translation = translate(args.query, args.json_column, indexes=indexes, server_choice=server_choice,
-                                id_column=args.id_column)
+        translation = translate(
+            args.query, args.json_column, indexes=indexes, server_choice=server_choice, id_column=args.id_column
+        )
     except CQLError as err:
         print(f"CQL {err}", file=sys.stderr)
         return 2
@@ -63,8 +64,7 @@ def _index(spec: str) -> Index:
     unknown = set(flags) - {"respect-case", "respect-accents"}
     if unknown:
         raise ValueError(f"unknown index flag(s) {', '.join(sorted(unknown))} in {spec!r}")
-    return Index(field, kind, case_sensitive="respect-case" in flags,
-                 remove_accents="respect-accents" not in flags)
+    return Index(field, kind, case_sensitive="respect-case" in flags, remove_accents="respect-accents" not in flags)
 
 
 def _argument_parser() -> argparse.ArgumentParser:
@@ -73,9 +73,13 @@ def _argument_parser() -> argparse.ArgumentParser:
     parser.add_argument("--json-column", default="jsonb", help="the JSONB column (default: jsonb)")
     parser.add_argument("--id-column", default="id", help="the uuid primary-key column (default: id)")
     parser.add_argument("--server-choice", default="", help="comma-separated fields that bare terms search")
-    parser.add_argument("--index", action="append", default=[], metavar="FIELD:KIND[:FLAGS]",
-                        help=f"declare an index; KIND is one of {', '.join(KINDS)}; FLAGS respect-case, "
-                             "respect-accents (repeatable)")
+    parser.add_argument(
+        "--index",
+        action="append",
+        default=[],
+        metavar="FIELD:KIND[:FLAGS]",
+        help=f"declare an index; KIND is one of {', '.join(KINDS)}; FLAGS respect-case, respect-accents (repeatable)",
+    )
     return parser
 
 

@@ -92,8 +92,10 @@ class FieldClauses:
         relation = clause.relation.base
         options = relation_options(clause.relation.modifiers)
         if relation in ("within", "encloses", "exact"):
-            raise unsupported(f"relation '{relation}' is not supported (use =, ==, <>, <, <=, >, >=, adj, "
-                              "all, any)", clause.relation.position)
+            raise unsupported(
+                f"relation '{relation}' is not supported (use =, ==, <>, <, <=, >, >=, adj, all, any)",
+                clause.relation.position,
+            )
         if options.array:
             return self.array(field, clause, options)
         if options.number:
@@ -132,8 +134,9 @@ class FieldClauses:
         term = clause.term if options.masked else _mask_all(clause.term)
         return fulltext_condition(text, term, clause.relation.base, remove_accents, clause.term_position)
 
-    def exact(self, text: Sql, field: str, clause: SearchClause, options: RelationOptions,
-              btree_allowed: bool = True) -> Sql:
+    def exact(
+        self, text: Sql, field: str, clause: SearchClause, options: RelationOptions, btree_allowed: bool = True
+    ) -> Sql:
         """``==`` and ``<>``: the whole (folded) value, or a LIKE pattern when the term has wildcards."""
         chars = scan(clause.term) if options.masked else literal(clause.term)
         if options.masked:
@@ -207,8 +210,13 @@ class FieldClauses:
             return compare
         # A text index cannot serve a numeric order, so there is no index condition to add here.
         jsonb = json_value(self.json_column, field)
-        return Sql(f"CASE WHEN jsonb_typeof({jsonb}) = 'number' THEN ({jsonb})::numeric {op} ",
-                   param(number, "numeric"), " ELSE ", compare, " END")
+        return Sql(
+            f"CASE WHEN jsonb_typeof({jsonb}) = 'number' THEN ({jsonb})::numeric {op} ",
+            param(number, "numeric"),
+            " ELSE ",
+            compare,
+            " END",
+        )
 
     def number(self, field: str, clause: SearchClause) -> Sql:
         """``/number``: a numeric comparison that is never attempted on a value that is not a number."""
@@ -218,9 +226,11 @@ class FieldClauses:
         op = {"==": "=", "=": "="}.get(clause.relation.base, clause.relation.base)
         jsonb = json_value(self.json_column, field)
         text = json_text(self.json_column, field)
-        numeric = (f"CASE WHEN jsonb_typeof({jsonb}) = 'number' THEN ({jsonb})::numeric "
-                   f"WHEN jsonb_typeof({jsonb}) = 'string' AND length({text}) <= 300 "
-                   f"AND {text} ~ {_NUMERIC_TEXT} THEN ({text})::numeric END")
+        numeric = (
+            f"CASE WHEN jsonb_typeof({jsonb}) = 'number' THEN ({jsonb})::numeric "
+            f"WHEN jsonb_typeof({jsonb}) = 'string' AND length({text}) <= 300 "
+            f"AND {text} ~ {_NUMERIC_TEXT} THEN ({text})::numeric END"
+        )
         return Sql(numeric, f" {op} ", param(number, "numeric"))
 
     def array(self, field: str, clause: SearchClause, options: RelationOptions) -> Sql:
@@ -236,42 +246,52 @@ class FieldClauses:
         elif relation in ("==", "<>"):
             index = self.catalog.first(field, EXACT_INDEXES)
         else:
-            raise unsupported(f"array modifiers (/@…) do not work with '{relation}'",
-                              clause.relation.position)
+            raise unsupported(f"array modifiers (/@…) do not work with '{relation}'", clause.relation.position)
         if options.number:
-            raise unsupported("/number cannot be combined with array modifiers (/@…)",
-                              clause.relation.position)
+            raise unsupported("/number cannot be combined with array modifiers (/@…)", clause.relation.position)
         subfields: list[str] = []
         filters: list[Sql] = []
         remove_accents = index.remove_accents if index else True
         for modifier in options.array:
             name = _array_name(index, modifier.name[1:])
             if name is None:
-                raise invalid(f"Unsupported relation modifier {modifier.name}: no such array modifier is "
-                              f"declared for {field}", modifier.position)
+                raise invalid(
+                    f"Unsupported relation modifier {modifier.name}: no such array modifier is declared for {field}",
+                    modifier.position,
+                )
             if modifier.comparison is None:
                 subfields.append(name)
             elif modifier.comparison != "=":
-                raise invalid(f"Unsupported comparison for relation modifier {modifier.name}: only = is "
-                              "supported", modifier.position)
+                raise invalid(
+                    f"Unsupported comparison for relation modifier {modifier.name}: only = is supported",
+                    modifier.position,
+                )
             else:
                 element = Sql(json_text(f"{_ELEMENT}.c", name))
-                filters.append(fulltext_condition(element, modifier.value or "", "=", remove_accents,
-                                                  modifier.position))
+                filters.append(
+                    fulltext_condition(element, modifier.value or "", "=", remove_accents, modifier.position)
+                )
         if not subfields:
             if index is None or index.array_subfield is None:
-                raise invalid(f"No arraySubfield defined for index {field}: name the element field to "
-                              "search with /@name", clause.relation.position)
+                raise invalid(
+                    f"No arraySubfield defined for index {field}: name the element field to search with /@name",
+                    clause.relation.position,
+                )
             subfields.append(index.array_subfield)
         plain = RelationOptions(options.folding, masked=options.masked)
-        matches = [self._element_match(Sql(json_text(f"{_ELEMENT}.c", name)), field, clause, plain)
-                   for name in subfields]
+        matches = [
+            self._element_match(Sql(json_text(f"{_ELEMENT}.c", name)), field, clause, plain) for name in subfields
+        ]
         where = join(" OR ", (Sql("(", m, ")") for m in matches))
         if filters:
             where = join(" AND ", [Sql("(", where, ")"), *(Sql("(", f, ")") for f in filters)])
         jsonb = json_value(self.json_column, field)
-        exists = Sql(f"EXISTS (SELECT 1 FROM jsonb_array_elements(CASE WHEN jsonb_typeof({jsonb}) = 'array' "
-                     f"THEN {jsonb} END) AS {_ELEMENT}(c) WHERE ", where, ")")
+        exists = Sql(
+            f"EXISTS (SELECT 1 FROM jsonb_array_elements(CASE WHEN jsonb_typeof({jsonb}) = 'array' "
+            f"THEN {jsonb} END) AS {_ELEMENT}(c) WHERE ",
+            where,
+            ")",
+        )
         if relation in WORD_RELATIONS:
             # The whole field's words first: that part is what a fulltext index on the field serves.
             whole = self.words(Sql(json_text(self.json_column, field)), field, clause, plain)
@@ -302,8 +322,12 @@ def _log_ignored_folding(field: str, folding: Folding, remove_accents: bool) -> 
     if folding.remove_accents is not None and folding.remove_accents != remove_accents:
         ignored.append("/ignoreAccents" if folding.remove_accents else "/respectAccents")
     if ignored:
-        log.debug("ignoring %s in a word search on %s: text search folds case, and accents as the "
-                   "field's fulltext index does", " ".join(ignored), field)
+        log.debug(
+            "ignoring %s in a word search on %s: text search folds case, and accents as the "
+            "field's fulltext index does",
+            " ".join(ignored),
+            field,
+        )
 
 
 def _mask_all(term: str) -> str:

@@ -91,15 +91,24 @@ def _lexeme(word: list[tuple[str, bool]], remove_accents: bool, position: int) -
     for n, (c, escaped) in enumerate(word):
         if not escaped and c == "*":
             if n != len(word) - 1:
-                raise invalid("'*' (truncation) is only supported at the end of a word in full-text "
-                              "searches (=, adj, all, any); use == for other wildcards", position)
+                raise invalid(
+                    "'*' (truncation) is only supported at the end of a word in full-text "
+                    "searches (=, adj, all, any); use == for other wildcards",
+                    position,
+                )
             prefix = True
         elif not escaped and c == "?":
-            raise invalid("'?' (single-character wildcard) is not supported in full-text searches "
-                          "(=, adj, all, any); use == instead", position)
+            raise invalid(
+                "'?' (single-character wildcard) is not supported in full-text searches "
+                "(=, adj, all, any); use == instead",
+                position,
+            )
         elif not escaped and c == "^":
-            raise invalid("'^' (anchoring) is not supported in full-text searches (=, adj, all, any); "
-                          "use == instead, or write '\\^' for a literal caret", position)
+            raise invalid(
+                "'^' (anchoring) is not supported in full-text searches (=, adj, all, any); "
+                "use == instead, or write '\\^' for a literal caret",
+                position,
+            )
         else:
             out.append(_safe(c, remove_accents))
     text = "".join(out)

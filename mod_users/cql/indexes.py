@@ -69,13 +69,11 @@ class Index:
 
     def __post_init__(self) -> None:
         if not isinstance(self.field, str) or not is_field(self.field):
-            raise ValueError(f"index field must be a dotted path of letters, digits, underscores: "
-                             f"{self.field!r}")
+            raise ValueError(f"index field must be a dotted path of letters, digits, underscores: {self.field!r}")
         if self.kind not in KINDS:
             raise ValueError(f"index kind must be one of {', '.join(KINDS)}: {self.kind!r}")
         if self.kind == FULLTEXT and self.case_sensitive:
-            raise ValueError(f"a fulltext index cannot be case sensitive (text search folds case): "
-                             f"{self.field}")
+            raise ValueError(f"a fulltext index cannot be case sensitive (text search folds case): {self.field}")
         object.__setattr__(self, "array_modifiers", tuple(self.array_modifiers))
         for name in (self.array_subfield, *self.array_modifiers):
             if name is not None and not is_field(name):

@@ -99,8 +99,11 @@ def sort_options(modifiers: Iterable[Modifier]) -> SortOptions:
         elif name in ("string", "number"):
             options.number = name == "number"
         else:
-            raise unsupported(f"unsupported sort modifier /{name} (use /sort.ascending, /sort.descending, "
-                              "/number, /respectCase, /respectAccents)", modifier.position)
+            raise unsupported(
+                f"unsupported sort modifier /{name} (use /sort.ascending, /sort.descending, "
+                "/number, /respectCase, /respectAccents)",
+                modifier.position,
+            )
     return options
 
 

@@ -63,8 +63,9 @@ def _check_characters(query: str) -> None:
     # rather than fail when the parameters are sent.
     bad = _UNSENDABLE.search(query)
     if bad:
-        raise CQLError(f"the query contains the character U+{ord(bad.group()):04X}, which cannot be "
-                       "searched", bad.start() + 1)
+        raise CQLError(
+            f"the query contains the character U+{ord(bad.group()):04X}, which cannot be searched", bad.start() + 1
+        )
 
 
 def named_relation(word: str) -> str | None:
@@ -132,12 +133,16 @@ class _Parser:
         first = self.clause_start(expected)
         words = self.join_words(first.text)
         if not self.at_relation():
-            return SearchClause(ctx.index, ctx.relation, words, first.position, first.position,
-                                first.kind is Kind.STRING)
+            return SearchClause(
+                ctx.index, ctx.relation, words, first.position, first.position, first.kind is Kind.STRING
+            )
         if len(words) > len(first.text):
             # As cql-java: only one word can be an index ("lea name=x" lacks a boolean, or quotes).
-            raise CQLError(f"unexpected relation '{self.tok.text}' after the words '{words}': an index is a "
-                           "single word (or is a boolean operator missing?)", self.tok.position)
+            raise CQLError(
+                f"unexpected relation '{self.tok.text}' after the words '{words}': an index is a "
+                "single word (or is a boolean operator missing?)",
+                self.tok.position,
+            )
         relation = self.relation()
         inner = _Context(words, relation)
         if self.tok.kind is Kind.LPAREN:
@@ -157,18 +162,24 @@ class _Parser:
         (``"and"``) it is a term like any other.
         """
         if self.tok.kind in KEYWORDS.values():
-            raise CQLError(f"expected {expected}, got the keyword '{self.tok.text}' (quote it to use it as "
-                           "a word)", self.tok.position)
+            raise CQLError(
+                f"expected {expected}, got the keyword '{self.tok.text}' (quote it to use it as a word)",
+                self.tok.position,
+            )
         return self.symbol(expected)
 
     def sort_key(self, sortby: Token, first: bool) -> Token:
         """One index after ``sortBy``; keywords are refused (quote a field named like one)."""
         if self.tok.kind is Kind.SORTBY:
-            raise CQLError(f"'{self.tok.text}' may appear only once: list every sort key after the first "
-                           f"'{sortby.text}'", self.tok.position)
+            raise CQLError(
+                f"'{self.tok.text}' may appear only once: list every sort key after the first '{sortby.text}'",
+                self.tok.position,
+            )
         if self.tok.kind in BOOLEANS:
-            raise CQLError(f"expected a sort key, got the keyword '{self.tok.text}' (search clauses go before "
-                           f"'{sortby.text}')", self.tok.position)
+            raise CQLError(
+                f"expected a sort key, got the keyword '{self.tok.text}' (search clauses go before '{sortby.text}')",
+                self.tok.position,
+            )
         return self.symbol(f"a sort key after '{sortby.text}'" if first else "a sort key")
 
     def parenthesised(self, ctx: _Context) -> Node:

@@ -97,8 +97,9 @@ def strip_anchors(chars: Chars, position: int) -> Chars:
     end = len(chars) - 1 if len(chars) > start and chars[-1] == ("^", False) else len(chars)
     inner = chars[start:end]
     if ("^", False) in inner:
-        raise invalid("'^' (anchor) is only allowed at the start or the end of a term; write '\\^' "
-                      "for a literal caret", position)
+        raise invalid(
+            "'^' (anchor) is only allowed at the start or the end of a term; write '\\^' for a literal caret", position
+        )
     return inner
 
 
@@ -159,8 +160,8 @@ def uuid_range(prefix: str) -> tuple[uuid.UUID, uuid.UUID] | None:
     """The smallest and largest UUID starting with ``prefix``, or None if no UUID does."""
     if len(prefix) > len(_UUID_LOW):
         return None
-    low = parse_uuid(prefix + _UUID_LOW[len(prefix):])
-    high = parse_uuid(prefix + _UUID_HIGH[len(prefix):])
+    low = parse_uuid(prefix + _UUID_LOW[len(prefix) :])
+    high = parse_uuid(prefix + _UUID_HIGH[len(prefix) :])
     if low is None or high is None:
         return None
     return low, high

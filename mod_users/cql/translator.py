@@ -59,8 +59,14 @@ class Translation:
     params: list[Any]
 
 
-def translate(query: str, json_column: str = "jsonb", *, indexes: Sequence[Index] = (),
-              server_choice: Sequence[str] = (), id_column: str = "id") -> Translation:
+def translate(
+    query: str,
+    json_column: str = "jsonb",
+    *,
+    indexes: Sequence[Index] = (),
+    server_choice: Sequence[str] = (),
+    id_column: str = "id",
+) -> Translation:
     """Translate a CQL query for a table whose records are in ``json_column``.
 
     ``indexes`` declares the table's indexes (the translator then emits the expressions they serve and
@@ -87,8 +93,7 @@ def translate(query: str, json_column: str = "jsonb", *, indexes: Sequence[Index
 
 
 class _Translator:
-    def __init__(self, json_column: str, id_column: str, catalog: Catalog,
-                 server_choice: tuple[str, ...]) -> None:
+    def __init__(self, json_column: str, id_column: str, catalog: Catalog, server_choice: tuple[str, ...]) -> None:
         self.json_column = json_column
         self.id_column = id_column
         self.catalog = catalog
@@ -183,13 +188,15 @@ class _Translator:
     def count(self, clause: SearchClause) -> None:
         self.conditions += 1
         if self.conditions > MAX_CONDITIONS:
-            raise invalid(f"the query has more than {MAX_CONDITIONS} search conditions (a list of == terms "
-                          "on one index counts once)", clause.position)
+            raise invalid(
+                f"the query has more than {MAX_CONDITIONS} search conditions (a list of == terms "
+                "on one index counts once)",
+                clause.position,
+            )
 
     def check_boolean(self, boolean: BooleanNode) -> None:
         if boolean.op == "prox":
-            raise unsupported("prox (proximity) is not supported; use adj for adjacent words",
-                              boolean.position)
+            raise unsupported("prox (proximity) is not supported; use adj for adjacent words", boolean.position)
         if boolean.modifiers:
             modifier = boolean.modifiers[0]
             raise unsupported(f"boolean modifier /{modifier.name} is not supported", modifier.position)
@@ -203,8 +210,11 @@ class _Translator:
             return TRUE
         if index == SERVER_CHOICE:
             if not self.server_choice:
-                raise invalid("a bare search term needs server-choice fields (cql.serverChoice), and this "
-                              "collection has none; name the field to search, e.g. name=value", node.position)
+                raise invalid(
+                    "a bare search term needs server-choice fields (cql.serverChoice), and this "
+                    "collection has none; name the field to search, e.g. name=value",
+                    node.position,
+                )
             return combine("or", [self.field(field, node) for field in self.server_choice])
         return self.field(node.index, node)
 
@@ -213,8 +223,10 @@ class _Translator:
         if field == PRIMARY_KEY:
             return uuid_condition(self.id_column, clause, field, primary_key=True)
         if not is_field(field):
-            raise invalid(f"invalid index name {field!r}: use letters, digits, underscores and dots "
-                          "(e.g. personal.lastName)", clause.position)
+            raise invalid(
+                f"invalid index name {field!r}: use letters, digits, underscores and dots (e.g. personal.lastName)",
+                clause.position,
+            )
         if self.catalog.get(field, FOREIGN_KEY) is not None:
             column = foreign_key_column(self.id_column, field)
             return uuid_condition(column, clause, field, primary_key=False)
@@ -222,8 +234,9 @@ class _Translator:
 
     def sort(self, keys: Sequence[SortKey]) -> Sql:
         if len(keys) > MAX_SORT_KEYS:
-            raise invalid(f"sortBy takes at most {MAX_SORT_KEYS} sort keys, got {len(keys)}",
-                          keys[MAX_SORT_KEYS].position)
+            raise invalid(
+                f"sortBy takes at most {MAX_SORT_KEYS} sort keys, got {len(keys)}", keys[MAX_SORT_KEYS].position
+            )
         return join(", ", (self.sort_key(key) for key in keys))
 
     def sort_key(self, key: SortKey) -> Sql:
@@ -233,8 +246,7 @@ class _Translator:
         if field == PRIMARY_KEY:
             return Sql(self.id_column + direction)
         if not is_field(field) or field.lower() in (ALL_RECORDS, SERVER_CHOICE):
-            raise invalid(f"cannot sort by {field!r}: name a field (letters, digits, underscores, dots)",
-                          key.position)
+            raise invalid(f"cannot sort by {field!r}: name a field (letters, digits, underscores, dots)", key.position)
         if self.catalog.get(field, FOREIGN_KEY) is not None:
             return Sql(foreign_key_column(self.id_column, field) + direction)
         if options.number:

@@ -21,18 +21,24 @@ def uuid_condition(column: str, clause: SearchClause, index: str, primary_key: b
     relation = clause.relation
     if relation.modifiers:
         modifier = relation.modifiers[0]
-        raise unsupported(f"unsupported modifier {modifier.name} for the UUID index {index}: UUID searches "
-                          "take no modifiers", modifier.position)
+        raise unsupported(
+            f"unsupported modifier {modifier.name} for the UUID index {index}: UUID searches take no modifiers",
+            modifier.position,
+        )
     base, term = relation.base, clause.term
     if base in RANGE:
         value = parse_uuid(term)
         if value is None:
-            raise invalid(f"{index}{base} needs a complete UUID (8-4-4-4-12 hex digits), got {term!r}",
-                          clause.term_position)
+            raise invalid(
+                f"{index}{base} needs a complete UUID (8-4-4-4-12 hex digits), got {term!r}", clause.term_position
+            )
         return Sql(column, f" {base} ", param(value, "uuid"))
     if base not in ("=", "==", "<>"):
-        raise unsupported(f"relation '{base}' is not supported for the UUID index {index}; use =, ==, <> "
-                          "(with a trailing * for a prefix), <, <=, >, >=", relation.position)
+        raise unsupported(
+            f"relation '{base}' is not supported for the UUID index {index}; use =, ==, <> "
+            "(with a trailing * for a prefix), <, <=, >, >=",
+            relation.position,
+        )
     equals = base != "<>"
     has_value = TRUE if primary_key else Sql(column, " IS NOT NULL")
     if term == "":
@@ -46,8 +52,7 @@ def uuid_condition(column: str, clause: SearchClause, index: str, primary_key: b
         return Sql(column, " = " if equals else " <> ", param(value, "uuid"))
     prefix = term.rstrip("*")
     if "*" in prefix:
-        raise invalid(f"only right truncation supported for {index}: '*' may only end the term",
-                      clause.term_position)
+        raise invalid(f"only right truncation supported for {index}: '*' may only end the term", clause.term_position)
     bounds = uuid_range(prefix)
     if bounds is None:
         return FALSE if equals else TRUE

@@ -32,8 +32,9 @@ async def json_schemas(request: web.Request) -> web.StreamResponse:
         doc = schema_document(request.app[CONTRACT].schemas, rel, _base_url(request))
     except NotServed:
         return text_response(f"Schema {rel[:200]} not found", 404)
-    return web.Response(body=json.dumps(doc, ensure_ascii=False, indent=2).encode(),
-                        content_type="application/schema+json")
+    return web.Response(
+        body=json.dumps(doc, ensure_ascii=False, indent=2).encode(), content_type="application/schema+json"
+    )
 
 
 async def ramls(request: web.Request) -> web.StreamResponse:

@@ -64,8 +64,9 @@ class Collection:
     # handlers ------------------------------------------------------------------------------------
     async def list(self, call: Call) -> web.StreamResponse:
         try:
-            page = await call.store.search(call.tenant, self.table, call.params.get("query"),
-                                           call.params["offset"], call.params["limit"])
+            page = await call.store.search(
+                call.tenant, self.table, call.params.get("query"), call.params["offset"], call.params["limit"]
+            )
         except cql.CQLError as exc:
             raise BadRequest(f"unable to list {self.path.strip('/')} -- malformed parameter 'query', {exc}") from None
         return json_response({self.key: page.records, "totalRecords": page.total})
@@ -89,8 +90,7 @@ class Collection:
         record_id = call.path(self.item_param)
         record = call.body
         if "id" in record and str(record["id"]).lower() != record_id.lower():
-            raise ValidationFailed([folio_error(
-                "Illegal operation: id field cannot be changed", "id", record["id"])])
+            raise ValidationFailed([folio_error("Illegal operation: id field cannot be changed", "id", record["id"])])
         if self.prepare is not None or self.checks:
             # A missing record is 404 before any rule that reads other records or the stored one.
             stored = await call.store.get(call.tenant, self.table, record_id)
@@ -131,4 +131,3 @@ class Collection:
             Route("PUT", self.item_path, self.replace),
             Route("DELETE", self.item_path, self.remove),
         )
-

@@ -52,7 +52,9 @@ def connect_kwargs(db: DatabaseSettings, database: str | None = None) -> dict[st
 async def _init_connection(con: asyncpg.Connection) -> None:
     # jsonb arrives as Python objects and goes out from them; json.dumps keeps non-ASCII as is.
     await con.set_type_codec(
-        "jsonb", encoder=lambda v: json.dumps(v, ensure_ascii=False), decoder=json.loads,
+        "jsonb",
+        encoder=lambda v: json.dumps(v, ensure_ascii=False),
+        decoder=json.loads,
         schema="pg_catalog",
     )
 
@@ -102,8 +104,11 @@ class BoundedPool:
 async def create_pool(db: DatabaseSettings, min_size: int = 1) -> BoundedPool:
     """A pool whose connections decode jsonb to Python values, borrowed with ``db.acquire_timeout_ms``."""
     pool = await asyncpg.create_pool(
-        **connect_kwargs(db), min_size=min(min_size, db.max_pool_size), max_size=db.max_pool_size,
-        init=_init_connection, reset=_keep_session,
+        **connect_kwargs(db),
+        min_size=min(min_size, db.max_pool_size),
+        max_size=db.max_pool_size,
+        init=_init_connection,
+        reset=_keep_session,
     )
     assert pool is not None
     return BoundedPool(pool, db.acquire_timeout_ms / 1000)

@@ -75,8 +75,9 @@ class EmbeddedPostgres:
     throwaway cluster, ``serve`` never does.
     """
 
-    def __init__(self, root: Path, port: int | None = None, *, durable: bool = True,
-                 bin_dir: Path | None = None) -> None:
+    def __init__(
+        self, root: Path, port: int | None = None, *, durable: bool = True, bin_dir: Path | None = None
+    ) -> None:
         self.root = Path(root).absolute()
         self.pgdata = self.root / "pgdata"
         self.password_file = self.root / "password"
@@ -122,8 +123,10 @@ class EmbeddedPostgres:
             return root
         digest = hashlib.sha1(str(root).encode()).hexdigest()[:10]
         moved = Path("/var/lib/mod-users") / f"{root.name.strip('.') or 'data'}-{digest}"
-        log.warning("data folder not reachable by the postgres user; using another",
-                    extra={"requested": str(root), "used": str(moved)})
+        log.warning(
+            "data folder not reachable by the postgres user; using another",
+            extra={"requested": str(root), "used": str(moved)},
+        )
         return moved
 
     def _check_reachable_by_server_user(self) -> None:
@@ -169,8 +172,17 @@ class EmbeddedPostgres:
             # C collation sorts by code point (as the CQL vectors assume); C.UTF-8 ctype keeps lower()
             # Unicode-aware for case-insensitive matching.
             self._run(
-                "initdb", "-D", str(self.pgdata), "-U", SUPERUSER, f"--pwfile={pwfile}",
-                "--auth=scram-sha-256", "-E", "UTF8", "--lc-collate=C", "--lc-ctype=C.UTF-8",
+                "initdb",
+                "-D",
+                str(self.pgdata),
+                "-U",
+                SUPERUSER,
+                f"--pwfile={pwfile}",
+                "--auth=scram-sha-256",
+                "-E",
+                "UTF8",
+                "--lc-collate=C",
+                "--lc-ctype=C.UTF-8",
             )
         finally:
             pwfile.unlink(missing_ok=True)
@@ -205,15 +217,23 @@ class EmbeddedPostgres:
             self.port = running
             if self._owner_died():
                 self._own()
-                log.info("adopted embedded PostgreSQL left running by a process that ended",
-                         extra={"port": running})
+                log.info("adopted embedded PostgreSQL left running by a process that ended", extra={"port": running})
             else:
                 log.info("reusing running embedded PostgreSQL", extra={"port": running})
         else:
             self.port = self.requested_port or free_port()
             self._run(
-                "pg_ctl", "start", "-D", str(self.pgdata), "-w", "-t", "60",
-                "-l", str(self.pgdata / "server.log"), "-o", f"-p {int(self.port)}",
+                "pg_ctl",
+                "start",
+                "-D",
+                str(self.pgdata),
+                "-w",
+                "-t",
+                "60",
+                "-l",
+                str(self.pgdata / "server.log"),
+                "-o",
+                f"-p {int(self.port)}",
             )
             self._own()
             log.info("started embedded PostgreSQL", extra={"port": self.port})
@@ -244,8 +264,11 @@ class EmbeddedPostgres:
         if self.port is None:
             raise EmbeddedPostgresError("the embedded cluster has not been started")
         return DatabaseSettings(
-            host="127.0.0.1", port=self.port, username=SUPERUSER,
-            password=self._password(), database=DEFAULT_DATABASE,
+            host="127.0.0.1",
+            port=self.port,
+            username=SUPERUSER,
+            password=self._password(),
+            database=DEFAULT_DATABASE,
         )
 
     def stop(self, mode: str = "fast") -> None:
@@ -267,8 +290,9 @@ class EmbeddedPostgres:
 
 
 @contextlib.contextmanager
-def database_session(configured: DatabaseSettings, root: Path | None = None, *, port: int | None = None,
-                     durable: bool = True) -> Iterator[DatabaseSettings]:
+def database_session(
+    configured: DatabaseSettings, root: Path | None = None, *, port: int | None = None, durable: bool = True
+) -> Iterator[DatabaseSettings]:
     """The database to use for the length of a block, with its database created if missing.
 
     The configured server when ``DB_HOST`` is set; otherwise a private cluster: kept under ``root`` and
@@ -282,13 +306,16 @@ def database_session(configured: DatabaseSettings, root: Path | None = None, *, 
             # An orchestrator may start us before the database: serve (503 and an unhealthy
             # /admin/health) until it answers, rather than crash-looping. Only a database that is
             # missing when it is reachable is created; a missing one found later answers 503.
-            log.warning("database unreachable at start-up; answering 503 until it is",
-                        extra={"database": f"{configured.host}:{configured.port}", "error": repr(exc)})
+            log.warning(
+                "database unreachable at start-up; answering 503 until it is",
+                extra={"database": f"{configured.host}:{configured.port}", "error": repr(exc)},
+            )
         yield configured
         return
     throwaway = root is None
-    cluster = EmbeddedPostgres(Path(tempfile.mkdtemp(prefix="mod-users-")) if throwaway else root, port,
-                               durable=durable)
+    cluster = EmbeddedPostgres(
+        Path(tempfile.mkdtemp(prefix="mod-users-")) if throwaway else root, port, durable=durable
+    )
     try:
         db = cluster.start()
         asyncio.run(ensure_database(db))

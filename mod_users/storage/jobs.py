@@ -33,8 +33,9 @@ async def create_job(con: asyncpg.Connection, ts: TenantSchema, attributes: dict
     return job
 
 
-async def finish_job(con: asyncpg.Connection, ts: TenantSchema, job: dict[str, Any],
-                     messages: list[str], error: str | None) -> None:
+async def finish_job(
+    con: asyncpg.Connection, ts: TenantSchema, job: dict[str, Any], messages: list[str], error: str | None
+) -> None:
     """Record the outcome of a job (``error`` None means it succeeded)."""
     done = dict(job, complete=True, messages=messages)
     if error is not None:

@@ -59,8 +59,9 @@ MIGRATIONS: tuple[Migration, ...] = (
 )
 
 
-async def upgrade_tenant(con: asyncpg.Connection, ts: TenantSchema, tables: Sequence[Table],
-                         migrations: Sequence[Migration], module_to: str) -> list[str]:
+async def upgrade_tenant(
+    con: asyncpg.Connection, ts: TenantSchema, tables: Sequence[Table], migrations: Sequence[Migration], module_to: str
+) -> list[str]:
     """Bring ``ts``'s schema to the declared state; return what was done, for the tenant job's messages."""
     await ensure_shared_objects(con)
     done: list[str] = []
@@ -89,7 +90,8 @@ async def upgrade_tenant(con: asyncpg.Connection, ts: TenantSchema, tables: Sequ
                 done.append(f"applied migration {migration.id}")
         await con.execute(
             f"INSERT INTO {ts.table('module_version')} (module) VALUES ($1) "
-            "ON CONFLICT (singleton) DO UPDATE SET module = EXCLUDED.module, updated = now()", module_to,
+            "ON CONFLICT (singleton) DO UPDATE SET module = EXCLUDED.module, updated = now()",
+            module_to,
         )
     return done
 
@@ -97,9 +99,12 @@ async def upgrade_tenant(con: asyncpg.Connection, ts: TenantSchema, tables: Sequ
 async def _reconcile_indexes(con: asyncpg.Connection, ts: TenantSchema, table: Table) -> list[str]:
     wanted = {table.index_name(index): index for index in table.indexes}
     existing = {
-        r[0] for r in await con.fetch(
+        r[0]
+        for r in await con.fetch(
             "SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND tablename = $2 AND indexname LIKE $3",
-            ts.schema, table.name, INDEX_PREFIX + "%",
+            ts.schema,
+            table.name,
+            INDEX_PREFIX + "%",
         )
     }
     done = []

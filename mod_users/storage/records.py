@@ -34,6 +34,7 @@ from mod_users.storage.tenants import TenantSchema
 # does: counting a million rows to print one number is not worth the scan.
 EXACT_COUNT_LIMIT = 1000
 
+
 @dataclass(frozen=True)
 class Page:
     """One page of search results and the total number of matches (exact or estimated)."""
@@ -76,8 +77,9 @@ def _translate_errors(ts: TenantSchema, table: Table | None = None, record: dict
         raise UnstorableValue(f"a value cannot be stored: {exc}") from exc
 
 
-def _duplicate(exc: asyncpg.UniqueViolationError, table: Table | None, record: dict[str, Any] | None
-               ) -> DuplicateRecord:
+def _duplicate(
+    exc: asyncpg.UniqueViolationError, table: Table | None, record: dict[str, Any] | None
+) -> DuplicateRecord:
     """Name the field whose unique index (or primary key) refused the value, as RMB does."""
     constraint = getattr(exc, "constraint_name", "") or ""
     field = table.unique_field(constraint) if table is not None else None
@@ -119,20 +121,18 @@ class RecordStore:
                     raise
 
     # -- reading ----------------------------------------------------------------------------------
-    async def get(self, ts: TenantSchema, table: Table, record_id: str, *, for_update: bool = False
-                  ) -> dict[str, Any] | None:
+    async def get(
+        self, ts: TenantSchema, table: Table, record_id: str, *, for_update: bool = False
+    ) -> dict[str, Any] | None:
         """The record with ``record_id``, or None (also None for a malformed id: it cannot exist)."""
         rid = _as_uuid(record_id)
         if rid is None:
             return None
         lock = " FOR UPDATE" if for_update else ""
         with _translate_errors(ts):
-            return await self._db.fetchval(
-                f"SELECT jsonb FROM {ts.table(table.name)} WHERE id = $1{lock}", rid
-            )
+            return await self._db.fetchval(f"SELECT jsonb FROM {ts.table(table.name)} WHERE id = $1{lock}", rid)
 
-    async def search(self, ts: TenantSchema, table: Table, query: str | None, offset: int, limit: int
-                     ) -> Page:
+    async def search(self, ts: TenantSchema, table: Table, query: str | None, offset: int, limit: int) -> Page:
         """Records matching the CQL ``query`` (all when empty), one page, with totalRecords.
 
         Raises :class:`mod_users.cql.CQLError` for a query that cannot be translated.
@@ -140,8 +140,9 @@ class RecordStore:
         tr = _translate(table, query or "cql.allRecords=1")
         return await self.search_where(ts, table, tr.where, tr.params, tr.order_by, offset, limit)
 
-    async def search_where(self, ts: TenantSchema, table: Table, where: str, params: list[Any],
-                           order_by: str, offset: int, limit: int) -> Page:
+    async def search_where(
+        self, ts: TenantSchema, table: Table, where: str, params: list[Any], order_by: str, offset: int, limit: int
+    ) -> Page:
         """Like :meth:`search` for an already translated condition (resources add their own filters)."""
         qualified = ts.table(table.name)
         source = f"FROM {qualified} WHERE {where}"
@@ -185,7 +186,9 @@ class RecordStore:
             rows = await self._db.fetchval(
                 "SELECT round(reltuples::float8 / relpages "
                 "* (pg_relation_size(oid) / current_setting('block_size')::bigint))::bigint "
-                "FROM pg_class WHERE oid = $1::regclass AND relpages > 0 AND reltuples >= 0", qualified)
+                "FROM pg_class WHERE oid = $1::regclass AND relpages > 0 AND reltuples >= 0",
+                qualified,
+            )
             if rows is not None:
                 return int(rows)
         plan = await self._db.fetchval(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {qualified} WHERE {where}", *params)
@@ -208,19 +211,22 @@ class RecordStore:
         n = len(tr.params)
         with _translate_errors(ts):
             rows = await self._db.fetch(
-                f"SELECT jsonb FROM {ts.table(table.name)} WHERE {tr.where}{order} LIMIT ${n + 1}", *tr.params, cap)
+                f"SELECT jsonb FROM {ts.table(table.name)} WHERE {tr.where}{order} LIMIT ${n + 1}", *tr.params, cap
+            )
         return [r[0] for r in rows]
 
     async def count(self, ts: TenantSchema, table: Table, query: str) -> int:
         """The exact number of records matching the CQL ``query`` (for rules such as "at most 20")."""
         tr = _translate(table, query)
         with _translate_errors(ts):
-            return int(await self._db.fetchval(f"SELECT count(*) FROM {ts.table(table.name)} WHERE {tr.where}",
-                                               *tr.params))
+            return int(
+                await self._db.fetchval(f"SELECT count(*) FROM {ts.table(table.name)} WHERE {tr.where}", *tr.params)
+            )
 
     # -- writing ----------------------------------------------------------------------------------
-    async def insert(self, ts: TenantSchema, table: Table, record: dict[str, Any], user_id: str | None
-                     ) -> dict[str, Any]:
+    async def insert(
+        self, ts: TenantSchema, table: Table, record: dict[str, Any], user_id: str | None
+    ) -> dict[str, Any]:
         """Store a new record (generating its id when absent) with server-set metadata; return it."""
         doc = dict(record)
         doc["id"] = str(doc.get("id") or uuid.uuid4())
@@ -244,12 +250,14 @@ class RecordStore:
         with _translate_errors(ts, table, doc):
             status = await self._db.execute(
                 f"INSERT INTO {ts.table(table.name)} (id, jsonb) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
-                _as_uuid(doc["id"]), doc,
+                _as_uuid(doc["id"]),
+                doc,
             )
         return status.endswith(" 1")
 
-    async def update(self, ts: TenantSchema, table: Table, record_id: str, record: dict[str, Any],
-                     user_id: str | None) -> dict[str, Any] | None:
+    async def update(
+        self, ts: TenantSchema, table: Table, record_id: str, record: dict[str, Any], user_id: str | None
+    ) -> dict[str, Any] | None:
         """Replace the record's document, keeping its created* metadata; None when it does not exist.
 
         With optimistic locking a ``_version`` sent must equal the stored one (409 otherwise); the check
@@ -264,11 +272,15 @@ class RecordStore:
         doc["id"] = str(rid)
         doc["metadata"] = new_metadata(user_id)
         target = ts.table(table.name)
-        created = ("jsonb_strip_nulls(jsonb_build_object('createdDate', t.jsonb->'metadata'->'createdDate', "
-                   "'createdByUserId', t.jsonb->'metadata'->'createdByUserId', "
-                   "'createdByUsername', t.jsonb->'metadata'->'createdByUsername'))")
-        new_doc = (f"jsonb_set($2::jsonb, '{{metadata}}', "
-                   f"(($2::jsonb->'metadata') - 'createdDate' - 'createdByUserId') || {created})")
+        created = (
+            "jsonb_strip_nulls(jsonb_build_object('createdDate', t.jsonb->'metadata'->'createdDate', "
+            "'createdByUserId', t.jsonb->'metadata'->'createdByUserId', "
+            "'createdByUsername', t.jsonb->'metadata'->'createdByUsername'))"
+        )
+        new_doc = (
+            f"jsonb_set($2::jsonb, '{{metadata}}', "
+            f"(($2::jsonb->'metadata') - 'createdDate' - 'createdByUserId') || {created})"
+        )
         with _translate_errors(ts, table, doc):
             if not table.optimistic_locking:
                 return await self._db.fetchval(
@@ -281,7 +293,10 @@ class RecordStore:
             row = await self._db.fetchrow(
                 f"UPDATE {target} AS t SET jsonb = jsonb_set({new_doc}, '{{_version}}', "
                 f"to_jsonb((coalesce((t.jsonb->>'_version')::bigint, 0) + 1) % 2147483648)) "
-                f"WHERE t.id = $1{condition} RETURNING t.jsonb", rid, doc, *(() if sent is None else (sent,)),
+                f"WHERE t.id = $1{condition} RETURNING t.jsonb",
+                rid,
+                doc,
+                *(() if sent is None else (sent,)),
             )
             if row is not None:
                 return row[0]
@@ -324,7 +339,8 @@ class RecordStore:
         name = ts.table(sequence)
         with _translate_errors(ts):
             await self._db.execute(
-                f"SELECT setval($1::regclass, GREATEST($2::bigint, last_value)) FROM {name}", name, used)
+                f"SELECT setval($1::regclass, GREATEST($2::bigint, last_value)) FROM {name}", name, used
+            )
 
 
 def _gone(con: asyncpg.Connection) -> bool:

@@ -84,9 +84,15 @@ POLARIS_WORKSTATIONS = Table(
 POLARIS_PATRONS = Table(
     "polaris_patrons",
     # The email and phone indexes serve the registration's search for duplicate patrons.
-    indexes=(Index("Barcode", "unique"), Index("OrganizationID", "btree"), Index("Registration.NameLast", "btree"),
-             Index("Registration.EmailAddress", "btree"), Index("Registration.PhoneVoice1", "btree"),
-             Index("Registration.PhoneVoice2", "btree"), Index("Registration.PhoneVoice3", "btree")),
+    indexes=(
+        Index("Barcode", "unique"),
+        Index("OrganizationID", "btree"),
+        Index("Registration.NameLast", "btree"),
+        Index("Registration.EmailAddress", "btree"),
+        Index("Registration.PhoneVoice1", "btree"),
+        Index("Registration.PhoneVoice2", "btree"),
+        Index("Registration.PhoneVoice3", "btree"),
+    ),
     server_choice=("Barcode", "Registration.NameLast", "Registration.NameFirst"),
     optimistic_locking=True,
 )

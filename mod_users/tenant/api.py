@@ -33,8 +33,9 @@ def _flag(attributes: dict[str, Any], key: str) -> bool:
     return False
 
 
-async def run_init(app: web.Application, ts: TenantSchema, attributes: dict[str, Any],
-                   messages: list[str] | None = None) -> list[str]:
+async def run_init(
+    app: web.Application, ts: TenantSchema, attributes: dict[str, Any], messages: list[str] | None = None
+) -> list[str]:
     """Create or upgrade the schema and load the requested data; return what was done (also appended,
     step by step, to ``messages`` when given, so that a failing job still tells what it did)."""
     messages = [] if messages is None else messages

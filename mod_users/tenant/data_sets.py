@@ -59,8 +59,9 @@ def read_records(root: Path, data_set: DataSet, schemas: SchemaRegistry) -> list
     return records
 
 
-async def load_data_sets(store: RecordStore, ts: TenantSchema, root: Path, data_sets: tuple[DataSet, ...],
-                         schemas: SchemaRegistry) -> list[str]:
+async def load_data_sets(
+    store: RecordStore, ts: TenantSchema, root: Path, data_sets: tuple[DataSet, ...], schemas: SchemaRegistry
+) -> list[str]:
     """Insert the records that are not there yet; return one message per data set."""
     messages = []
     for data_set in data_sets:

@@ -28,4 +28,3 @@ def cql_db(db_settings) -> dict[str, Any]:
 
     asyncio.run(prepare())
     return kwargs
-

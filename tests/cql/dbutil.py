@@ -26,8 +26,14 @@ def drop_schema(kwargs: dict[str, Any], schema: str) -> None:
     asyncio.run(drop())
 
 
-def load_table(kwargs: dict[str, Any], schema: str, table: str, records: Iterable[tuple[uuid.UUID, dict[str, Any]]],
-               indexes: Iterable[Index], prefix: str) -> None:
+def load_table(
+    kwargs: dict[str, Any],
+    schema: str,
+    table: str,
+    records: Iterable[tuple[uuid.UUID, dict[str, Any]]],
+    indexes: Iterable[Index],
+    prefix: str,
+) -> None:
     """A fresh scratch ``schema`` with ``table`` (id, jsonb) holding ``records`` and the ``indexes``."""
 
     async def load() -> None:
@@ -36,8 +42,10 @@ def load_table(kwargs: dict[str, Any], schema: str, table: str, records: Iterabl
             await con.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
             await con.execute(f"CREATE SCHEMA {schema}")
             await con.execute(f"CREATE TABLE {table} (id uuid PRIMARY KEY, jsonb jsonb NOT NULL)")
-            await con.executemany(f"INSERT INTO {table} VALUES ($1, $2::jsonb)",
-                                  [(rid, json.dumps(r, ensure_ascii=False)) for rid, r in records])
+            await con.executemany(
+                f"INSERT INTO {table} VALUES ($1, $2::jsonb)",
+                [(rid, json.dumps(r, ensure_ascii=False)) for rid, r in records],
+            )
             for n, index in enumerate(indexes):
                 await con.execute(index_ddl(index, table, f"{prefix}_{n}_{index.kind}"))
         finally:

@@ -24,8 +24,13 @@ set_hypothesis_home_dir(os.path.join(tempfile.gettempdir(), "mod-users-hypothesi
 
 SCHEMA = "cql_generated"
 TABLE = f"{SCHEMA}.things"
-INDEXES = (Index("name", "btree"), Index("name", "fulltext"), Index("tags", "gin"),
-           Index("list", "fulltext", array_subfield="v", array_modifiers=("k",)), Index("ref", "foreign_key"))
+INDEXES = (
+    Index("name", "btree"),
+    Index("name", "fulltext"),
+    Index("tags", "gin"),
+    Index("list", "fulltext", array_subfield="v", array_modifiers=("k",)),
+    Index("ref", "foreign_key"),
+)
 SERVER_CHOICE = ("name", "n")
 RECORDS = [
     {"name": "Søren \\ O'Brien", "n": 12, "b": True, "tags": ["x", "y"], "list": [{"k": "a", "v": "1"}]},
@@ -38,14 +43,49 @@ RECORDS = [
 _SPECIAL = "*?^\\\"'%_ \t()=<>/.-,:&|!@$"
 _UNICODE = "øÖé\u2019\u02bc\uff3c\ufe6a\uff3f\u0149Ω"
 TEXT = st.text(alphabet=st.sampled_from(list("abcxyz019" + _SPECIAL + _UNICODE)), max_size=12)
-INDEX = st.sampled_from(["name", "n", "b", "tags", "list", "ref", "id", "missing", "a.b.c",
-                         "cql.serverChoice", "cql.allRecords", "bad;name", "Name", "name", "n", "tags"])
-RELATION = st.sampled_from(["=", "==", "<>", "<", ">", "<=", ">=", "adj", "all", "any", "within", "==",
-                            "="])
-MODIFIER = st.one_of(st.just(""), st.just(""), st.just(""),
-                     st.sampled_from(["/ignoreCase", "/respectCase", "/respectAccents", "/number",
-                                      "/unmasked", "/masked", "/string", "/@k", "/@k=a", "/@v", "/@x=1",
-                                      "/regexp", "/sort.descending"]))
+INDEX = st.sampled_from(
+    [
+        "name",
+        "n",
+        "b",
+        "tags",
+        "list",
+        "ref",
+        "id",
+        "missing",
+        "a.b.c",
+        "cql.serverChoice",
+        "cql.allRecords",
+        "bad;name",
+        "Name",
+        "name",
+        "n",
+        "tags",
+    ]
+)
+RELATION = st.sampled_from(["=", "==", "<>", "<", ">", "<=", ">=", "adj", "all", "any", "within", "==", "="])
+MODIFIER = st.one_of(
+    st.just(""),
+    st.just(""),
+    st.just(""),
+    st.sampled_from(
+        [
+            "/ignoreCase",
+            "/respectCase",
+            "/respectAccents",
+            "/number",
+            "/unmasked",
+            "/masked",
+            "/string",
+            "/@k",
+            "/@k=a",
+            "/@v",
+            "/@x=1",
+            "/regexp",
+            "/sort.descending",
+        ]
+    ),
+)
 
 
 def quoted(text: str) -> str:
@@ -54,8 +94,9 @@ def quoted(text: str) -> str:
 
 @st.composite
 def clauses(draw: st.DrawFn) -> str:
-    words = st.sampled_from(["abc", "1*", "12", "1e3", "*", "true", "x*y", "\\*",
-                             "11111111-1111-1111-1111-111111111111", "1111*"])
+    words = st.sampled_from(
+        ["abc", "1*", "12", "1e3", "*", "true", "x*y", "\\*", "11111111-1111-1111-1111-111111111111", "1111*"]
+    )
     term = draw(st.one_of(TEXT.map(quoted), words))
     if draw(st.booleans()):
         return term
@@ -119,9 +160,11 @@ def test_generated_queries_run(cql_db: dict[str, Any]) -> None:
 async def _load(con: asyncpg.Connection) -> None:
     await con.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
     await con.execute(f"CREATE SCHEMA {SCHEMA}")
-    await con.execute(f"CREATE TABLE {TABLE} (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), "
-                      "jsonb jsonb NOT NULL, ref uuid)")
-    await con.executemany(f"INSERT INTO {TABLE} (jsonb) VALUES ($1::jsonb)",
-                          [(json.dumps(record),) for record in RECORDS])
+    await con.execute(
+        f"CREATE TABLE {TABLE} (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), jsonb jsonb NOT NULL, ref uuid)"
+    )
+    await con.executemany(
+        f"INSERT INTO {TABLE} (jsonb) VALUES ($1::jsonb)", [(json.dumps(record),) for record in RECORDS]
+    )
     for n, index in enumerate(INDEXES):
         await con.execute(index_ddl(index, TABLE, f"things_{n}"))

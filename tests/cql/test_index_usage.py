@@ -36,14 +36,17 @@ INDEXES = {
 def items(cql_db: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """3000 generated records with the INDEXES, analysed."""
     rng = random.Random(3)
-    words = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(3, 9)))
-             for _ in range(400)]
+    words = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(3, 9))) for _ in range(400)]
 
     def record(n: int) -> tuple[uuid.UUID, str, uuid.UUID]:
         group = GROUP if n % 100 == 0 else uuid.UUID(int=rng.getrandbits(128))
-        document = {"name": f"{rng.choice(words)} {rng.choice(words)}",
-                    "email": f"{rng.choice(words)}@x.org", "code": f"c{n:05d}",
-                    "personal": {"lastName": rng.choice(words).title()}, "groupId": str(group)}
+        document = {
+            "name": f"{rng.choice(words)} {rng.choice(words)}",
+            "email": f"{rng.choice(words)}@x.org",
+            "code": f"c{n:05d}",
+            "personal": {"lastName": rng.choice(words).title()},
+            "groupId": str(group),
+        }
         return uuid.UUID(int=rng.getrandbits(128)), json.dumps(document), group
 
     async def load() -> None:
@@ -51,10 +54,8 @@ def items(cql_db: dict[str, Any]) -> Iterator[dict[str, Any]]:
         try:
             await con.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
             await con.execute(f"CREATE SCHEMA {SCHEMA}")
-            await con.execute(f"CREATE TABLE {TABLE} (id uuid PRIMARY KEY, jsonb jsonb NOT NULL, "
-                              "groupId uuid)")
-            await con.executemany(f"INSERT INTO {TABLE} VALUES ($1, $2::jsonb, $3)",
-                                  [record(n) for n in range(3000)])
+            await con.execute(f"CREATE TABLE {TABLE} (id uuid PRIMARY KEY, jsonb jsonb NOT NULL, groupId uuid)")
+            await con.executemany(f"INSERT INTO {TABLE} VALUES ($1, $2::jsonb, $3)", [record(n) for n in range(3000)])
             for name, index in INDEXES.items():
                 await con.execute(index_ddl(index, TABLE, name))
             await con.execute(f"ANALYZE {TABLE}")
@@ -82,26 +83,29 @@ async def plan(db: dict[str, Any], query: str, limit: bool = False) -> str:
     return "\n".join(row[0] for row in rows)
 
 
-@pytest.mark.parametrize(("query", "index"), [
-    ('name=="abc def"', "items_name_btree"),
-    ("name==(abc or def or ghi)", "items_name_btree"),
-    ("name<abc", "items_name_btree"),
-    ("name>=/ignoreCase/ignoreAccents m", "items_name_btree"),
-    ("name>/string 10", "items_name_btree"),
-    ("name=abc", "items_name_ft"),
-    ('name all "abc def"', "items_name_ft"),
-    ("name any abc*", "items_name_ft"),
-    ("name=/respectAccents abc", "items_name_ft"),
-    ("name adj/respectCase/respectAccents \"abc def\"", "items_name_ft"),
-    ("email==*bcd*", "items_email_gin"),
-    ("email==abc@x.org", "items_email_gin"),
-    ("code==c00042", "items_code_unique"),
-    ("personal.lastName==Abc", "items_last_name_cs"),
-    (f"groupId=={GROUP}", "items_group_fk"),
-    ("groupId=7777*", "items_group_fk"),
-    ("id==11111111-1111-1111-1111-111111111111", "items_pkey"),
-    ("id=1*", "items_pkey"),
-])
+@pytest.mark.parametrize(
+    ("query", "index"),
+    [
+        ('name=="abc def"', "items_name_btree"),
+        ("name==(abc or def or ghi)", "items_name_btree"),
+        ("name<abc", "items_name_btree"),
+        ("name>=/ignoreCase/ignoreAccents m", "items_name_btree"),
+        ("name>/string 10", "items_name_btree"),
+        ("name=abc", "items_name_ft"),
+        ('name all "abc def"', "items_name_ft"),
+        ("name any abc*", "items_name_ft"),
+        ("name=/respectAccents abc", "items_name_ft"),
+        ('name adj/respectCase/respectAccents "abc def"', "items_name_ft"),
+        ("email==*bcd*", "items_email_gin"),
+        ("email==abc@x.org", "items_email_gin"),
+        ("code==c00042", "items_code_unique"),
+        ("personal.lastName==Abc", "items_last_name_cs"),
+        (f"groupId=={GROUP}", "items_group_fk"),
+        ("groupId=7777*", "items_group_fk"),
+        ("id==11111111-1111-1111-1111-111111111111", "items_pkey"),
+        ("id=1*", "items_pkey"),
+    ],
+)
 async def test_index_serves_query(items: dict[str, Any], query: str, index: str) -> None:
     assert index in await plan(items, query)
 
@@ -109,8 +113,7 @@ async def test_index_serves_query(items: dict[str, Any], query: str, index: str)
 async def test_prefix_pattern_uses_btree_with_c_collation(items: dict[str, Any]) -> None:
     con = await asyncpg.connect(**items)
     try:
-        collation = await con.fetchval(
-            "SELECT datcollate FROM pg_database WHERE datname = current_database()")
+        collation = await con.fetchval("SELECT datcollate FROM pg_database WHERE datname = current_database()")
     finally:
         await con.close()
     if collation not in ("C", "POSIX"):

@@ -27,10 +27,21 @@ class TestTokens:
     def test_kinds_and_columns(self) -> None:
         tokens = tokenize('title=="a b" AND (x<>y) sortBy t/sort.descending')
         assert [(t.kind, t.text, t.position) for t in tokens] == [
-            (Kind.WORD, "title", 1), (Kind.RELATION, "==", 6), (Kind.STRING, "a b", 8), (Kind.AND, "AND", 14),
-            (Kind.LPAREN, "(", 18), (Kind.WORD, "x", 19), (Kind.RELATION, "<>", 20), (Kind.WORD, "y", 22),
-            (Kind.RPAREN, ")", 23), (Kind.SORTBY, "sortBy", 25), (Kind.WORD, "t", 32), (Kind.SLASH, "/", 33),
-            (Kind.WORD, "sort.descending", 34), (Kind.EOF, "", 49)]
+            (Kind.WORD, "title", 1),
+            (Kind.RELATION, "==", 6),
+            (Kind.STRING, "a b", 8),
+            (Kind.AND, "AND", 14),
+            (Kind.LPAREN, "(", 18),
+            (Kind.WORD, "x", 19),
+            (Kind.RELATION, "<>", 20),
+            (Kind.WORD, "y", 22),
+            (Kind.RPAREN, ")", 23),
+            (Kind.SORTBY, "sortBy", 25),
+            (Kind.WORD, "t", 32),
+            (Kind.SLASH, "/", 33),
+            (Kind.WORD, "sort.descending", 34),
+            (Kind.EOF, "", 49),
+        ]
 
     @pytest.mark.parametrize("symbol", ["=", "==", "<>", "<", ">", "<=", ">="])
     def test_relation_symbols(self, symbol: str) -> None:
@@ -59,10 +70,16 @@ class TestGrammar:
         assert (node.position, node.relation.position, node.term_position) == (1, 6, 9)
 
     def test_left_to_right_without_precedence(self) -> None:
-        assert shape(parse("a or b and c").root) == ("and", ("or", "cql.serverChoice = a",
-                                                             "cql.serverChoice = b"), "cql.serverChoice = c")
-        assert shape(parse("a and b or c").root) == ("or", ("and", "cql.serverChoice = a",
-                                                            "cql.serverChoice = b"), "cql.serverChoice = c")
+        assert shape(parse("a or b and c").root) == (
+            "and",
+            ("or", "cql.serverChoice = a", "cql.serverChoice = b"),
+            "cql.serverChoice = c",
+        )
+        assert shape(parse("a and b or c").root) == (
+            "or",
+            ("and", "cql.serverChoice = a", "cql.serverChoice = b"),
+            "cql.serverChoice = c",
+        )
 
     def test_parentheses_group(self) -> None:
         assert shape(parse("x=a or (y=b and z=c)").root) == ("or", "x = a", ("and", "y = b", "z = c"))
@@ -102,8 +119,11 @@ class TestGrammar:
 
     def test_relation_modifiers(self) -> None:
         node = clause("city ==/ignoreCase/respectAccents/@type=home x")
-        assert node.relation.modifiers == (Modifier("ignorecase", 8), Modifier("respectaccents", 19),
-                                           Modifier("@type", 34, "=", "home"))
+        assert node.relation.modifiers == (
+            Modifier("ignorecase", 8),
+            Modifier("respectaccents", 19),
+            Modifier("@type", 34, "=", "home"),
+        )
 
     def test_modifier_value_may_be_quoted(self) -> None:
         node = clause('c =/@id="2b94" terry')
@@ -111,8 +131,11 @@ class TestGrammar:
 
     def test_sortby_keys_and_modifiers(self) -> None:
         query = parse("cql.allRecords=1 sortBy name/sort.descending age/number id")
-        assert query.sort_keys == (SortKey("name", 25, (Modifier("sort.descending", 29),)),
-                                   SortKey("age", 46, (Modifier("number", 49),)), SortKey("id", 57))
+        assert query.sort_keys == (
+            SortKey("name", 25, (Modifier("sort.descending", 29),)),
+            SortKey("age", 46, (Modifier("number", 49),)),
+            SortKey("id", 57),
+        )
 
     def test_sortby_keyword_ignores_case(self) -> None:
         assert parse("a SORTBY b").sort_keys == (SortKey("b", 10),)
@@ -123,38 +146,41 @@ class TestGrammar:
 
 
 class TestErrors:
-    @pytest.mark.parametrize(("query", "column", "message"), [
-        ("", 1, "the query is empty"),
-        ("   ", 1, "the query is empty"),
-        ("name==", 7, "expected a term after '==', got end of query"),
-        ("name== ", 8, "expected a term after '=='"),
-        ("name==/respectCase", 19, "expected a term after '==' and its modifiers"),
-        ('name="abc', 6, "unterminated quoted string"),
-        ('name="abc\\"', 6, "unterminated quoted string"),
-        ("a and", 6, "expected a search clause after 'and'"),
-        ("(a", 3, "expected ')' to close the '(' at column 1"),
-        ("a)", 2, "unbalanced ')'"),
-        ("a = b = c", 7, "expected a boolean operator"),
-        ("a=b c=d", 6, "expected a boolean operator"),
-        ("a sortBy", 9, "expected a sort key after 'sortBy'"),
-        ("a sortBy x (", 12, "expected a sort key"),
-        ("a=/(b)", 4, "expected a modifier name after '/', got '('"),
-        ("a=/x=) b", 6, "expected a modifier value after 'x='"),
-        ("(", 2, "expected a search term or an index"),
-        ("=x", 1, "expected a search term or an index, got '='"),
-        ("a\x00b", 2, "U+0000"),
-        # an unquoted keyword cannot start a search clause or be a sort key
-        ("or name=a", 1, "expected a search term or an index, got the keyword 'or'"),
-        ("and", 1, "got the keyword 'and' (quote it"),
-        ("name=a not not name=b", 12, "expected a search clause after 'not', got the keyword 'not'"),
-        ("a and (or b)", 8, "got the keyword 'or'"),
-        ("sortBy = x", 1, "got the keyword 'sortBy'"),
-        ("name=a sortby name sortby email", 20, "'sortby' may appear only once"),
-        ("name=a sortby name and b=c", 20, "expected a sort key, got the keyword 'and'"),
-        # only a single word can be an index
-        ("lea name=x", 9, "unexpected relation '=' after the words 'lea name'"),
-        ("a or b c any d", 10, "unexpected relation 'any' after the words 'b c'"),
-    ])
+    @pytest.mark.parametrize(
+        ("query", "column", "message"),
+        [
+            ("", 1, "the query is empty"),
+            ("   ", 1, "the query is empty"),
+            ("name==", 7, "expected a term after '==', got end of query"),
+            ("name== ", 8, "expected a term after '=='"),
+            ("name==/respectCase", 19, "expected a term after '==' and its modifiers"),
+            ('name="abc', 6, "unterminated quoted string"),
+            ('name="abc\\"', 6, "unterminated quoted string"),
+            ("a and", 6, "expected a search clause after 'and'"),
+            ("(a", 3, "expected ')' to close the '(' at column 1"),
+            ("a)", 2, "unbalanced ')'"),
+            ("a = b = c", 7, "expected a boolean operator"),
+            ("a=b c=d", 6, "expected a boolean operator"),
+            ("a sortBy", 9, "expected a sort key after 'sortBy'"),
+            ("a sortBy x (", 12, "expected a sort key"),
+            ("a=/(b)", 4, "expected a modifier name after '/', got '('"),
+            ("a=/x=) b", 6, "expected a modifier value after 'x='"),
+            ("(", 2, "expected a search term or an index"),
+            ("=x", 1, "expected a search term or an index, got '='"),
+            ("a\x00b", 2, "U+0000"),
+            # an unquoted keyword cannot start a search clause or be a sort key
+            ("or name=a", 1, "expected a search term or an index, got the keyword 'or'"),
+            ("and", 1, "got the keyword 'and' (quote it"),
+            ("name=a not not name=b", 12, "expected a search clause after 'not', got the keyword 'not'"),
+            ("a and (or b)", 8, "got the keyword 'or'"),
+            ("sortBy = x", 1, "got the keyword 'sortBy'"),
+            ("name=a sortby name sortby email", 20, "'sortby' may appear only once"),
+            ("name=a sortby name and b=c", 20, "expected a sort key, got the keyword 'and'"),
+            # only a single word can be an index
+            ("lea name=x", 9, "unexpected relation '=' after the words 'lea name'"),
+            ("a or b c any d", 10, "unexpected relation 'any' after the words 'b c'"),
+        ],
+    )
     def test_syntax_errors_name_the_column(self, query: str, column: int, message: str) -> None:
         with pytest.raises(CQLError) as raised:
             parse(query)

@@ -17,7 +17,8 @@ async def test_table_matches_the_servers_unaccent_rules(cql_db: dict[str, Any]) 
             "SELECT chr(c) AS ch, public.f_unaccent(chr(c)) AS plain "
             "FROM generate_series(1, 1114111) AS c "
             "WHERE c NOT BETWEEN 55296 AND 57343 "  # surrogates are not characters
-            "AND public.f_unaccent(chr(c)) <> chr(c) AND public.f_unaccent(chr(c)) ~ '[''%_\\\\]'")
+            "AND public.f_unaccent(chr(c)) <> chr(c) AND public.f_unaccent(chr(c)) ~ '[''%_\\\\]'"
+        )
     finally:
         await con.close()
     assert {row["ch"]: row["plain"] for row in rows} == UNACCENT_SPECIALS

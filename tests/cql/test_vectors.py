@@ -33,8 +33,7 @@ from mod_users.cql.terms import like_pattern, scan
 
 from .dbutil import drop_schema
 
-VECTORS_FILE = Path(os.environ.get("CQL_VECTORS_FILE")
-                    or Path(__file__).parent / "vectors" / "cql2pgjson-cases.json")
+VECTORS_FILE = Path(os.environ.get("CQL_VECTORS_FILE") or Path(__file__).parent / "vectors" / "cql2pgjson-cases.json")
 VECTORS = json.loads(VECTORS_FILE.read_text(encoding="utf-8"))
 SCHEMA = "cql_vectors"
 JSON_COLUMN = "user_data"
@@ -46,20 +45,47 @@ class Converter:
     indexes: tuple[Index, ...]
 
 
-def _schema_json(name_gin: Index, city: tuple[Index, ...], contributors_ft: Index, other_ft: Index,
-                 phone_gin: Index, btree: tuple[Index, ...], name_ft: Index) -> tuple[Index, ...]:
-    return (name_gin, name_ft, phone_gin, contributors_ft, other_ft, *city, *btree,
-            Index("alternateEmail", "btree"), Index("groupId", "foreign_key"))
+def _schema_json(
+    name_gin: Index,
+    city: tuple[Index, ...],
+    contributors_ft: Index,
+    other_ft: Index,
+    phone_gin: Index,
+    btree: tuple[Index, ...],
+    name_ft: Index,
+) -> tuple[Index, ...]:
+    return (
+        name_gin,
+        name_ft,
+        phone_gin,
+        contributors_ft,
+        other_ft,
+        *city,
+        *btree,
+        Index("alternateEmail", "btree"),
+        Index("groupId", "foreign_key"),
+    )
 
 
 def _contributors(remove_accents: bool) -> Index:
-    return Index("contributors", "fulltext", remove_accents=remove_accents, array_subfield="name",
-                 array_modifiers=("contributorNameTypeId", "lang"))
+    return Index(
+        "contributors",
+        "fulltext",
+        remove_accents=remove_accents,
+        array_subfield="name",
+        array_modifiers=("contributorNameTypeId", "lang"),
+    )
 
 
 def _phone(case_sensitive: bool, remove_accents: bool) -> Index:
-    return Index("contactInformation.phone", "gin", case_sensitive, remove_accents, array_subfield="number",
-                 array_modifiers=("type",))
+    return Index(
+        "contactInformation.phone",
+        "gin",
+        case_sensitive,
+        remove_accents,
+        array_subfield="number",
+        array_modifiers=("type",),
+    )
 
 
 def _other(remove_accents: bool) -> Index:
@@ -67,8 +93,10 @@ def _other(remove_accents: bool) -> Index:
 
 
 def _btree(case_sensitive: bool = False, remove_accents: bool = True) -> tuple[Index, ...]:
-    return (Index("address.zip", "btree", case_sensitive, remove_accents),
-            Index("lang", "btree", case_sensitive, remove_accents))
+    return (
+        Index("address.zip", "btree", case_sensitive, remove_accents),
+        Index("lang", "btree", case_sensitive, remove_accents),
+    )
 
 
 # The index declarations of RMB's test schema.json files, as Index values. Two adaptations:
@@ -79,27 +107,48 @@ def _btree(case_sensitive: bool = False, remove_accents: bool = True) -> tuple[I
 #    file readable here is older and says true.
 #  alternateEmail gets a b-tree index so that the >600-character cases run through the left(…, 600) logic.
 _DEFAULT = _schema_json(
-    Index("name", "gin"), (), _contributors(False), _other(False), _phone(False, True), _btree(),
-    Index("name", "fulltext", array_subfield="noArrayModifiers"))
+    Index("name", "gin"),
+    (),
+    _contributors(False),
+    _other(False),
+    _phone(False, True),
+    _btree(),
+    Index("name", "fulltext", array_subfield="noArrayModifiers"),
+)
 _RESPECT_CASE = _schema_json(
     Index("name", "gin", case_sensitive=True),
-    (Index("address.city", "gin", case_sensitive=True),
-     Index("address.city", "fulltext", remove_accents=False)),
-    _contributors(False), _other(False), _phone(False, True), _btree(),
-    Index("name", "fulltext", array_subfield="noArrayModifiers"))
+    (Index("address.city", "gin", case_sensitive=True), Index("address.city", "fulltext", remove_accents=False)),
+    _contributors(False),
+    _other(False),
+    _phone(False, True),
+    _btree(),
+    Index("name", "fulltext", array_subfield="noArrayModifiers"),
+)
 _RESPECT_ACCENTS = _schema_json(
     Index("name", "gin"),
-    (Index("address.city", "gin", case_sensitive=True, remove_accents=False),
-     Index("address.city", "fulltext", remove_accents=False)),
-    _contributors(False), _other(False), _phone(False, True), _btree(),
-    Index("name", "fulltext", array_subfield="noArrayModifiers"))
+    (
+        Index("address.city", "gin", case_sensitive=True, remove_accents=False),
+        Index("address.city", "fulltext", remove_accents=False),
+    ),
+    _contributors(False),
+    _other(False),
+    _phone(False, True),
+    _btree(),
+    Index("name", "fulltext", array_subfield="noArrayModifiers"),
+)
 _RESPECT_BOTH = _schema_json(
     Index("name", "gin", case_sensitive=True, remove_accents=False),
-    (Index("address.city", "gin", case_sensitive=True, remove_accents=False),
-     Index("address.city", "fulltext", remove_accents=False),
-     Index("address.city", "btree", case_sensitive=True, remove_accents=False)),
-    _contributors(False), _other(False), _phone(True, False), _btree(True, False),
-    Index("name", "fulltext", remove_accents=False, array_subfield="noArrayModifiers"))
+    (
+        Index("address.city", "gin", case_sensitive=True, remove_accents=False),
+        Index("address.city", "fulltext", remove_accents=False),
+        Index("address.city", "btree", case_sensitive=True, remove_accents=False),
+    ),
+    _contributors(False),
+    _other(False),
+    _phone(True, False),
+    _btree(True, False),
+    Index("name", "fulltext", remove_accents=False, array_subfield="noArrayModifiers"),
+)
 
 CONVERTERS = {
     "default": Converter(("name", "email"), _DEFAULT),
@@ -117,17 +166,18 @@ DIFFERENCES: dict[str, tuple[str, str]] = {
     "\"field'))@@to_tsquery(('english\"=x": (
         "error:invalid index name",
         "index names must be dotted paths of letters, digits and underscores; CQL2PgJSON escapes the "
-        "quote and searches a strange key (no match), this translator refuses the query (400)"),
+        "quote and searches a strange key (no match), this translator refuses the query (400)",
+    ),
 }
 
 # Error cases whose message differs (the Java text names Java classes): cql -> (substring here, why).
 MESSAGES: dict[str, tuple[str, str]] = {
     "name=Lea prox/unit=word/distance>3 name=Long": (
-        "prox (proximity) is not supported", "Java's message names the class CQLProxNode"),
-    "> n = name n=Ka": (
-        "prefix assignments ('>') are not supported", "Java's message names the class CQLPrefixNode"),
-    "Jane": (
-        "needs server-choice fields", "Java says 'no serverChoiceIndexes defined'"),
+        "prox (proximity) is not supported",
+        "Java's message names the class CQLProxNode",
+    ),
+    "> n = name n=Ka": ("prefix assignments ('>') are not supported", "Java's message names the class CQLPrefixNode"),
+    "Jane": ("needs server-choice fields", "Java says 'no serverChoiceIndexes defined'"),
     "": ("the query is empty", "the vector expects an exception without a message"),
 }
 
@@ -150,12 +200,15 @@ async def _load(con: asyncpg.Connection) -> None:
     await con.execute(f"CREATE SCHEMA {SCHEMA}")
     for dataset, records in VECTORS["datasets"].items():
         table = _table(dataset)
-        await con.execute(f"CREATE TABLE {table} (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), "
-                          f"{JSON_COLUMN} jsonb NOT NULL, groupId uuid)")
+        await con.execute(
+            f"CREATE TABLE {table} (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), "
+            f"{JSON_COLUMN} jsonb NOT NULL, groupId uuid)"
+        )
         await con.executemany(
             f"INSERT INTO {table} (id, {JSON_COLUMN}, groupId) "
             f"VALUES (coalesce($1::uuid, gen_random_uuid()), $2::jsonb, $3::uuid)",
-            [(r["id"], json.dumps(r["jsonb"]), r.get("groupId")) for r in records])
+            [(r["id"], json.dumps(r["jsonb"]), r.get("groupId")) for r in records],
+        )
         created: set[Index] = set()
         for converter in CONVERTERS.values():
             for index in converter.indexes:
@@ -183,8 +236,7 @@ def vector_tables(cql_db: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 async def _names(kwargs: dict[str, Any], dataset: str, cql: str, converter: Converter) -> list[str]:
-    translation = translate(cql, JSON_COLUMN, indexes=converter.indexes,
-                            server_choice=converter.server_choice)
+    translation = translate(cql, JSON_COLUMN, indexes=converter.indexes, server_choice=converter.server_choice)
     sql = f"SELECT {JSON_COLUMN}->>'name' FROM {_table(dataset)} WHERE {translation.where}"
     if translation.order_by:
         sql += f" ORDER BY {translation.order_by}"
@@ -230,14 +282,17 @@ def test_like_conversion(case: dict[str, str]) -> None:
 
 
 def _word_case_params() -> list[Any]:
-    return [pytest.param(case, id=f"{n:03d} {case['relation']} {case['term']!r} in {case['value']!r}")
-            for n, case in enumerate(VECTORS["fulltext_word_cases"]["cases"])]
+    return [
+        pytest.param(case, id=f"{n:03d} {case['relation']} {case['term']!r} in {case['value']!r}")
+        for n, case in enumerate(VECTORS["fulltext_word_cases"]["cases"])
+    ]
 
 
 async def _word_matches(case: dict[str, Any], cql_db: dict[str, Any]) -> bool:
     """Whether PostgreSQL says the case's word relation matches its value."""
-    condition = fulltext_condition(param(case["value"], "text"), case["term"], case["relation"],
-                                   case["removeAccents"], 1)
+    condition = fulltext_condition(
+        param(case["value"], "text"), case["term"], case["relation"], case["removeAccents"], 1
+    )
     renderer = Renderer()
     con = await asyncpg.connect(**cql_db)
     try:
@@ -253,8 +308,10 @@ async def test_fulltext_word_case(case: dict[str, Any], cql_db: dict[str, Any]) 
 
 def _legacy_params() -> list[Any]:
     cases = VECTORS["fulltext_word_cases_legacy_only"]["cases"]
-    return [pytest.param(case, id=f"{n:02d} {case['relation']} {case['term']!r} in {case['value']!r}")
-            for n, case in enumerate(cases)]
+    return [
+        pytest.param(case, id=f"{n:02d} {case['relation']} {case['term']!r} in {case['value']!r}")
+        for n, case in enumerate(cases)
+    ]
 
 
 @pytest.mark.parametrize("case", _legacy_params())
@@ -287,15 +344,17 @@ SQL_DIFFERENCES = {
         "to_tsvector('simple', f_unaccent(users.user_data->>'email'))",
         "lower(f_unaccent(users.user_data->>'name')) DESC",
         "no get_tsvector() helper function: to_tsvector('simple', …) is written out; and the left(…, 600) "
-        "sort key is only used when a b-tree index on the field stores it (name has none here)"),
+        "sort key is only used when a b-tree index on the field stores it (name has none here)",
+    ),
 }
 
 
 @pytest.mark.parametrize("example", VECTORS["sql_examples"], ids=lambda e: e["cql"])
 def test_sql_example(example: dict[str, Any]) -> None:
     converter = CONVERTERS[example["converter"]]
-    translation = translate(example["cql"], "users.user_data", indexes=converter.indexes,
-                            server_choice=converter.server_choice)
+    translation = translate(
+        example["cql"], "users.user_data", indexes=converter.indexes, server_choice=converter.server_choice
+    )
     where = _normal(_render_literals(translation.where, translation.params))
     order_by = _normal(translation.order_by)
     if example["cql"] in SQL_DIFFERENCES:

@@ -23,16 +23,28 @@ USER = "2205005b-ca51-4a04-87fd-938eefa8f6de"
 USERNAME = "circ_staff"
 BLOCKS_DISPLAY = "polaris.patron-status.blocks.display"
 BLOCKS_CHANGE = "polaris.patron-status.blocks.create-delete"
-ASSOCIATIONS_READ = ("polaris.patron-services.access", "polaris.patron-status.access",
-                     "polaris.patron-status.associations.display")
+ASSOCIATIONS_READ = (
+    "polaris.patron-services.access",
+    "polaris.patron-status.access",
+    "polaris.patron-status.associations.display",
+)
 ASSOCIATIONS_CREATE = "polaris.patron-associations.create"
 ASSOCIATIONS_MODIFY = "polaris.patron-associations.modify"
 ASSOCIATIONS_DELETE = "polaris.patron-associations.delete"
 REGISTRATION_ACCESS = "polaris.patron-registration.access"
 REGISTRATION_CREATE = "polaris.patron-registration.create"
 REGISTRATION_MODIFY = "polaris.patron-registration.modify"
-ALL_PERMISSIONS = (BLOCKS_DISPLAY, BLOCKS_CHANGE, *ASSOCIATIONS_READ, ASSOCIATIONS_CREATE, ASSOCIATIONS_MODIFY,
-                   ASSOCIATIONS_DELETE, REGISTRATION_ACCESS, REGISTRATION_CREATE, REGISTRATION_MODIFY)
+ALL_PERMISSIONS = (
+    BLOCKS_DISPLAY,
+    BLOCKS_CHANGE,
+    *ASSOCIATIONS_READ,
+    ASSOCIATIONS_CREATE,
+    ASSOCIATIONS_MODIFY,
+    ASSOCIATIONS_DELETE,
+    REGISTRATION_ACCESS,
+    REGISTRATION_CREATE,
+    REGISTRATION_MODIFY,
+)
 SECURED_PATRON = 1003
 # Branch 3 requires a first name (as the system does), branch 4 does not; branch 6 charges 5.00 to register.
 BRANCH, OTHER_BRANCH, HILLVIEW_BRANCH = 3, 4, 6
@@ -46,15 +58,27 @@ def token(username: str = USERNAME, user_id: str = USER) -> str:
     return f"eyJhbGciOiJub25lIn0.{payload.rstrip('=')}.sig"
 
 
-def headers(tenant: str, permissions: tuple[str, ...] = ALL_PERMISSIONS, user: str = USER,
-            username: str = USERNAME) -> dict[str, str]:
+def headers(
+    tenant: str, permissions: tuple[str, ...] = ALL_PERMISSIONS, user: str = USER, username: str = USERNAME
+) -> dict[str, str]:
     """A staff call through Okapi: tenant, user, token and the permissions Okapi granted."""
-    return {"X-Okapi-Tenant": tenant, "X-Okapi-User-Id": user, "X-Okapi-Token": token(username, user),
-            "X-Okapi-Permissions": json.dumps(list(permissions))}
+    return {
+        "X-Okapi-Tenant": tenant,
+        "X-Okapi-User-Id": user,
+        "X-Okapi-Token": token(username, user),
+        "X-Okapi-Permissions": json.dumps(list(permissions)),
+    }
 
 
-def url(resource: str, org: int = BRANCH, workstation: int = WORKSTATION, *, lang: str = "eng", product: int = 19,
-        prefix: str = "/polaris.applicationservices/api") -> str:
+def url(
+    resource: str,
+    org: int = BRANCH,
+    workstation: int = WORKSTATION,
+    *,
+    lang: str = "eng",
+    product: int = 19,
+    prefix: str = "/polaris.applicationservices/api",
+) -> str:
     """A Polaris-style URL; ``resource`` is what follows the route parts (``/patrons/1/blockssummary``)."""
     return f"{prefix}/v1/{lang}/{product}/polaris/{org}/{workstation}{resource}"
 
@@ -71,8 +95,12 @@ def admin_headers(tenant: str) -> dict[str, str]:
 async def new_patron(client: Any, tenant: str, branch: int = BRANCH, **fields: Any) -> int:
     """A patron of the test's own, registered at ``branch``; returns its PatronID."""
     unique = uuid.uuid4().int % 10**12
-    body = {"Barcode": f"T{unique:012d}", "OrganizationID": branch,
-            "Registration": {"NameFirst": "Test", "NameLast": f"Patron{unique}"}, **fields}
+    body = {
+        "Barcode": f"T{unique:012d}",
+        "OrganizationID": branch,
+        "Registration": {"NameFirst": "Test", "NameLast": f"Patron{unique}"},
+        **fields,
+    }
     resp = await client.post("/polaris/patrons", json=body, headers=admin_headers(tenant))
     assert resp.status == 201, await resp.text()
     return (await resp.json())["PatronID"]
@@ -80,8 +108,9 @@ async def new_patron(client: Any, tenant: str, branch: int = BRANCH, **fields: A
 
 async def stored_patron(client: Any, tenant: str, patron_id: int) -> dict[str, Any]:
     """A patron as the configuration API has it (with metadata and _version)."""
-    found = await (await client.get("/polaris/patrons", params={"query": f"PatronID=={patron_id}"},
-                                    headers=admin_headers(tenant))).json()
+    found = await (
+        await client.get("/polaris/patrons", params={"query": f"PatronID=={patron_id}"}, headers=admin_headers(tenant))
+    ).json()
     assert found["totalRecords"] == 1, found
     return found["patrons"][0]
 
@@ -89,8 +118,7 @@ async def stored_patron(client: Any, tenant: str, patron_id: int) -> dict[str, A
 async def secure(client: Any, tenant: str, patron_id: int) -> None:
     """Make one of the test's own patrons secured (RecordStatusID 3), through the configuration API."""
     h = admin_headers(tenant)
-    found = await (await client.get("/polaris/patrons", params={"query": f"PatronID=={patron_id}"},
-                                    headers=h)).json()
+    found = await (await client.get("/polaris/patrons", params={"query": f"PatronID=={patron_id}"}, headers=h)).json()
     patron = found["patrons"][0]
     patron.pop("metadata", None)
     resp = await client.put(f"/polaris/patrons/{patron['id']}", json={**patron, "RecordStatusID": 3}, headers=h)
@@ -115,27 +143,58 @@ async def associate(client: Any, tenant: str, patron_id: int, *linked: int, **fi
 
 def is_polaris_error(body: Any, code: int | None = None) -> bool:
     """Whether ``body`` is a Polaris error object (with ErrorCode ``code`` when given)."""
-    shape = isinstance(body, dict) and set(body) == {"ErrorCode", "Message", "MessageDetail", "StackTrace",
-                                                      "InnerException", "Data"}
+    shape = isinstance(body, dict) and set(body) == {
+        "ErrorCode",
+        "Message",
+        "MessageDetail",
+        "StackTrace",
+        "InnerException",
+        "Data",
+    }
     return shape and (code is None or body["ErrorCode"] == code)
 
 
-REQUIRED_FLAGS = ("ExcludeFromOverdues", "ExcludeFromHolds", "ExcludeFromBills", "ExcludeFromAlmostOverdueAutoRenew",
-                  "ExcludeFromPatronRecExpiration", "ExcludeFromInactivePatron", "StaffAcceptedUseSingleName")
+REQUIRED_FLAGS = (
+    "ExcludeFromOverdues",
+    "ExcludeFromHolds",
+    "ExcludeFromBills",
+    "ExcludeFromAlmostOverdueAutoRenew",
+    "ExcludeFromPatronRecExpiration",
+    "ExcludeFromInactivePatron",
+    "StaffAcceptedUseSingleName",
+)
 
 
-def registration_body(branch: int = BRANCH, step: int = 1, answer: int | None = None, *,
-                      registration: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
+def registration_body(
+    branch: int = BRANCH,
+    step: int = 1,
+    answer: int | None = None,
+    *,
+    registration: dict[str, Any] | None = None,
+    **fields: Any,
+) -> dict[str, Any]:
     """A complete registration (DtoPatronRegUpdateData) that no check objects to: a unique barcode and name,
     one US address, nothing that looks like another patron. ``registration`` fields replace the defaults."""
     unique = uuid.uuid4().int % 10**12
     return {
-        "ProcedureStep": step, "Answer": answer, "Barcode": f"R{unique:012d}", "PatronCodeID": 1,
+        "ProcedureStep": step,
+        "Answer": answer,
+        "Barcode": f"R{unique:012d}",
+        "PatronCodeID": 1,
         "OrganizationID": branch,
         "Registration": {
-            "NameFirst": "Reg", "NameLast": f"Patron{unique}", **{flag: False for flag in REQUIRED_FLAGS},
-            "Addresses": [{"StreetOne": f"{unique % 1000} Main Street", "City": "Riverside", "State": "CA",
-                           "PostalCode": "92501", "CountryID": 1}],
+            "NameFirst": "Reg",
+            "NameLast": f"Patron{unique}",
+            **{flag: False for flag in REQUIRED_FLAGS},
+            "Addresses": [
+                {
+                    "StreetOne": f"{unique % 1000} Main Street",
+                    "City": "Riverside",
+                    "State": "CA",
+                    "PostalCode": "92501",
+                    "CountryID": 1,
+                }
+            ],
             **(registration or {}),
         },
         **fields,

@@ -72,9 +72,16 @@ async def test_a_listing_names_the_linked_patron_and_its_branch(app_client, samp
     a = await new_patron(app_client, sample_tenant)
     await associate(app_client, sample_tenant, a, 1002)
     entry = (await _linked(app_client, sample_tenant, a))[1002]
-    assert entry == {"LinkedPatronID": 1002, "Barcode": "21001000000028", "PatronName": "Charles Babbage",
-                     "BranchName": "Riverside Main Branch", "Note": None, "BlockMe": False, "AllowMe": False,
-                     "OrganizationID": 3}
+    assert entry == {
+        "LinkedPatronID": 1002,
+        "Barcode": "21001000000028",
+        "PatronName": "Charles Babbage",
+        "BranchName": "Riverside Main Branch",
+        "Note": None,
+        "BlockMe": False,
+        "AllowMe": False,
+        "OrganizationID": 3,
+    }
     await app_client.delete(_path(a, "1002"), headers=headers(sample_tenant))
 
 
@@ -97,22 +104,24 @@ async def test_the_list_is_most_recently_changed_first(app_client, sample_tenant
     for linked in (b, c, d):
         await associate(app_client, sample_tenant, a, linked)
     assert [x["LinkedPatronID"] for x in await _list(app_client, sample_tenant, a)] == [d, c, b]
-    resp = await app_client.put(_path(a), json=[{"LinkedPatronId": b, "AllowMe": True}],
-                                headers=headers(sample_tenant))
+    resp = await app_client.put(_path(a), json=[{"LinkedPatronId": b, "AllowMe": True}], headers=headers(sample_tenant))
     assert [x["LinkedPatronID"] for x in await resp.json()] == [b, d, c]
 
 
-@pytest.mark.parametrize(("make_body", "status", "code"), [
-    (lambda a, b: [{"LinkedPatronId": b}, {"LinkedPatronId": UNKNOWN}], 400, -3800),
-    (lambda a, b: [{"LinkedPatronId": b}, {"LinkedPatronId": a}], 400, -3801),
-    (lambda a, b: [{"LinkedPatronId": b}, {"LinkedPatronId": b}], 400, -3802),
-    (lambda a, b: [{"LinkedPatronId": b}, {"LinkedPatronId": SECURED_PATRON}], 409, -3001),
-    (lambda a, b: [{"LinkedPatronId": b}, {"Note": "no id"}], 400, -1),
-    (lambda a, b: [{"LinkedPatronId": b, "BlockMe": "yes"}], 400, -1),
-    (lambda a, b: None, 400, -1),
-    (lambda a, b: [], 400, -1),
-    (lambda a, b: {"LinkedPatronId": b}, 400, -1),
-])
+@pytest.mark.parametrize(
+    ("make_body", "status", "code"),
+    [
+        (lambda a, b: [{"LinkedPatronId": b}, {"LinkedPatronId": UNKNOWN}], 400, -3800),
+        (lambda a, b: [{"LinkedPatronId": b}, {"LinkedPatronId": a}], 400, -3801),
+        (lambda a, b: [{"LinkedPatronId": b}, {"LinkedPatronId": b}], 400, -3802),
+        (lambda a, b: [{"LinkedPatronId": b}, {"LinkedPatronId": SECURED_PATRON}], 409, -3001),
+        (lambda a, b: [{"LinkedPatronId": b}, {"Note": "no id"}], 400, -1),
+        (lambda a, b: [{"LinkedPatronId": b, "BlockMe": "yes"}], 400, -1),
+        (lambda a, b: None, 400, -1),
+        (lambda a, b: [], 400, -1),
+        (lambda a, b: {"LinkedPatronId": b}, 400, -1),
+    ],
+)
 async def test_a_bad_entry_stores_nothing(app_client, sample_tenant, make_body, status, code):
     a, b = await _patrons(app_client, sample_tenant, 2)
     resp = await app_client.post(_path(a), json=make_body(a, b), headers=headers(sample_tenant))
@@ -133,8 +142,9 @@ async def test_an_existing_association_cannot_be_added_again_from_either_side(ap
 async def test_unknown_and_secured_patrons(app_client, sample_tenant):
     h = headers(sample_tenant)
     body = [{"LinkedPatronId": 1001}]
-    assert (await _error(await app_client.get(_path(UNKNOWN), headers=h), 404, -3000))["Message"] == \
-        "Invalid Patron ID."
+    assert (await _error(await app_client.get(_path(UNKNOWN), headers=h), 404, -3000))[
+        "Message"
+    ] == "Invalid Patron ID."
     await _error(await app_client.post(_path(UNKNOWN), json=body, headers=h), 404, -3000)
     await _error(await app_client.put(_path(UNKNOWN), json=body, headers=h), 404, -3000)
     await _error(await app_client.delete(_path(UNKNOWN, "1001"), headers=h), 404, -3000)
@@ -154,10 +164,15 @@ async def test_an_association_with_a_patron_secured_later_is_frozen(app_client, 
     assert set(await _linked(app_client, sample_tenant, a)) == {b}
 
 
-@pytest.mark.parametrize(("method", "granted"), [
-    ("GET", ASSOCIATIONS_READ[:2]), ("POST", (ASSOCIATIONS_MODIFY,)), ("PUT", (ASSOCIATIONS_CREATE,)),
-    ("DELETE", (ASSOCIATIONS_CREATE, ASSOCIATIONS_MODIFY)),
-])
+@pytest.mark.parametrize(
+    ("method", "granted"),
+    [
+        ("GET", ASSOCIATIONS_READ[:2]),
+        ("POST", (ASSOCIATIONS_MODIFY,)),
+        ("PUT", (ASSOCIATIONS_CREATE,)),
+        ("DELETE", (ASSOCIATIONS_CREATE, ASSOCIATIONS_MODIFY)),
+    ],
+)
 async def test_each_change_needs_its_permission(app_client, sample_tenant, method, granted):
     path = _path(1001, "1002") if method == "DELETE" else _path(1001)
     body = None if method in ("GET", "DELETE") else [{"LinkedPatronId": 1002}]
@@ -169,8 +184,14 @@ async def test_changing_associations(app_client, sample_tenant):
     a, b, c = await _patrons(app_client, sample_tenant, 3)
     await associate(app_client, sample_tenant, a, b, c, Note="Old", BlockMe=True)
     h = headers(sample_tenant)
-    resp = await app_client.put(_path(a), json=[{"LinkedPatronId": b, "Note": "New", "AllowMe": True},
-                                                {"LinkedPatronId": c, "Note": None, "BlockMe": False}], headers=h)
+    resp = await app_client.put(
+        _path(a),
+        json=[
+            {"LinkedPatronId": b, "Note": "New", "AllowMe": True},
+            {"LinkedPatronId": c, "Note": None, "BlockMe": False},
+        ],
+        headers=h,
+    )
     assert resp.status == 200, await resp.text()
     listed = {x["LinkedPatronID"]: x for x in await resp.json()}
     assert (listed[b]["Note"], listed[b]["BlockMe"], listed[b]["AllowMe"]) == ("New", True, True)
@@ -183,12 +204,15 @@ async def test_changing_associations(app_client, sample_tenant):
     assert (await _linked(app_client, sample_tenant, a))[b]["Note"] == "New"
 
 
-@pytest.mark.parametrize(("make_body", "code"), [
-    (lambda b, d: [{"LinkedPatronId": b, "Note": "changed"}, {"LinkedPatronId": d, "Note": "x"}], -3803),
-    (lambda b, d: [{"LinkedPatronId": b, "Note": "changed"}, {"LinkedPatronId": UNKNOWN}], -3803),
-    (lambda b, d: [{"LinkedPatronId": b, "Note": "changed"}, {"LinkedPatronId": b}], -3802),
-    (lambda b, d: [], -1),
-])
+@pytest.mark.parametrize(
+    ("make_body", "code"),
+    [
+        (lambda b, d: [{"LinkedPatronId": b, "Note": "changed"}, {"LinkedPatronId": d, "Note": "x"}], -3803),
+        (lambda b, d: [{"LinkedPatronId": b, "Note": "changed"}, {"LinkedPatronId": UNKNOWN}], -3803),
+        (lambda b, d: [{"LinkedPatronId": b, "Note": "changed"}, {"LinkedPatronId": b}], -3802),
+        (lambda b, d: [], -1),
+    ],
+)
 async def test_a_bad_change_changes_nothing(app_client, sample_tenant, make_body, code):
     a, b, d = await _patrons(app_client, sample_tenant, 3)
     await associate(app_client, sample_tenant, a, b, Note="kept")
@@ -217,30 +241,64 @@ async def test_removing_associations_logs_who_removed_which_when(app_client, sam
         assert (await app_client.delete(_path(a, f"{c},{b}"), headers=h)).status == 200
         await _error(await app_client.delete(_path(a, str(b)), headers=h), 400, -3803)  # nothing deleted, no line
     [line] = [entry for entry in lines if entry["message"] == "patron associations deleted"]
-    assert {key: line.get(key) for key in ("level", "patronId", "linkedPatronIds", "userId", "organizationId",
-                                           "workstationId", "tenant", "requestId")} == {
-        "level": "INFO", "patronId": a, "linkedPatronIds": [c, b], "userId": USER, "organizationId": 3,
-        "workstationId": 1, "tenant": sample_tenant, "requestId": "audit-associations"}
+    assert {
+        key: line.get(key)
+        for key in (
+            "level",
+            "patronId",
+            "linkedPatronIds",
+            "userId",
+            "organizationId",
+            "workstationId",
+            "tenant",
+            "requestId",
+        )
+    } == {
+        "level": "INFO",
+        "patronId": a,
+        "linkedPatronIds": [c, b],
+        "userId": USER,
+        "organizationId": 3,
+        "workstationId": 1,
+        "tenant": sample_tenant,
+        "requestId": "audit-associations",
+    }
     assert abs(datetime.fromisoformat(line["time"]) - datetime.now(UTC)) < timedelta(minutes=1)
 
 
-@pytest.mark.parametrize(("ids", "code"), [("x", -3805), ("{b},", -3805), ("{b},,{c}", -3805), (" {b}", -3805),
-                                           ("-{b}", -3805), ("{b};{c}", -3805), ("{b},{c},{d}", -3803),
-                                           ("{b},{unknown}", -3803), ("+{b}", -3805), ("{b}%20", -3805),
-                                           ("{b},%20{c}", -3805), ("{arabic_b}", -3805), ("{c},{arabic_b}", -3805)])
+@pytest.mark.parametrize(
+    ("ids", "code"),
+    [
+        ("x", -3805),
+        ("{b},", -3805),
+        ("{b},,{c}", -3805),
+        (" {b}", -3805),
+        ("-{b}", -3805),
+        ("{b};{c}", -3805),
+        ("{b},{c},{d}", -3803),
+        ("{b},{unknown}", -3803),
+        ("+{b}", -3805),
+        ("{b}%20", -3805),
+        ("{b},%20{c}", -3805),
+        ("{arabic_b}", -3805),
+        ("{c},{arabic_b}", -3805),
+    ],
+)
 async def test_a_bad_removal_removes_nothing(app_client, sample_tenant, ids, code):
     a, b, c, d = await _patrons(app_client, sample_tenant, 4)
     await associate(app_client, sample_tenant, a, b, c)
     # Arabic-Indic digits, percent-encoded as a client sends them: \d and int() read them as b
     arabic_b = "".join(quote(chr(0x660 + int(digit))) for digit in str(b))
-    resp = await app_client.delete(_path(a, ids.format(b=b, c=c, d=d, unknown=UNKNOWN, arabic_b=arabic_b)),
-                                   headers=headers(sample_tenant))
+    resp = await app_client.delete(
+        _path(a, ids.format(b=b, c=c, d=d, unknown=UNKNOWN, arabic_b=arabic_b)), headers=headers(sample_tenant)
+    )
     await _error(resp, 400, code)
     assert set(await _linked(app_client, sample_tenant, a)) == {b, c}
 
 
-async def test_the_number_of_associations_is_limited_on_both_sides(aiohttp_client, settings, db_settings,
-                                                                    sample_tenant):
+async def test_the_number_of_associations_is_limited_on_both_sides(
+    aiohttp_client, settings, db_settings, sample_tenant
+):
     limited = dataclasses.replace(settings, polaris_max_associations=3)
     client = await aiohttp_client(init_app(limited, db_settings, contract_of(settings.contract_dir)))
     a, b, c, d, e = await _patrons(client, sample_tenant, 5)
@@ -273,7 +331,10 @@ async def _rows(db_settings, tenant, a, b):
     try:
         return await con.fetchval(
             f"SELECT count(*) FROM {TenantSchema(tenant).table(POLARIS_PATRON_ASSOCIATIONS.name)} "
-            "WHERE (jsonb->>'PatronID', jsonb->>'LinkedPatronID') IN (($1, $2), ($2, $1))", str(a), str(b))
+            "WHERE (jsonb->>'PatronID', jsonb->>'LinkedPatronID') IN (($1, $2), ($2, $1))",
+            str(a),
+            str(b),
+        )
     finally:
         await con.close()
 
@@ -281,10 +342,12 @@ async def _rows(db_settings, tenant, a, b):
 async def test_concurrent_adds_of_the_same_association_store_it_once(app_client, sample_tenant, db_settings):
     a, b = await _patrons(app_client, sample_tenant, 2)
     h = headers(sample_tenant)
-    calls = [app_client.post(_path(a), json=[{"LinkedPatronId": b, "Note": f"from a {i}"}], headers=h)
-             for i in range(6)]
-    calls += [app_client.post(_path(b), json=[{"LinkedPatronId": a, "Note": f"from b {i}"}], headers=h)
-              for i in range(6)]
+    calls = [
+        app_client.post(_path(a), json=[{"LinkedPatronId": b, "Note": f"from a {i}"}], headers=h) for i in range(6)
+    ]
+    calls += [
+        app_client.post(_path(b), json=[{"LinkedPatronId": a, "Note": f"from b {i}"}], headers=h) for i in range(6)
+    ]
     responses = await asyncio.gather(*calls)
     statuses = sorted(r.status for r in responses)
     assert statuses == [200] + [400] * 11
@@ -340,8 +403,10 @@ async def test_patrons_and_descriptions_are_looked_up_by_primary_key(app_client,
     resp = await app_client.delete(_path(me, third), headers=h)
     assert [a["LinkedPatronID"] for a in await resp.json()] == [other]
     assert [a["LinkedPatronID"] for a in await _list(app_client, sample_tenant, me)] == [other]
-    resp = await app_client.get(url(f"/patrons/{me}/blockssummary"),
-                                params={"logonBranchID": "3", "associatedblocks": "true"}, headers=h)
+    resp = await app_client.get(
+        url(f"/patrons/{me}/blockssummary"), params={"logonBranchID": "3", "associatedblocks": "true"}, headers=h
+    )
     assert resp.status == 200, await resp.text()
     assert [(r["PatronID"], r["BlockID"], r["BlockDescription"]) for r in await resp.json()] == [
-        (other, 2, "Owes replacement card fee")]
+        (other, 2, "Owes replacement card fee")
+    ]

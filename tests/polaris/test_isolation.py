@@ -16,27 +16,34 @@ from tests.polaris.support import (
 QUERY = {"logonBranchID": "3", "associatedblocks": "false"}
 
 
-async def test_another_tenant_sees_none_of_a_tenants_patrons_blocks_and_associations(fresh_tenant, sample_tenant,
-                                                                                   app_client):
+async def test_another_tenant_sees_none_of_a_tenants_patrons_blocks_and_associations(
+    fresh_tenant, sample_tenant, app_client
+):
     a, b = await new_patron(app_client, sample_tenant), await new_patron(app_client, sample_tenant)
     block = await free_text_block(app_client, sample_tenant, a, "tenant A's secret")
     await associate(app_client, sample_tenant, a, b, Note="tenant A's note")
     other = fresh_tenant
     h = {"X-Okapi-Tenant": other}
-    resp = await app_client.post("/_/tenant", json={"module_to": "mod-users-0.1.0", "parameters": [
-        {"key": "loadSample", "value": "true"}]}, headers=h)
+    resp = await app_client.post(
+        "/_/tenant",
+        json={"module_to": "mod-users-0.1.0", "parameters": [{"key": "loadSample", "value": "true"}]},
+        headers=h,
+    )
     await app_client.get(resp.headers["Location"], params={"wait": "30000"}, headers=h)
     hb = headers(other)
-    for path in (f"/patrons/{a}/blockssummary", f"/patrons/{a}/associations",
-                 f"/patrons/{a}/blocks/freetext/{block['BlockID']}"):
+    for path in (
+        f"/patrons/{a}/blockssummary",
+        f"/patrons/{a}/associations",
+        f"/patrons/{a}/blocks/freetext/{block['BlockID']}",
+    ):
         resp = await app_client.get(url(path), params=QUERY, headers=hb)
         assert resp.status == 404, path
     assert (await app_client.delete(url(f"/patrons/{a}/blocks/1/{block['BlockID']}"), headers=hb)).status == 404
     assert (await app_client.delete(url(f"/patrons/{a}/associations/{b}"), headers=hb)).status == 404
-    assert (await app_client.get(f"/polaris/patrons/{row_id('patron', a)}", headers=admin_headers(other))).status \
-        == 404
-    resp = await app_client.get("/polaris/patrons", params={"query": "Registration.NameLast=Patron*"},
-                                headers=admin_headers(other))
+    assert (await app_client.get(f"/polaris/patrons/{row_id('patron', a)}", headers=admin_headers(other))).status == 404
+    resp = await app_client.get(
+        "/polaris/patrons", params={"query": "Registration.NameLast=Patron*"}, headers=admin_headers(other)
+    )
     assert (await resp.json())["totalRecords"] == 0
     # the same sample patron id is the other tenant's own record, untouched by tenant A's changes
     own = await new_patron(app_client, other)
@@ -51,8 +58,14 @@ async def test_another_tenant_sees_none_of_a_tenants_patrons_blocks_and_associat
 
 
 async def test_a_workstation_of_one_tenant_is_unknown_to_another(app_client, sample_tenant, fresh_tenant):
-    created = await (await app_client.post("/polaris/workstations", json={
-        "Name": "Only in A", "OrganizationID": 3, "Enabled": True}, headers=admin_headers(sample_tenant))).json()
-    resp = await app_client.get(url("/patronblocks", workstation=created["WorkstationID"]), params={"orgID": "3"},
-                                headers=headers(fresh_tenant))
+    created = await (
+        await app_client.post(
+            "/polaris/workstations",
+            json={"Name": "Only in A", "OrganizationID": 3, "Enabled": True},
+            headers=admin_headers(sample_tenant),
+        )
+    ).json()
+    resp = await app_client.get(
+        url("/patronblocks", workstation=created["WorkstationID"]), params={"orgID": "3"}, headers=headers(fresh_tenant)
+    )
     assert resp.status == 403

@@ -10,8 +10,9 @@ SAMPLE = "OrganizationID==(1 or 2 or 3 or 4 or 5 or 6)"
 
 
 async def _organizations(client, tenant, query):
-    resp = await client.get("/polaris/organizations", params={"query": query, "limit": "100"},
-                            headers=admin_headers(tenant))
+    resp = await client.get(
+        "/polaris/organizations", params={"query": query, "limit": "100"}, headers=admin_headers(tenant)
+    )
     assert resp.status == 200, await resp.text()
     return sorted(o["OrganizationID"] for o in (await resp.json())["organizations"])
 

@@ -60,24 +60,42 @@ def _reply(body: dict[str, Any], answered: dict[str, Any], answer: int = 1, **fi
 
 
 def _prompted(result: dict[str, Any], step: int, code: int, kind: int = YES_NO) -> None:
-    assert (result["PAPIProcedureStep"], result["PAPIReturnCode"], result["PAPIAction"], result["PAPIPromptType"],
-            result["PAPIProcedureStatus"], result["Success"]) == (step, code, PROMPT, kind, 1, False), result
+    assert (
+        result["PAPIProcedureStep"],
+        result["PAPIReturnCode"],
+        result["PAPIAction"],
+        result["PAPIPromptType"],
+        result["PAPIProcedureStatus"],
+        result["Success"],
+    ) == (step, code, PROMPT, kind, 1, False), result
     assert result["PAPIProcedure"] == 4 and result["PAPIStopType"] == 0
 
 
 def _stopped(result: dict[str, Any], step: int, code: int, kind: int) -> None:
-    assert (result["PAPIProcedureStep"], result["PAPIReturnCode"], result["PAPIAction"], result["PAPIStopType"],
-            result["PAPIProcedureStatus"], result["Success"]) == (step, code, STOP, kind, 3, False), result
+    assert (
+        result["PAPIProcedureStep"],
+        result["PAPIReturnCode"],
+        result["PAPIAction"],
+        result["PAPIStopType"],
+        result["PAPIProcedureStatus"],
+        result["Success"],
+    ) == (step, code, STOP, kind, 3, False), result
 
 
 def _done(result: dict[str, Any]) -> None:
-    assert (result["PAPIProcedureStep"], result["PAPIReturnCode"], result["PAPIAction"], result["PAPIProcedureStatus"],
-            result["Success"]) == (0, 0, NONE, 2, True), result
+    assert (
+        result["PAPIProcedureStep"],
+        result["PAPIReturnCode"],
+        result["PAPIAction"],
+        result["PAPIProcedureStatus"],
+        result["Success"],
+    ) == (0, 0, NONE, 2, True), result
 
 
 async def _by_barcode(client, tenant, barcode) -> list[dict[str, Any]]:
-    found = await (await client.get("/polaris/patrons", params={"query": f'Barcode=="{barcode}"'},
-                                    headers=admin_headers(tenant))).json()
+    found = await (
+        await client.get("/polaris/patrons", params={"query": f'Barcode=="{barcode}"'}, headers=admin_headers(tenant))
+    ).json()
     return found["patrons"]
 
 
@@ -123,18 +141,26 @@ async def test_the_prefix_matches_in_any_case(app_client, sample_tenant):
 async def test_required_fields_stop_listing_every_missing_one(app_client, sample_tenant):
     result = await _post(app_client, sample_tenant, {"ProcedureStep": 1})
     _stopped(result, 36, -3100, 1)
-    expected = ["Barcode", "PatronCodeID", "OrganizationID", "Registration.NameLast",
-                *(f"Registration.{flag}" for flag in REQUIRED_FLAGS)]
+    expected = [
+        "Barcode",
+        "PatronCodeID",
+        "OrganizationID",
+        "Registration.NameLast",
+        *(f"Registration.{flag}" for flag in REQUIRED_FLAGS),
+    ]
     assert result["AdditionalMessages"] == expected
     assert result["Message"] == f"Required fields are missing: {', '.join(expected)}."
     assert result["PatronID"] is None
 
 
-@pytest.mark.parametrize(("change", "missing"), [
-    ({"Barcode": "  "}, ["Barcode"]),
-    ({"Barcode": None, "PatronCodeID": 0, "OrganizationID": 0}, ["Barcode", "PatronCodeID", "OrganizationID"]),
-    ({"Registration": {"NameLast": " ", "NameFirst": "X"}}, ["Registration.NameLast"]),
-])
+@pytest.mark.parametrize(
+    ("change", "missing"),
+    [
+        ({"Barcode": "  "}, ["Barcode"]),
+        ({"Barcode": None, "PatronCodeID": 0, "OrganizationID": 0}, ["Barcode", "PatronCodeID", "OrganizationID"]),
+        ({"Registration": {"NameLast": " ", "NameFirst": "X"}}, ["Registration.NameLast"]),
+    ],
+)
 async def test_each_required_field(app_client, sample_tenant, change, missing):
     body = registration_body()
     registration = {**body["Registration"], **change.pop("Registration", {})}
@@ -144,13 +170,17 @@ async def test_each_required_field(app_client, sample_tenant, change, missing):
     assert await _by_barcode(app_client, sample_tenant, body["Barcode"]) == []
 
 
-@pytest.mark.parametrize(("branch", "single_name", "required"), [
-    (3, False, True),  # the system requires a first name; branch 3 inherits it
-    (3, True, False),  # staff accepted a single name
-    (OTHER_BRANCH, False, False),  # branch 4 does not require one
-])
-async def test_the_first_name_is_required_where_the_branch_says_so(app_client, sample_tenant, branch, single_name,
-                                                                   required):
+@pytest.mark.parametrize(
+    ("branch", "single_name", "required"),
+    [
+        (3, False, True),  # the system requires a first name; branch 3 inherits it
+        (3, True, False),  # staff accepted a single name
+        (OTHER_BRANCH, False, False),  # branch 4 does not require one
+    ],
+)
+async def test_the_first_name_is_required_where_the_branch_says_so(
+    app_client, sample_tenant, branch, single_name, required
+):
     body = registration_body(branch, registration={"NameFirst": None, "StaffAcceptedUseSingleName": single_name})
     result = await _post(app_client, sample_tenant, body)
     if required:
@@ -160,11 +190,14 @@ async def test_the_first_name_is_required_where_the_branch_says_so(app_client, s
         _done(result)
 
 
-@pytest.mark.parametrize(("organization", "why"), [
-    (2, "is not a branch"),  # a library
-    (1, "is not a branch"),  # the system
-    (UNKNOWN, "is not a known organisation"),
-])
+@pytest.mark.parametrize(
+    ("organization", "why"),
+    [
+        (2, "is not a branch"),  # a library
+        (1, "is not a branch"),  # the system
+        (UNKNOWN, "is not a known organisation"),
+    ],
+)
 async def test_a_registered_organisation_that_is_not_a_branch_stops(app_client, sample_tenant, organization, why):
     result = await _post(app_client, sample_tenant, registration_body(organization))
     _stopped(result, 36, -5000, 1)
@@ -183,17 +216,24 @@ async def test_a_barcode_another_patron_has_stops_ignoring_case(app_client, samp
 
 
 async def test_a_sample_patrons_stored_registration_sent_back_as_is_passes_the_required_fields(
-        app_client, fresh_sample_tenant):
+    app_client, fresh_sample_tenant
+):
     """Read each sample patron and send its registration back unchanged, answering yes to any prompt: none
     stops (the sample registrations carry the required booleans). The secured one cannot be updated (409),
     so its registration is sent as a new patron's instead, which gets as far as its barcode being in use."""
     tenant = fresh_sample_tenant
-    found = await (await app_client.get("/polaris/patrons", params={"query": "cql.allRecords=1", "limit": 100},
-                                        headers=admin_headers(tenant))).json()
+    found = await (
+        await app_client.get(
+            "/polaris/patrons", params={"query": "cql.allRecords=1", "limit": 100}, headers=admin_headers(tenant)
+        )
+    ).json()
     assert found["totalRecords"] == 6
     for patron in found["patrons"]:
-        body = {"ProcedureStep": 1, "Answer": None, **{k: patron[k] for k in ("Barcode", "PatronCodeID",
-                                                                               "OrganizationID", "Registration")}}
+        body = {
+            "ProcedureStep": 1,
+            "Answer": None,
+            **{k: patron[k] for k in ("Barcode", "PatronCodeID", "OrganizationID", "Registration")},
+        }
         if patron["RecordStatusID"] == 3:
             _stopped(await _post(app_client, tenant, body), 37, -3505, 2)
             continue
@@ -218,20 +258,40 @@ async def test_answer_no_ends_the_conversation_and_saves_nothing(app_client, sam
     body = registration_body(registration={"Addresses": []})
     prompt = await _post(app_client, sample_tenant, body)
     result = await _post(app_client, sample_tenant, _reply(body, prompt, 0))
-    assert (result["PAPIProcedureStep"], result["PAPIReturnCode"], result["PAPIAction"], result["PAPIStopType"],
-            result["PAPIProcedureStatus"], result["Success"]) == (17, -3120, STOP, 3, 4, False)
+    assert (
+        result["PAPIProcedureStep"],
+        result["PAPIReturnCode"],
+        result["PAPIAction"],
+        result["PAPIStopType"],
+        result["PAPIProcedureStatus"],
+        result["Success"],
+    ) == (17, -3120, STOP, 3, 4, False)
     assert result["Message"] == "Cancelled at step 17: nothing was saved."
     assert await _by_barcode(app_client, sample_tenant, body["Barcode"]) == []
 
 
-@pytest.mark.parametrize(("country", "code", "fits"), [
-    (1, "92501", True), (1, "92501-1234", True), (1, "9250", False), (1, "92501 1234", False), (1, "ABCDE", False),
-    (2, "K1A 0B1", True), (2, "k1a 0b1", True), (2, "K1A0B1", False), (2, "K1A-0B1", False),
-    (3, "EC1A 1BB", True), (3, "M1 1AE", True), (3, "EC1A1BB", False),
-    (8, "D6W XY12", True), (9, "anything", True), (UNKNOWN, "anything", True), (None, "anything", True),
-])
-async def test_postal_codes_are_checked_against_their_countrys_formats(app_client, sample_tenant, country, code,
-                                                                       fits):
+@pytest.mark.parametrize(
+    ("country", "code", "fits"),
+    [
+        (1, "92501", True),
+        (1, "92501-1234", True),
+        (1, "9250", False),
+        (1, "92501 1234", False),
+        (1, "ABCDE", False),
+        (2, "K1A 0B1", True),
+        (2, "k1a 0b1", True),
+        (2, "K1A0B1", False),
+        (2, "K1A-0B1", False),
+        (3, "EC1A 1BB", True),
+        (3, "M1 1AE", True),
+        (3, "EC1A1BB", False),
+        (8, "D6W XY12", True),
+        (9, "anything", True),
+        (UNKNOWN, "anything", True),
+        (None, "anything", True),
+    ],
+)
+async def test_postal_codes_are_checked_against_their_countrys_formats(app_client, sample_tenant, country, code, fits):
     address = {"StreetOne": "1 High Street", "PostalCode": code, "CountryID": country}
     body = registration_body(registration={"Addresses": [{"StreetOne": "2 Low Road"}, address]})
     result = await _post(app_client, sample_tenant, body)
@@ -240,7 +300,8 @@ async def test_postal_codes_are_checked_against_their_countrys_formats(app_clien
         return
     _prompted(result, 35, -3111)
     assert len(result["AdditionalMessages"]) == 1 and result["AdditionalMessages"][0].startswith(
-        f"Address 2: postal code '{code}' does not have the format of ")
+        f"Address 2: postal code '{code}' does not have the format of "
+    )
     _done(await _post(app_client, sample_tenant, _reply(body, result)))
 
 
@@ -254,23 +315,42 @@ async def test_a_passed_address_check_date_asks_to_verify_the_patrons_data(app_c
     _done(await _post(app_client, sample_tenant, _reply(body, result)))
 
 
-@pytest.mark.parametrize(("payment", "charges", "recorded"), [
-    ({}, 5.0, {"PatronAccountTxnCode": 1, "PatronPaymentMethod": None, "RegistrationPayment": 0.0,
-               "Outstanding": 5.0}),
-    ({"PatronAccountTxnCode": 2, "PatronPaymentMethod": 3, "RegistrationPayment": 2},
-     3.0, {"PatronAccountTxnCode": 2, "PatronPaymentMethod": 3, "RegistrationPayment": 2.0, "Outstanding": 3.0}),
-    ({"PatronAccountTxnCode": 2, "PatronPaymentMethod": 1, "RegistrationPayment": 5.0},
-     0.0, {"PatronAccountTxnCode": 2, "PatronPaymentMethod": 1, "RegistrationPayment": 5.0, "Outstanding": 0.0}),
-    # Polaris' PatronAccTxnCodes has two rows named Waive, 5 and 6: both waive, and are recorded as sent
-    ({"PatronAccountTxnCode": 5}, 0.0, {"PatronAccountTxnCode": 5, "PatronPaymentMethod": None,
-                                        "RegistrationPayment": 0.0, "Outstanding": 0.0}),
-    ({"PatronAccountTxnCode": 6, "RegistrationPayment": 1}, 0.0, {"PatronAccountTxnCode": 6, "Outstanding": 0.0}),
-    # more than the charge is recorded as paying the charge, as it counts
-    ({"PatronAccountTxnCode": 2, "PatronPaymentMethod": 1, "RegistrationPayment": 10},
-     0.0, {"PatronAccountTxnCode": 2, "PatronPaymentMethod": 1, "RegistrationPayment": 5.0, "Outstanding": 0.0}),
-])
-async def test_the_registration_charge_is_accepted_with_its_payment(app_client, sample_tenant, payment, charges,
-                                                                    recorded):
+@pytest.mark.parametrize(
+    ("payment", "charges", "recorded"),
+    [
+        (
+            {},
+            5.0,
+            {"PatronAccountTxnCode": 1, "PatronPaymentMethod": None, "RegistrationPayment": 0.0, "Outstanding": 5.0},
+        ),
+        (
+            {"PatronAccountTxnCode": 2, "PatronPaymentMethod": 3, "RegistrationPayment": 2},
+            3.0,
+            {"PatronAccountTxnCode": 2, "PatronPaymentMethod": 3, "RegistrationPayment": 2.0, "Outstanding": 3.0},
+        ),
+        (
+            {"PatronAccountTxnCode": 2, "PatronPaymentMethod": 1, "RegistrationPayment": 5.0},
+            0.0,
+            {"PatronAccountTxnCode": 2, "PatronPaymentMethod": 1, "RegistrationPayment": 5.0, "Outstanding": 0.0},
+        ),
+        # Polaris' PatronAccTxnCodes has two rows named Waive, 5 and 6: both waive, and are recorded as sent
+        (
+            {"PatronAccountTxnCode": 5},
+            0.0,
+            {"PatronAccountTxnCode": 5, "PatronPaymentMethod": None, "RegistrationPayment": 0.0, "Outstanding": 0.0},
+        ),
+        ({"PatronAccountTxnCode": 6, "RegistrationPayment": 1}, 0.0, {"PatronAccountTxnCode": 6, "Outstanding": 0.0}),
+        # more than the charge is recorded as paying the charge, as it counts
+        (
+            {"PatronAccountTxnCode": 2, "PatronPaymentMethod": 1, "RegistrationPayment": 10},
+            0.0,
+            {"PatronAccountTxnCode": 2, "PatronPaymentMethod": 1, "RegistrationPayment": 5.0, "Outstanding": 0.0},
+        ),
+    ],
+)
+async def test_the_registration_charge_is_accepted_with_its_payment(
+    app_client, sample_tenant, payment, charges, recorded
+):
     body = registration_body(HILLVIEW_BRANCH)
     result = await _post(app_client, sample_tenant, body)
     _prompted(result, 15, -3113)
@@ -284,8 +364,9 @@ async def test_the_registration_charge_is_accepted_with_its_payment(app_client, 
     assert (charge["Amount"], charge["OrganizationID"]) == (5.0, HILLVIEW_BRANCH)
 
 
-@pytest.mark.parametrize(("code", "name"), [(3, "Return"), (4, "Deposit"), (7, "Forfeit"), (8, "Credit"),
-                                            (9, "Refund"), (10, "Auto-waive")])
+@pytest.mark.parametrize(
+    ("code", "name"), [(3, "Return"), (4, "Deposit"), (7, "Forfeit"), (8, "Credit"), (9, "Refund"), (10, "Auto-waive")]
+)
 async def test_polaris_txn_codes_that_do_not_settle_a_charge_are_refused(app_client, sample_tenant, code, name):
     patron = await new_patron(app_client, sample_tenant, HILLVIEW_BRANCH)
     body = registration_body(HILLVIEW_BRANCH, registration={"ExpirationDate": FUTURE})
@@ -295,8 +376,10 @@ async def test_polaris_txn_codes_that_do_not_settle_a_charge_are_refused(app_cli
         for method, path in (("POST", "/patrons"), ("PUT", f"/patrons/{patron}")):
             sent = {**body, "ProcedureStep": step, "Answer": answer, "PatronAccountTxnCode": code}
             error = await _error(await app_client.request(method, url(path), json=sent, headers=h), 400, -3004)
-            assert error["Message"] == (f"PatronAccountTxnCode {code} ({name}) cannot settle a registration charge: "
-                                        "send 1 (Charge), 2 (Pay), 5 (Waive) or 6 (Waive).")
+            assert error["Message"] == (
+                f"PatronAccountTxnCode {code} ({name}) cannot settle a registration charge: "
+                "send 1 (Charge), 2 (Pay), 5 (Waive) or 6 (Waive)."
+            )
     assert await _by_barcode(app_client, sample_tenant, body["Barcode"]) == []
     assert "RegistrationCharges" not in await stored_patron(app_client, sample_tenant, patron)
 
@@ -309,7 +392,8 @@ async def test_the_charge_prompt_says_the_payment_fields_come_with_every_later_c
         "PatronAccountTxnCode (1 charge to the account, 2 pay, 5 or 6 waive), PatronPaymentMethod and "
         "RegistrationPayment.",
         "Send these payment fields with this reply and again with every later call until the patron is saved: the "
-        "server keeps nothing between calls, and a later call without them records the whole charge as owed."]
+        "server keeps nothing between calls, and a later call without them records the whole charge as owed.",
+    ]
 
 
 @pytest.mark.parametrize(("resent", "owed"), [(True, 0.0), (False, 5.0)])
@@ -362,26 +446,54 @@ async def test_an_update_is_charged_only_when_it_renews_the_registration(app_cli
 
 async def test_possible_duplicates_prompt_with_their_display_properties(app_client, sample_tenant):
     email, phone, last = f"{uuid.uuid4().hex}@example.org", f"555-{uuid.uuid4().int % 10**6}", f"Dup{uuid.uuid4().hex}"
-    original = registration_body(registration={
-        "NameFirst": "Émilie", "NameLast": last, "Birthdate": "1706-12-17T00:00:00+00:00", "EmailAddress": email,
-        "PhoneVoice2": phone})
+    original = registration_body(
+        registration={
+            "NameFirst": "Émilie",
+            "NameLast": last,
+            "Birthdate": "1706-12-17T00:00:00+00:00",
+            "EmailAddress": email,
+            "PhoneVoice2": phone,
+        }
+    )
     first = (await _post(app_client, sample_tenant, original))["PatronID"]
-    body = registration_body(registration={
-        "NameFirst": "ÉMILIE", "NameLast": last.upper(), "Birthdate": "1706-12-17T12:00:00-05:00",
-        "EmailAddress": f" {email.upper()}", "PhoneVoice1": phone})
+    body = registration_body(
+        registration={
+            "NameFirst": "ÉMILIE",
+            "NameLast": last.upper(),
+            "Birthdate": "1706-12-17T12:00:00-05:00",
+            "EmailAddress": f" {email.upper()}",
+            "PhoneVoice1": phone,
+        }
+    )
     result = await _post(app_client, sample_tenant, body)
     _prompted(result, 16, -3114)
     [duplicate] = result["DuplicatePatrons"]
     assert duplicate == {
-        "PatronID": first, "Barcode": original["Barcode"], "PatronFullName": f"{last}, Émilie", "NameFirst": "Émilie",
-        "NameLast": last, "Birthdate": "1706-12-17T00:00:00+00:00", "EmailAddress": email, "PhoneVoice1": None,
-        "OrganizationID": 3, "OrganizationName": "Riverside Main Branch",
-        "MatchedOn": ["NameAndBirthdate", "EmailAddress", "Phone"]}
+        "PatronID": first,
+        "Barcode": original["Barcode"],
+        "PatronFullName": f"{last}, Émilie",
+        "NameFirst": "Émilie",
+        "NameLast": last,
+        "Birthdate": "1706-12-17T00:00:00+00:00",
+        "EmailAddress": email,
+        "PhoneVoice1": None,
+        "OrganizationID": 3,
+        "OrganizationName": "Riverside Main Branch",
+        "MatchedOn": ["NameAndBirthdate", "EmailAddress", "Phone"],
+    }
     assert [p["Name"] for p in result["DuplicatePatronDisplayProperties"]] == [
-        "Barcode", "PatronFullName", "Birthdate", "EmailAddress", "PhoneVoice1", "OrganizationName", "MatchedOn"]
+        "Barcode",
+        "PatronFullName",
+        "Birthdate",
+        "EmailAddress",
+        "PhoneVoice1",
+        "OrganizationName",
+        "MatchedOn",
+    ]
     assert result["Message"] == "1 patron(s) may be the same person. Save this registration anyway?"
     assert result["AdditionalMessages"] == [
-        f"{last}, Émilie ({original['Barcode']}): same NameAndBirthdate, EmailAddress, Phone"]
+        f"{last}, Émilie ({original['Barcode']}): same NameAndBirthdate, EmailAddress, Phone"
+    ]
     saved = await _post(app_client, sample_tenant, _reply(body, result))
     _done(saved)
     # An update of the first patron finds the second, never the patron itself.
@@ -394,36 +506,61 @@ async def test_a_secured_duplicate_is_listed_without_its_details(app_client, sam
     """Staff learn that a secured record may be the same person, but nothing of what it holds: reading its
     details is refused elsewhere (409)."""
     email = f"{uuid.uuid4().hex}@example.org"
-    shown, hidden = [await new_patron(app_client, sample_tenant, Registration={
-        "NameFirst": "Same", "NameLast": f"Email{n}", "EmailAddress": email}) for n in (1, 2)]
+    shown, hidden = [
+        await new_patron(
+            app_client,
+            sample_tenant,
+            Registration={"NameFirst": "Same", "NameLast": f"Email{n}", "EmailAddress": email},
+        )
+        for n in (1, 2)
+    ]
     await secure(app_client, sample_tenant, hidden)
     result = await _post(app_client, sample_tenant, registration_body(registration={"EmailAddress": email}))
     _prompted(result, 16, -3114)
     first, second = result["DuplicatePatrons"]
     assert first["PatronID"] == shown and first["Barcode"] and first["NameLast"]
-    assert second == {"PatronID": hidden, "Barcode": None, "PatronFullName": None, "NameFirst": None,
-                      "NameLast": None, "Birthdate": None, "EmailAddress": None, "PhoneVoice1": None,
-                      "OrganizationID": None, "OrganizationName": None, "MatchedOn": ["EmailAddress"]}
-    assert result["Message"] == ("2 patron(s) may be the same person, 1 of them a secured record whose details are "
-                                 "not shown. Save this registration anyway?")
+    assert second == {
+        "PatronID": hidden,
+        "Barcode": None,
+        "PatronFullName": None,
+        "NameFirst": None,
+        "NameLast": None,
+        "Birthdate": None,
+        "EmailAddress": None,
+        "PhoneVoice1": None,
+        "OrganizationID": None,
+        "OrganizationName": None,
+        "MatchedOn": ["EmailAddress"],
+    }
+    assert result["Message"] == (
+        "2 patron(s) may be the same person, 1 of them a secured record whose details are "
+        "not shown. Save this registration anyway?"
+    )
     assert result["AdditionalMessages"] == [
         f"{first['PatronFullName']} ({first['Barcode']}): same EmailAddress",
-        f"A secured patron record (PatronID {hidden}): same EmailAddress; its details are not shown"]
+        f"A secured patron record (PatronID {hidden}): same EmailAddress; its details are not shown",
+    ]
     # the sample's secured patron too (Grace Hopper, 1003: phone 555-0103), found by its phone
     result = await _post(app_client, sample_tenant, registration_body(registration={"PhoneVoice3": "555-0103"}))
     _prompted(result, 16, -3114)
-    assert [(d["PatronID"], d["NameLast"], d["MatchedOn"]) for d in result["DuplicatePatrons"]
-            if d["PatronID"] == SECURED_PATRON] == [(SECURED_PATRON, None, ["Phone"])]
+    assert [
+        (d["PatronID"], d["NameLast"], d["MatchedOn"])
+        for d in result["DuplicatePatrons"]
+        if d["PatronID"] == SECURED_PATRON
+    ] == [(SECURED_PATRON, None, ["Phone"])]
     assert "Hopper" not in str(result["DuplicatePatrons"]) + str(result["AdditionalMessages"])
 
 
-@pytest.mark.parametrize(("change", "matched"), [
-    (lambda last: {"NameFirst": "Émilie"}, False),  # accents count: only case is ignored
-    (lambda last: {"Birthdate": "1706-12-18T00:00:00+00:00"}, False),
-    (lambda last: {"Birthdate": None}, False),
-    (lambda last: {"NameFirst": None, "StaffAcceptedUseSingleName": True}, False),
-    (lambda last: {"NameFirst": "EMILIE", "NameLast": f"DU {last.upper()}"}, True),
-])
+@pytest.mark.parametrize(
+    ("change", "matched"),
+    [
+        (lambda last: {"NameFirst": "Émilie"}, False),  # accents count: only case is ignored
+        (lambda last: {"Birthdate": "1706-12-18T00:00:00+00:00"}, False),
+        (lambda last: {"Birthdate": None}, False),
+        (lambda last: {"NameFirst": None, "StaffAcceptedUseSingleName": True}, False),
+        (lambda last: {"NameFirst": "EMILIE", "NameLast": f"DU {last.upper()}"}, True),
+    ],
+)
 async def test_a_duplicate_by_name_needs_the_same_names_and_birth_date(app_client, sample_tenant, change, matched):
     last = f"Chatelet{uuid.uuid4().hex[:8]}"
     stored = {"NameFirst": "Emilie", "NameLast": f"du {last}", "Birthdate": "1706-12-17T00:00:00+00:00"}
@@ -439,8 +576,9 @@ async def test_a_duplicate_by_name_needs_the_same_names_and_birth_date(app_clien
 # -- the conversation --------------------------------------------------------------------------------------
 def _doubtful(email: str) -> dict[str, Any]:
     """A registration at Hillview (a charge) that prompts at 17, 34, 15 and 16, in that order."""
-    return registration_body(HILLVIEW_BRANCH, registration={"Addresses": [], "AddrCheckDate": PAST,
-                                                            "EmailAddress": email})
+    return registration_body(
+        HILLVIEW_BRANCH, registration={"Addresses": [], "AddrCheckDate": PAST, "EmailAddress": email}
+    )
 
 
 async def test_each_answer_resumes_after_the_answered_step_and_asks_nothing_twice(app_client, sample_tenant):
@@ -490,8 +628,7 @@ async def test_a_reply_without_an_answer_is_refused(app_client, sample_tenant):
     assert body["Message"] == "An Answer (1 yes, 0 no) is required when replying to step 17."
 
 
-async def test_two_instances_answer_the_steps_of_one_conversation(aiohttp_client, settings, db_settings,
-                                                                  sample_tenant):
+async def test_two_instances_answer_the_steps_of_one_conversation(aiohttp_client, settings, db_settings, sample_tenant):
     contract = contract_of(settings.contract_dir)
     first = await aiohttp_client(init_app(settings, db_settings, contract))
     second = await aiohttp_client(init_app(settings, db_settings, contract))
@@ -510,12 +647,26 @@ async def test_two_instances_answer_the_steps_of_one_conversation(aiohttp_client
 
 # -- updates ---------------------------------------------------------------------------------------------
 async def test_an_update_replaces_the_registration_and_keeps_what_the_server_owns(app_client, sample_tenant):
-    patron = await new_patron(app_client, sample_tenant, SystemBlocks=256,
-                              Registration={"NameFirst": "Old", "NameLast": "Name", "User1": "kept?",
-                                            "RegistrationDate": "2024-01-01T00:00:00+00:00"})
+    patron = await new_patron(
+        app_client,
+        sample_tenant,
+        SystemBlocks=256,
+        Registration={
+            "NameFirst": "Old",
+            "NameLast": "Name",
+            "User1": "kept?",
+            "RegistrationDate": "2024-01-01T00:00:00+00:00",
+        },
+    )
     before = await stored_patron(app_client, sample_tenant, patron)
-    body = registration_body(OTHER_BRANCH, PatronID=patron, ChargesAmount=50, SystemBlocks=0, CreatorID=7,
-                             registration={"PatronID": 0, "Password": "x", "EmailAddress": "new@example.org"})
+    body = registration_body(
+        OTHER_BRANCH,
+        PatronID=patron,
+        ChargesAmount=50,
+        SystemBlocks=0,
+        CreatorID=7,
+        registration={"PatronID": 0, "Password": "x", "EmailAddress": "new@example.org"},
+    )
     result = await _put(app_client, sample_tenant, patron, body)
     _done(result)
     assert result["Message"] == f"Patron {patron} updated."
@@ -570,38 +721,62 @@ async def test_update_failures(app_client, sample_tenant):
         await _error(resp, 409, -3001)
 
 
-@pytest.mark.parametrize(("method", "path", "permissions", "workstation"), [
-    ("POST", "/patrons", (), 1),
-    ("POST", "/patrons", (REGISTRATION_ACCESS, REGISTRATION_MODIFY), 1),
-    ("POST", "/patrons", (REGISTRATION_CREATE,), 1),
-    ("POST", "/patrons", (REGISTRATION_ACCESS, REGISTRATION_CREATE), DISABLED_WORKSTATION),
-    ("PUT", "/patrons/1001", (REGISTRATION_ACCESS, REGISTRATION_CREATE), 1),
-    ("PUT", "/patrons/1001", (REGISTRATION_MODIFY,), 1),
-    ("PUT", "/patrons/1001", (REGISTRATION_ACCESS, REGISTRATION_MODIFY), DISABLED_WORKSTATION),
-    ("PUT", "/patrons/1001", (REGISTRATION_ACCESS, REGISTRATION_MODIFY), UNKNOWN),
-])
+@pytest.mark.parametrize(
+    ("method", "path", "permissions", "workstation"),
+    [
+        ("POST", "/patrons", (), 1),
+        ("POST", "/patrons", (REGISTRATION_ACCESS, REGISTRATION_MODIFY), 1),
+        ("POST", "/patrons", (REGISTRATION_CREATE,), 1),
+        ("POST", "/patrons", (REGISTRATION_ACCESS, REGISTRATION_CREATE), DISABLED_WORKSTATION),
+        ("PUT", "/patrons/1001", (REGISTRATION_ACCESS, REGISTRATION_CREATE), 1),
+        ("PUT", "/patrons/1001", (REGISTRATION_MODIFY,), 1),
+        ("PUT", "/patrons/1001", (REGISTRATION_ACCESS, REGISTRATION_MODIFY), DISABLED_WORKSTATION),
+        ("PUT", "/patrons/1001", (REGISTRATION_ACCESS, REGISTRATION_MODIFY), UNKNOWN),
+    ],
+)
 async def test_unprivileged_calls_are_refused(app_client, sample_tenant, method, path, permissions, workstation):
     body = registration_body()
-    resp = await app_client.request(method, url(path, workstation=workstation), json=body,
-                                    headers=headers(sample_tenant, permissions))
+    resp = await app_client.request(
+        method, url(path, workstation=workstation), json=body, headers=headers(sample_tenant, permissions)
+    )
     await _error(resp, 403, -2)
     assert await _by_barcode(app_client, sample_tenant, body["Barcode"]) == []
 
 
 async def test_the_right_permissions_are_enough(app_client, sample_tenant):
-    resp = await app_client.post(url("/patrons"), json=registration_body(),
-                                 headers=headers(sample_tenant, (REGISTRATION_ACCESS, REGISTRATION_CREATE)))
+    resp = await app_client.post(
+        url("/patrons"),
+        json=registration_body(),
+        headers=headers(sample_tenant, (REGISTRATION_ACCESS, REGISTRATION_CREATE)),
+    )
     _done(await resp.json())
 
 
-@pytest.mark.parametrize("change", [
-    {"ProcedureStep": "1"}, {"ProcedureStep": 2}, {"ProcedureStep": None}, {"ProcedureStep": 36}, {"Answer": 2},
-    {"Answer": True}, {"PatronCodeID": "1"}, {"OrganizationID": None}, {"Registration": None},
-    {"Registration": {"NameLast": 5}}, {"Registration": {"ExcludeFromBills": None}},
-    {"Registration": {"Birthdate": "1990-01-01"}}, {"Registration": {"Addresses": [{"CountryID": "US"}]}},
-    {"Registration": {"Addresses": [{"Country": "US"}]}}, {"Barcode": "1" * 21}, {"RegistrationPayment": -1},
-    {"PatronAccountTxnCode": 11}, {"PatronAccountTxnCode": "5"}, {"Unknown": 1}, {"ReturnReceiptUrl": None},
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"ProcedureStep": "1"},
+        {"ProcedureStep": 2},
+        {"ProcedureStep": None},
+        {"ProcedureStep": 36},
+        {"Answer": 2},
+        {"Answer": True},
+        {"PatronCodeID": "1"},
+        {"OrganizationID": None},
+        {"Registration": None},
+        {"Registration": {"NameLast": 5}},
+        {"Registration": {"ExcludeFromBills": None}},
+        {"Registration": {"Birthdate": "1990-01-01"}},
+        {"Registration": {"Addresses": [{"CountryID": "US"}]}},
+        {"Registration": {"Addresses": [{"Country": "US"}]}},
+        {"Barcode": "1" * 21},
+        {"RegistrationPayment": -1},
+        {"PatronAccountTxnCode": 11},
+        {"PatronAccountTxnCode": "5"},
+        {"Unknown": 1},
+        {"ReturnReceiptUrl": None},
+    ],
+)
 async def test_bad_types_are_refused_and_change_nothing(app_client, sample_tenant, change):
     body = registration_body()
     if isinstance(change.get("Registration"), dict):
@@ -633,8 +808,12 @@ async def test_a_save_that_fails_midway_leaves_nothing(app_client, sample_tenant
     body = registration_body(HILLVIEW_BRANCH, registration={"ExpirationDate": FUTURE})
     monkeypatch.setattr(RecordStore, write, write_then_fail)
     path = "/patrons" if patron is None else f"/patrons/{patron}"
-    resp = await app_client.request("POST" if patron is None else "PUT", url(path),
-                                    json={**body, "ProcedureStep": 15, "Answer": 1}, headers=headers(sample_tenant))
+    resp = await app_client.request(
+        "POST" if patron is None else "PUT",
+        url(path),
+        json={**body, "ProcedureStep": 15, "Answer": 1},
+        headers=headers(sample_tenant),
+    )
     await _error(resp, 500, -4)
     monkeypatch.undo()
     if patron is None:
@@ -659,8 +838,9 @@ async def test_concurrent_registrations_of_one_barcode_save_exactly_one(app_clie
 async def test_concurrent_updates_to_one_barcode_save_exactly_one(app_client, sample_tenant):
     patrons = [await new_patron(app_client, sample_tenant) for _ in range(4)]
     barcode = f"C{uuid.uuid4().int % 10**12:012d}"
-    results = await asyncio.gather(*(_put(app_client, sample_tenant, p, registration_body(Barcode=barcode))
-                                     for p in patrons))
+    results = await asyncio.gather(
+        *(_put(app_client, sample_tenant, p, registration_body(Barcode=barcode)) for p in patrons)
+    )
     assert sum(r["Success"] for r in results) == 1
     assert len(await _by_barcode(app_client, sample_tenant, barcode)) == 1
 
@@ -669,14 +849,15 @@ async def test_concurrent_identical_renewals_charge_exactly_once(app_client, sam
     """Ten identical replies renewing one patron at a charging branch, at once: the locked record decides,
     so the first to save charges and the others find the registration already renewed."""
     patron = await new_patron(app_client, sample_tenant, HILLVIEW_BRANCH)
-    body = registration_body(HILLVIEW_BRANCH, step=16, answer=1,
-                             registration={"ExpirationDate": "2030-01-01T00:00:00+00:00"})
-    results = await asyncio.gather(*(_put(app_client, sample_tenant, patron, copy.deepcopy(body))
-                                     for _ in range(10)))
+    body = registration_body(
+        HILLVIEW_BRANCH, step=16, answer=1, registration={"ExpirationDate": "2030-01-01T00:00:00+00:00"}
+    )
+    results = await asyncio.gather(*(_put(app_client, sample_tenant, patron, copy.deepcopy(body)) for _ in range(10)))
     for result in results:
         _done(result)
     charged = [r for r in results if r["AdditionalMessages"]]
     assert [r["AdditionalMessages"] for r in charged] == [
-        ["Registration charge of 5.00 recorded; 5.00 added to the patron's charges."]]
+        ["Registration charge of 5.00 recorded; 5.00 added to the patron's charges."]
+    ]
     stored = await stored_patron(app_client, sample_tenant, patron)
     assert len(stored["RegistrationCharges"]) == 1 and stored["ChargesAmount"] == 5.0

@@ -29,8 +29,14 @@ from mod_users.storage.tables import POLARIS_PATRON_ASSOCIATIONS, POLARIS_PATRON
 # record, a misplaced organisation, a changed id; "already exists" for duplicates): how a client, or a
 # test, tells a rule's rejection from a schema's.
 RULE_MESSAGES = (
-    organizations.NO_PARENT, organizations.WRONG_PARENT.split("{", 1)[0], organizations.NO_ORGANIZATION,
-    organizations.NOT_A_BRANCH, organizations.IN_USE, organizations.NOT_DELETABLE, ID_CANNOT_CHANGE, ID_IS_DERIVED,
+    organizations.NO_PARENT,
+    organizations.WRONG_PARENT.split("{", 1)[0],
+    organizations.NO_ORGANIZATION,
+    organizations.NOT_A_BRANCH,
+    organizations.IN_USE,
+    organizations.NOT_DELETABLE,
+    ID_CANNOT_CHANGE,
+    ID_IS_DERIVED,
     "already exists",
 )
 
@@ -50,25 +56,49 @@ def _patron_dependents(patron: dict[str, Any]) -> tuple[tuple[Table, str], ...]:
 
 
 ORGANIZATIONS_API = Collection(
-    path="/polaris/organizations", item_param="organizationId", table=ORGANIZATION.table, key="organizations",
-    noun="Organization", checks=(organizations.fits_hierarchy, organizations.keeps_its_place),
-    prepare=ORGANIZATION.prepare, delete_checks=(organizations.owns_nothing,),
+    path="/polaris/organizations",
+    item_param="organizationId",
+    table=ORGANIZATION.table,
+    key="organizations",
+    noun="Organization",
+    checks=(organizations.fits_hierarchy, organizations.keeps_its_place),
+    prepare=ORGANIZATION.prepare,
+    delete_checks=(organizations.owns_nothing,),
 )
 BLOCK_DESCRIPTIONS_API = Collection(
-    path="/polaris/block-descriptions", item_param="blockDescriptionId", table=BLOCK_DESCRIPTION.table,
-    key="blockDescriptions", noun="Block description", checks=(organizations.organization_exists,),
+    path="/polaris/block-descriptions",
+    item_param="blockDescriptionId",
+    table=BLOCK_DESCRIPTION.table,
+    key="blockDescriptions",
+    noun="Block description",
+    checks=(organizations.organization_exists,),
     prepare=BLOCK_DESCRIPTION.prepare,
 )
 WORKSTATIONS_API = Collection(
-    path="/polaris/workstations", item_param="workstationRecordId", table=WORKSTATION.table, key="workstations",
-    noun="Workstation", checks=(organizations.organization_exists,), prepare=WORKSTATION.prepare,
+    path="/polaris/workstations",
+    item_param="workstationRecordId",
+    table=WORKSTATION.table,
+    key="workstations",
+    noun="Workstation",
+    checks=(organizations.organization_exists,),
+    prepare=WORKSTATION.prepare,
 )
 PATRONS_API = Collection(
-    path="/polaris/patrons", item_param="patronRecordId", table=PATRON.table, key="patrons", noun="Patron",
-    checks=(organizations.registered_at_a_branch,), prepare=_prepare_patron, dependents=_patron_dependents,
+    path="/polaris/patrons",
+    item_param="patronRecordId",
+    table=PATRON.table,
+    key="patrons",
+    noun="Patron",
+    checks=(organizations.registered_at_a_branch,),
+    prepare=_prepare_patron,
+    dependents=_patron_dependents,
 )
 COUNTRIES_API = Collection(
-    path="/polaris/countries", item_param="countryRecordId", table=COUNTRY.table, key="countries", noun="Country",
+    path="/polaris/countries",
+    item_param="countryRecordId",
+    table=COUNTRY.table,
+    key="countries",
+    noun="Country",
     prepare=COUNTRY.prepare,
 )
 

@@ -63,17 +63,24 @@ async def listing(store: RecordStore, ts: TenantSchema, patron_id: int) -> list[
         other = linked.get(row["LinkedPatronID"])
         if other is None:  # removed with its patron in the same transaction that removes this row
             continue
-        out.append({
-            "LinkedPatronID": other["PatronID"], "Barcode": other["Barcode"],
-            "PatronName": patrons.display_name(other), "BranchName": branches.get(other["OrganizationID"]),
-            "Note": row.get("Note"), "BlockMe": bool(row.get("BlockMe")), "AllowMe": bool(row.get("AllowMe")),
-            "OrganizationID": other["OrganizationID"],
-        })
+        out.append(
+            {
+                "LinkedPatronID": other["PatronID"],
+                "Barcode": other["Barcode"],
+                "PatronName": patrons.display_name(other),
+                "BranchName": branches.get(other["OrganizationID"]),
+                "Note": row.get("Note"),
+                "BlockMe": bool(row.get("BlockMe")),
+                "AllowMe": bool(row.get("AllowMe")),
+                "OrganizationID": other["OrganizationID"],
+            }
+        )
     return out
 
 
-async def _locked(tx: RecordStore, ts: TenantSchema, patron_id: int, linked_ids: list[int]
-                  ) -> dict[int, dict[str, Any] | None]:
+async def _locked(
+    tx: RecordStore, ts: TenantSchema, patron_id: int, linked_ids: list[int]
+) -> dict[int, dict[str, Any] | None]:
     """Lock the patron and the linked patrons; 404 for an unknown patron, 409 when it is secured."""
     found = await patrons.lock(tx, ts, [patron_id, *linked_ids])
     patron = found[patron_id]
@@ -96,12 +103,21 @@ def _note(entry: dict[str, Any]) -> str | None:
     return None if note is None else note[:NOTE_LIMIT]
 
 
-def _new_row(who: Staff, patron_id: int, linked_id: int, note: str | None, block_me: bool, allow_me: bool,
-             now: str) -> dict[str, Any]:
+def _new_row(
+    who: Staff, patron_id: int, linked_id: int, note: str | None, block_me: bool, allow_me: bool, now: str
+) -> dict[str, Any]:
     return {
-        "id": _row_id(patron_id, linked_id), "PatronID": patron_id, "LinkedPatronID": linked_id, "Note": note,
-        "BlockMe": block_me, "AllowMe": allow_me, "CreatorID": who.user_id, "CreatorName": who.username,
-        "CreationDate": now, **who.stamp(now), "OrganizationID": who.organization_id,
+        "id": _row_id(patron_id, linked_id),
+        "PatronID": patron_id,
+        "LinkedPatronID": linked_id,
+        "Note": note,
+        "BlockMe": block_me,
+        "AllowMe": allow_me,
+        "CreatorID": who.user_id,
+        "CreatorName": who.username,
+        "CreationDate": now,
+        **who.stamp(now),
+        "OrganizationID": who.organization_id,
         "WorkstationID": who.workstation_id,
     }
 
@@ -141,8 +157,9 @@ async def post_associations(call: Call) -> web.StreamResponse:
         now = now_iso()
         for entry in entries:
             linked_id, note = entry["LinkedPatronId"], _note(entry)
-            this_side = _new_row(who, patron_id, linked_id, note, bool(entry.get("BlockMe")),
-                                 bool(entry.get("AllowMe")), now)
+            this_side = _new_row(
+                who, patron_id, linked_id, note, bool(entry.get("BlockMe")), bool(entry.get("AllowMe")), now
+            )
             # The other record sees the association with its own side unset (Polaris' defaults are off).
             other_side = _new_row(who, linked_id, patron_id, note, False, False, now)
             await tx.insert(ts, POLARIS_PATRON_ASSOCIATIONS, this_side, who.user_id)
@@ -171,10 +188,10 @@ async def put_associations(call: Call) -> web.StreamResponse:
             if "Note" in entry:
                 shared["Note"] = _note(entry)
             own = {k: entry[k] for k in ("BlockMe", "AllowMe") if entry.get(k) is not None}
-            await tx.update(ts, POLARIS_PATRON_ASSOCIATIONS, this_side["id"], {**this_side, **shared, **own},
-                            who.user_id)
-            await tx.update(ts, POLARIS_PATRON_ASSOCIATIONS, other_side["id"], {**other_side, **shared},
-                            who.user_id)
+            await tx.update(
+                ts, POLARIS_PATRON_ASSOCIATIONS, this_side["id"], {**this_side, **shared, **own}, who.user_id
+            )
+            await tx.update(ts, POLARIS_PATRON_ASSOCIATIONS, other_side["id"], {**other_side, **shared}, who.user_id)
         return json_response(await listing(tx, ts, patron_id))
 
 
@@ -203,8 +220,9 @@ async def delete_associations(call: Call) -> web.StreamResponse:
         remaining = await listing(tx, ts, patron_id)
     # Written once the delete is committed: the rows that recorded the association's modifier are gone, the
     # line keeps who deleted it and when.
-    log.info("patron associations deleted", extra={
-        "patronId": patron_id, "linkedPatronIds": linked_ids, **who.log_fields()})
+    log.info(
+        "patron associations deleted", extra={"patronId": patron_id, "linkedPatronIds": linked_ids, **who.log_fields()}
+    )
     return json_response(remaining)
 
 

@@ -80,48 +80,78 @@ async def summary(store: RecordStore, ts: TenantSchema, patron: dict[str, Any]) 
     texts = await _texts(store, ts, blocks)
     common = {"PatronID": patron["PatronID"], "PatronFullName": patrons.full_name(patron)}
     rows = [
-        {**common, "BlockType": b["BlockType"], "BlockID": b["BlockID"],
-         "BlockDescription": texts.get(b["BlockID"], b["BlockDescription"]) if b["BlockType"] == LIBRARY
-         else b["BlockDescription"],
-         "PatronBranchID": patron["OrganizationID"], "CreationDate": b["CreationDate"]}
+        {
+            **common,
+            "BlockType": b["BlockType"],
+            "BlockID": b["BlockID"],
+            "BlockDescription": texts.get(b["BlockID"], b["BlockDescription"])
+            if b["BlockType"] == LIBRARY
+            else b["BlockDescription"],
+            "PatronBranchID": patron["OrganizationID"],
+            "CreationDate": b["CreationDate"],
+        }
         for b in blocks
     ]
     rows += [
-        {**common, "BlockType": SYSTEM, "BlockID": bit, "BlockDescription": text,
-         "PatronBranchID": patron["OrganizationID"], "CreationDate": None}
+        {
+            **common,
+            "BlockType": SYSTEM,
+            "BlockID": bit,
+            "BlockDescription": text,
+            "PatronBranchID": patron["OrganizationID"],
+            "CreationDate": None,
+        }
         for bit, text in patrons.system_blocks(patron)
     ]
     return rows
 
 
-async def _detail(store: RecordStore, ts: TenantSchema, block: dict[str, Any], who: Staff,
-                  description: dict[str, Any] | None = None) -> dict[str, Any]:
+async def _detail(
+    store: RecordStore, ts: TenantSchema, block: dict[str, Any], who: Staff, description: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """A stored block as Polaris' block detail, with the names of its organisation and workstation. Those
     of the caller (``who``) and the block ``description`` just chosen are not read again."""
-    organization = (who.organization if block["OrganizationID"] == who.organization_id
-                    else await ORGANIZATION.get(store, ts, block["OrganizationID"]))
-    workstation = (who.workstation if block["WorkstationID"] == who.workstation_id
-                   else await WORKSTATION.get(store, ts, block["WorkstationID"]))
+    organization = (
+        who.organization
+        if block["OrganizationID"] == who.organization_id
+        else await ORGANIZATION.get(store, ts, block["OrganizationID"])
+    )
+    workstation = (
+        who.workstation
+        if block["WorkstationID"] == who.workstation_id
+        else await WORKSTATION.get(store, ts, block["WorkstationID"])
+    )
     text = block["BlockDescription"]
     if block["BlockType"] == LIBRARY:
         if description is None or description["BlockID"] != block["BlockID"]:
             description = await BLOCK_DESCRIPTION.get(store, ts, block["BlockID"])
         text = description["Description"] if description else text
     return {
-        "PatronID": block["PatronID"], "BlockType": block["BlockType"], "BlockID": block["BlockID"],
+        "PatronID": block["PatronID"],
+        "BlockType": block["BlockType"],
+        "BlockID": block["BlockID"],
         "BlockDescription": text,
-        "CreatorID": block.get("CreatorID"), "CreatorName": block.get("CreatorName"),
-        "ModifierID": block.get("ModifierID"), "ModifierName": block.get("ModifierName"),
-        "CreationDate": block["CreationDate"], "ModificationDate": block["ModificationDate"],
-        "OrganizationID": block["OrganizationID"], "OrganizationName": organization["Name"] if organization else None,
-        "WorkstationID": block["WorkstationID"], "WorkstationName": workstation["Name"] if workstation else None,
+        "CreatorID": block.get("CreatorID"),
+        "CreatorName": block.get("CreatorName"),
+        "ModifierID": block.get("ModifierID"),
+        "ModifierName": block.get("ModifierName"),
+        "CreationDate": block["CreationDate"],
+        "ModificationDate": block["ModificationDate"],
+        "OrganizationID": block["OrganizationID"],
+        "OrganizationName": organization["Name"] if organization else None,
+        "WorkstationID": block["WorkstationID"],
+        "WorkstationName": workstation["Name"] if workstation else None,
     }
 
 
 def _is_duplicate_text(blocks: list[dict[str, Any]], text: str, except_id: int | None = None) -> bool:
     # Polaris de-duplicates blocks; two free-text blocks are the same when their texts differ only in case.
-    return any(b["BlockType"] == FREE_TEXT and b["BlockID"] != except_id
-               and b["BlockDescription"].casefold() == text.casefold() for b in blocks)
+    return any(
+        b["BlockType"] == FREE_TEXT
+        and b["BlockID"] != except_id
+        and b["BlockDescription"].casefold() == text.casefold()
+        for b in blocks
+    )
 
 
 # -- handlers ---------------------------------------------------------------------------------------
@@ -151,8 +181,9 @@ async def _block_detail(call: Call, kind: int) -> web.StreamResponse:
     who = await staff(call)
     patron = await patrons.load(call.store, call.tenant, call.uri["patronId"])
     patrons.refuse_secured(patron)
-    block = await call.store.get(call.tenant, POLARIS_PATRON_BLOCKS,
-                                 _row_id(kind, patron["PatronID"], call.uri["blockId"]))
+    block = await call.store.get(
+        call.tenant, POLARIS_PATRON_BLOCKS, _row_id(kind, patron["PatronID"], call.uri["blockId"])
+    )
     if block is None or block["PatronID"] != patron["PatronID"]:
         raise errors.unknown_block()
     return json_response(await _detail(call.store, call.tenant, block, who))
@@ -188,17 +219,26 @@ async def post_block(call: Call) -> web.StreamResponse:
             block_id, text = description["BlockID"], description["Description"]
             if await tx.get(ts, POLARIS_PATRON_BLOCKS, _row_id(kind, patron_id, block_id)) is not None:
                 raise errors.duplicate_block()
-        stored = await tx.insert(ts, POLARIS_PATRON_BLOCKS, _new_block(who, kind, patron_id, block_id, text),
-                                 who.user_id)
+        stored = await tx.insert(
+            ts, POLARIS_PATRON_BLOCKS, _new_block(who, kind, patron_id, block_id, text), who.user_id
+        )
     return json_response(await _detail(call.store, ts, stored, who, description))
 
 
 def _new_block(who: Staff, kind: int, patron_id: int, block_id: int, text: str) -> dict[str, Any]:
     now = now_iso()
     return {
-        "id": _row_id(kind, patron_id, block_id), "PatronID": patron_id, "BlockType": kind, "BlockID": block_id,
-        "BlockDescription": text, "CreatorID": who.user_id, "CreatorName": who.username, "CreationDate": now,
-        **who.stamp(now), "OrganizationID": who.organization_id, "WorkstationID": who.workstation_id,
+        "id": _row_id(kind, patron_id, block_id),
+        "PatronID": patron_id,
+        "BlockType": kind,
+        "BlockID": block_id,
+        "BlockDescription": text,
+        "CreatorID": who.user_id,
+        "CreatorName": who.username,
+        "CreationDate": now,
+        **who.stamp(now),
+        "OrganizationID": who.organization_id,
+        "WorkstationID": who.workstation_id,
     }
 
 
@@ -229,8 +269,9 @@ async def put_block(call: Call) -> web.StreamResponse:
             others = await _stored_blocks(tx, ts, block["PatronID"])
             if _is_duplicate_text(others, text, except_id=block["BlockID"]):
                 raise errors.duplicate_block()
-            stored = await tx.update(ts, POLARIS_PATRON_BLOCKS, block["id"], {**changed, "BlockDescription": text},
-                                     who.user_id)
+            stored = await tx.update(
+                ts, POLARIS_PATRON_BLOCKS, block["id"], {**changed, "BlockDescription": text}, who.user_id
+            )
         else:
             description = await _offered(tx, ts, who.organization_id, call.body.get("BlockID"))
             new_id = _row_id(kind, block["PatronID"], description["BlockID"])
@@ -241,9 +282,17 @@ async def put_block(call: Call) -> web.StreamResponse:
                 if await tx.get(ts, POLARIS_PATRON_BLOCKS, new_id) is not None:
                     raise errors.duplicate_block()
                 await tx.delete(ts, POLARIS_PATRON_BLOCKS, block["id"])
-                stored = await tx.insert(ts, POLARIS_PATRON_BLOCKS, {
-                    **changed, "id": new_id, "BlockID": description["BlockID"],
-                    "BlockDescription": description["Description"]}, who.user_id)
+                stored = await tx.insert(
+                    ts,
+                    POLARIS_PATRON_BLOCKS,
+                    {
+                        **changed,
+                        "id": new_id,
+                        "BlockID": description["BlockID"],
+                        "BlockDescription": description["Description"],
+                    },
+                    who.user_id,
+                )
     if stored is None:  # cannot happen while the patron is locked; answered as the block being gone
         raise errors.unknown_block()
     return json_response(await _detail(call.store, ts, stored, who, description))
@@ -258,9 +307,15 @@ async def delete_block(call: Call) -> web.StreamResponse:
         await tx.delete(ts, POLARIS_PATRON_BLOCKS, block["id"])
     # Written once the delete is committed: the row that recorded the block's modifier is gone, the line keeps
     # who deleted it and when.
-    log.info("patron block deleted", extra={
-        "patronId": block["PatronID"], "blockType": block["BlockType"], "blockId": block["BlockID"],
-        **who.log_fields()})
+    log.info(
+        "patron block deleted",
+        extra={
+            "patronId": block["PatronID"],
+            "blockType": block["BlockType"],
+            "blockId": block["BlockID"],
+            **who.log_fields(),
+        },
+    )
     return json_response(True)
 
 

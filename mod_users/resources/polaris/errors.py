@@ -39,8 +39,9 @@ def secured() -> PolarisError:
 
 
 def patron_id_mismatch(sent: object, patron_id: int) -> PolarisError:
-    return PolarisError(400, f"PatronID {sent} in the body is not the patron of the URL ({patron_id}).",
-                        PATRON_ID_MISMATCH)
+    return PolarisError(
+        400, f"PatronID {sent} in the body is not the patron of the URL ({patron_id}).", PATRON_ID_MISMATCH
+    )
 
 
 def answer_required(step: int) -> PolarisError:
@@ -48,8 +49,11 @@ def answer_required(step: int) -> PolarisError:
 
 
 def txn_code_not_for_registration(code: int, name: str, accepted: str) -> PolarisError:
-    return PolarisError(400, f"PatronAccountTxnCode {code} ({name}) cannot settle a registration charge: send "
-                        f"{accepted}.", TXN_CODE_NOT_FOR_REGISTRATION)
+    return PolarisError(
+        400,
+        f"PatronAccountTxnCode {code} ({name}) cannot settle a registration charge: send {accepted}.",
+        TXN_CODE_NOT_FOR_REGISTRATION,
+    )
 
 
 def invalid_organization() -> PolarisError:
@@ -71,8 +75,9 @@ def system_block() -> PolarisError:
 def invalid_block_id(block_id: object, organization_id: int) -> PolarisError:
     if block_id is None:
         return PolarisError(400, "BlockID is required for a library-defined block.", INVALID_BLOCK_ID)
-    return PolarisError(400, f"Invalid BlockID: {block_id} is not a block of organization {organization_id}.",
-                        INVALID_BLOCK_ID)
+    return PolarisError(
+        400, f"Invalid BlockID: {block_id} is not a block of organization {organization_id}.", INVALID_BLOCK_ID
+    )
 
 
 def duplicate_block() -> PolarisError:
@@ -96,8 +101,7 @@ def self_association() -> PolarisError:
 
 
 def association_exists(patron_id: int, linked_id: int) -> PolarisError:
-    return PolarisError(400, f"Patron {patron_id} is already associated with patron {linked_id}.",
-                        ASSOCIATION_EXISTS)
+    return PolarisError(400, f"Patron {patron_id} is already associated with patron {linked_id}.", ASSOCIATION_EXISTS)
 
 
 def listed_twice(linked_id: int) -> PolarisError:

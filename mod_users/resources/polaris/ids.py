@@ -58,15 +58,15 @@ class IdKind:
     def row_id(self, number: int) -> str:
         return row_id(self.kind, number)
 
-    async def get(self, store: RecordStore, ts: TenantSchema, number: Any, *, for_update: bool = False
-                  ) -> dict[str, Any] | None:
+    async def get(
+        self, store: RecordStore, ts: TenantSchema, number: Any, *, for_update: bool = False
+    ) -> dict[str, Any] | None:
         """The record with Polaris id ``number``, or None (also for something that is not an integer)."""
         if not isinstance(number, int) or isinstance(number, bool):
             return None
         return await store.get(ts, self.table, self.row_id(number), for_update=for_update)
 
-    async def get_many(self, store: RecordStore, ts: TenantSchema, numbers: Iterable[Any]
-                       ) -> dict[int, dict[str, Any]]:
+    async def get_many(self, store: RecordStore, ts: TenantSchema, numbers: Iterable[Any]) -> dict[int, dict[str, Any]]:
         """The records with these Polaris ids, by id, in one primary-key lookup (unknown ones, and anything
         that is not an integer, are left out)."""
         wanted = sorted({n for n in numbers if isinstance(n, int) and not isinstance(n, bool)})
@@ -100,8 +100,9 @@ class IdKind:
                 raise ValidationFailed([folio_error(f"{self.field} {number} already exists", self.field, number)])
         rid = self.row_id(number)
         if record.get("id") is not None and str(record["id"]).lower() != rid:
-            raise ValidationFailed([folio_error(
-                f"{ID_IS_DERIVED} {self.field}: leave it out or send {rid}", "id", record["id"])])
+            raise ValidationFailed(
+                [folio_error(f"{ID_IS_DERIVED} {self.field}: leave it out or send {rid}", "id", record["id"])]
+            )
         return {**record, "id": rid, self.field: number}
 
 

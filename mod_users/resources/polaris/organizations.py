@@ -98,8 +98,9 @@ _DEPENDENTS: tuple[tuple[str, Table, str], ...] = (
 _OWNED = (*_DEPENDENTS, ("block descriptions", POLARIS_BLOCK_DESCRIPTIONS, "OrganizationID"))
 
 
-async def _belonging(store: RecordStore, ts: TenantSchema, organization_id: int,
-                     kinds: tuple[tuple[str, Table, str], ...]) -> list[str]:
+async def _belonging(
+    store: RecordStore, ts: TenantSchema, organization_id: int, kinds: tuple[tuple[str, Table, str], ...]
+) -> list[str]:
     """The names of the ``kinds`` of records of which at least one belongs to the organisation."""
     return [name for name, table, field in kinds if await store.find(ts, table, f"{field}=={organization_id}", 1)]
 
@@ -111,8 +112,9 @@ async def keeps_its_place(store: RecordStore, ts: TenantSchema, record: dict[str
     stored = await ORGANIZATION.get(store, ts, record.get("OrganizationID"))
     if stored is None:  # a new organisation
         return []
-    changed = [field for field in ("OrganizationCodeID", "ParentOrganizationID")
-               if record.get(field) != stored.get(field)]
+    changed = [
+        field for field in ("OrganizationCodeID", "ParentOrganizationID") if record.get(field) != stored.get(field)
+    ]
     if not changed:
         return []
     organization_id = int(stored["OrganizationID"])
@@ -131,8 +133,13 @@ async def owns_nothing(store: RecordStore, ts: TenantSchema, organization: dict[
     used = await _belonging(store, ts, organization_id, _OWNED)
     if not used:
         return []
-    return [folio_error(f"Organization {organization_id} {NOT_DELETABLE} {_and(used)} belong to it",
-                        "OrganizationID", organization_id)]
+    return [
+        folio_error(
+            f"Organization {organization_id} {NOT_DELETABLE} {_and(used)} belong to it",
+            "OrganizationID",
+            organization_id,
+        )
+    ]
 
 
 def _and(items: list[str]) -> str:
@@ -146,8 +153,7 @@ async def organization_exists(store: RecordStore, ts: TenantSchema, record: dict
     return []
 
 
-async def registered_at_a_branch(store: RecordStore, ts: TenantSchema, record: dict[str, Any]
-                                 ) -> list[dict[str, Any]]:
+async def registered_at_a_branch(store: RecordStore, ts: TenantSchema, record: dict[str, Any]) -> list[dict[str, Any]]:
     """A patron's registered organisation is a branch."""
     organization = await ORGANIZATION.get(store, ts, record["OrganizationID"])
     if organization is None or organization["OrganizationCodeID"] != BRANCH:

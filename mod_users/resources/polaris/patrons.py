@@ -24,8 +24,7 @@ SYSTEM_BLOCKS: dict[int, str] = {
 }
 
 
-async def load(store: RecordStore, ts: TenantSchema, patron_id: int, *, for_update: bool = False
-               ) -> dict[str, Any]:
+async def load(store: RecordStore, ts: TenantSchema, patron_id: int, *, for_update: bool = False) -> dict[str, Any]:
     """The patron, or 404 "Invalid Patron ID."; ``for_update`` locks it until the transaction ends, which
     serialises every change that concerns this patron."""
     patron = await PATRON.get(store, ts, patron_id, for_update=for_update)
@@ -48,8 +47,11 @@ def refuse_secured(patron: dict[str, Any]) -> None:
 
 def _names(patron: dict[str, Any]) -> tuple[str, str, str]:
     registration = patron.get("Registration") or {}
-    return (registration.get("NameFirst") or "", registration.get("NameMiddle") or "",
-            registration.get("NameLast") or "")
+    return (
+        registration.get("NameFirst") or "",
+        registration.get("NameMiddle") or "",
+        registration.get("NameLast") or "",
+    )
 
 
 def full_name(patron: dict[str, Any]) -> str:

@@ -35,16 +35,20 @@ from mod_users.storage.tables import POLARIS_PATRONS
 
 # What a client reads when a request the schema allows is refused (a reply without an answer, another
 # patron's id): how a client, or a test, tells these rules' rejections from a schema's.
-RULE_MESSAGES = ("is required when replying to step", "in the body is not the patron of the URL",
-                 "cannot settle a registration charge")
+RULE_MESSAGES = (
+    "is required when replying to step",
+    "in the body is not the patron of the URL",
+    "cannot settle a registration charge",
+)
 
 
 async def _conversation(call: Call, who: Staff, stored: dict[str, Any] | None) -> steps.Conversation:
     body, now = call.body, datetime.now(UTC)
     branch = body.get("OrganizationID")
     lineage = await organizations.lineage(call.store, call.tenant, branch) if branch else []
-    return steps.Conversation(call.store, call.tenant, body, stored, proposed(body, stored, who.user_id, now),
-                              lineage, now)
+    return steps.Conversation(
+        call.store, call.tenant, body, stored, proposed(body, stored, who.user_id, now), lineage, now
+    )
 
 
 def _refuse_unusable_txn_code(body: dict[str, Any]) -> None:
@@ -74,8 +78,10 @@ async def _reply(c: steps.Conversation) -> Outcome | None:
 def _charge_note(c: steps.Conversation, charge: Decimal) -> list[str]:
     if not charge:
         return []
-    return [f"Registration charge of {charge:.2f} recorded; {outstanding(charge, c.body):.2f} added to the "
-            "patron's charges."]
+    return [
+        f"Registration charge of {charge:.2f} recorded; {outstanding(charge, c.body):.2f} added to the "
+        "patron's charges."
+    ]
 
 
 def _charged(c: steps.Conversation, record: dict[str, Any], charge: Decimal) -> dict[str, Any]:
@@ -89,8 +95,9 @@ def _charged(c: steps.Conversation, record: dict[str, Any], charge: Decimal) -> 
 Save = Callable[[RecordStore, steps.Conversation], Awaitable[tuple[dict[str, Any] | None, Decimal]]]
 
 
-async def _converse(call: Call, who: Staff, stored: dict[str, Any] | None, save: Save, done_verb: str
-                    ) -> web.StreamResponse:
+async def _converse(
+    call: Call, who: Staff, stored: dict[str, Any] | None, save: Save, done_verb: str
+) -> web.StreamResponse:
     """One call of a conversation about ``stored`` (None: a new patron): the checks, then, when none of them
     prompts or stops, ``save`` in one transaction."""
     c = await _conversation(call, who, stored)

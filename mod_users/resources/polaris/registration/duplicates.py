@@ -50,9 +50,12 @@ def _phones(registration: dict[str, Any]) -> set[str]:
 def matches(wanted: dict[str, Any], other: dict[str, Any]) -> list[str]:
     """Why registration ``other`` may be the same person as ``wanted`` (empty: it is not)."""
     found = []
-    if (_text(wanted.get("NameLast")) and _birth_date(wanted.get("Birthdate"))
-            and all(_text(wanted.get(f)) == _text(other.get(f)) for f in ("NameFirst", "NameLast"))
-            and _birth_date(wanted.get("Birthdate")) == _birth_date(other.get("Birthdate"))):
+    if (
+        _text(wanted.get("NameLast"))
+        and _birth_date(wanted.get("Birthdate"))
+        and all(_text(wanted.get(f)) == _text(other.get(f)) for f in ("NameFirst", "NameLast"))
+        and _birth_date(wanted.get("Birthdate")) == _birth_date(other.get("Birthdate"))
+    ):
         found.append(NAME_AND_BIRTHDATE)
     if _text(wanted.get("EmailAddress")) and _text(wanted.get("EmailAddress")) == _text(other.get("EmailAddress")):
         found.append(EMAIL)
@@ -65,8 +68,9 @@ def _candidates_query(registration: dict[str, Any]) -> str | None:
     clauses = []
     last, birth = (registration.get("NameLast") or "").strip(), _birth_date(registration.get("Birthdate"))
     if last and birth:
-        clauses.append(f"(Registration.NameLast=={quote(last)} "
-                       f"and Registration.Birthdate=={quote(birth, prefix=True)})")
+        clauses.append(
+            f"(Registration.NameLast=={quote(last)} and Registration.Birthdate=={quote(birth, prefix=True)})"
+        )
     email = (registration.get("EmailAddress") or "").strip()
     if email:
         clauses.append(f"Registration.EmailAddress=={quote(email)}")
@@ -75,16 +79,19 @@ def _candidates_query(registration: dict[str, Any]) -> str | None:
     return " or ".join(clauses) or None
 
 
-async def find(store: RecordStore, ts: TenantSchema, registration: dict[str, Any], patron_id: int | None
-               ) -> list[dict[str, Any]]:
+async def find(
+    store: RecordStore, ts: TenantSchema, registration: dict[str, Any], patron_id: int | None
+) -> list[dict[str, Any]]:
     """The stored patrons (other than ``patron_id``) that may be the same person, lowest PatronID first, as
     DuplicatePatrons entries."""
     query = _candidates_query(registration)
     if query is None:
         return []
     page = await store.search(ts, POLARIS_PATRONS, query, 0, _MAX_CANDIDATES)
-    found = sorted(((p, matches(registration, p.get("Registration") or {})) for p in page.records
-                    if p["PatronID"] != patron_id), key=lambda pair: pair[0]["PatronID"])
+    found = sorted(
+        ((p, matches(registration, p.get("Registration") or {})) for p in page.records if p["PatronID"] != patron_id),
+        key=lambda pair: pair[0]["PatronID"],
+    )
     found = [(p, why) for p, why in found if why][:MAX_SHOWN]
     names = await organizations.names(store, ts, {p["OrganizationID"] for p, _ in found if not _secured(p)})
     return [_entry(p, why, names) for p, why in found]
@@ -110,11 +117,17 @@ def describe(entry: dict[str, Any]) -> str:
 def _entry(patron: dict[str, Any], why: list[str], names: dict[int, str]) -> dict[str, Any]:
     registration = patron.get("Registration") or {}
     entry = {
-        "PatronID": patron["PatronID"], "Barcode": patron["Barcode"], "PatronFullName": patrons.full_name(patron),
-        "NameFirst": registration.get("NameFirst"), "NameLast": registration.get("NameLast"),
-        "Birthdate": registration.get("Birthdate"), "EmailAddress": registration.get("EmailAddress"),
-        "PhoneVoice1": registration.get("PhoneVoice1"), "OrganizationID": patron["OrganizationID"],
-        "OrganizationName": names.get(patron["OrganizationID"]), "MatchedOn": why,
+        "PatronID": patron["PatronID"],
+        "Barcode": patron["Barcode"],
+        "PatronFullName": patrons.full_name(patron),
+        "NameFirst": registration.get("NameFirst"),
+        "NameLast": registration.get("NameLast"),
+        "Birthdate": registration.get("Birthdate"),
+        "EmailAddress": registration.get("EmailAddress"),
+        "PhoneVoice1": registration.get("PhoneVoice1"),
+        "OrganizationID": patron["OrganizationID"],
+        "OrganizationName": names.get(patron["OrganizationID"]),
+        "MatchedOn": why,
     }
     if _secured(patron):
         # Only what staff need to know that it may be the same person and which record to ask about.

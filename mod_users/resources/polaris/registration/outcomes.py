@@ -52,11 +52,18 @@ class Outcome:
         }
 
 
-def prompt(step: Step, kind: PromptType, code: ReturnCode, message: str, details: list[str] | None = None,
-           found: list[dict[str, Any]] | None = None) -> Outcome:
+def prompt(
+    step: Step,
+    kind: PromptType,
+    code: ReturnCode,
+    message: str,
+    details: list[str] | None = None,
+    found: list[dict[str, Any]] | None = None,
+) -> Outcome:
     """A question for the user; the client replies with ProcedureStep ``step`` and an Answer."""
-    return Outcome(step, Status.IN_PROGRESS, Action.PROMPT, code, message, details or [], prompt_type=kind,
-                   duplicates=found)
+    return Outcome(
+        step, Status.IN_PROGRESS, Action.PROMPT, code, message, details or [], prompt_type=kind, duplicates=found
+    )
 
 
 def stop(step: Step, kind: StopType, code: ReturnCode, message: str, details: list[str] | None = None) -> Outcome:
@@ -66,8 +73,14 @@ def stop(step: Step, kind: StopType, code: ReturnCode, message: str, details: li
 
 def cancelled(step: Step) -> Outcome:
     """The user answered no to the prompt of ``step``; nothing was saved."""
-    return Outcome(step, Status.CANCELLED, Action.STOP, ReturnCode.CANCELLED,
-                   f"Cancelled at step {int(step)}: nothing was saved.", stop_type=StopType.CANCELLED)
+    return Outcome(
+        step,
+        Status.CANCELLED,
+        Action.STOP,
+        ReturnCode.CANCELLED,
+        f"Cancelled at step {int(step)}: nothing was saved.",
+        stop_type=StopType.CANCELLED,
+    )
 
 
 def done(message: str, details: list[str] | None = None) -> Outcome:

@@ -42,6 +42,8 @@ async def misfits(store: RecordStore, ts: TenantSchema, addresses: list[dict[str
         country = countries.get(country_id)
         masks = country.get("PostalCodeFormats", []) if country else []
         if not fits_any(code, masks):
-            found.append(f"Address {number}: postal code '{code}' does not have the format of {country['Name']} "
-                         f"({' or '.join(masks)})")
+            found.append(
+                f"Address {number}: postal code '{code}' does not have the format of {country['Name']} "
+                f"({' or '.join(masks)})"
+            )
     return found

@@ -16,12 +16,34 @@ from typing import Any
 from mod_users.resources.polaris.registration.papi import WAIVES, AccountTxnCode
 
 # The result's patron fields (DtoPatronResult), in the order Polaris' patron record has them.
-PATRON_FIELDS = ("PatronID", "Barcode", "PatronCodeID", "OrganizationID", "CreatorID", "ModifierID",
-                 "RecordStatusID", "SystemBlocks", "YTDCircCount", "LifetimeCircCount", "LastActivityDate",
-                 "ClaimCount", "LostItemCount", "ChargesAmount", "CreditsAmount", "Registration")
+PATRON_FIELDS = (
+    "PatronID",
+    "Barcode",
+    "PatronCodeID",
+    "OrganizationID",
+    "CreatorID",
+    "ModifierID",
+    "RecordStatusID",
+    "SystemBlocks",
+    "YTDCircCount",
+    "LifetimeCircCount",
+    "LastActivityDate",
+    "ClaimCount",
+    "LostItemCount",
+    "ChargesAmount",
+    "CreditsAmount",
+    "Registration",
+)
 _NEW_PATRON: dict[str, Any] = {
-    "PatronID": None, "RecordStatusID": 1, "SystemBlocks": 0, "YTDCircCount": 0, "LifetimeCircCount": 0,
-    "ClaimCount": 0, "LostItemCount": 0, "ChargesAmount": 0, "CreditsAmount": 0,
+    "PatronID": None,
+    "RecordStatusID": 1,
+    "SystemBlocks": 0,
+    "YTDCircCount": 0,
+    "LifetimeCircCount": 0,
+    "ClaimCount": 0,
+    "LostItemCount": 0,
+    "ChargesAmount": 0,
+    "CreditsAmount": 0,
 }
 # Money is kept to the cent.
 CENT = Decimal("0.01")
@@ -39,8 +61,7 @@ def instant(value: Any) -> datetime | None:
     return datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
 
 
-def proposed(body: dict[str, Any], stored: dict[str, Any] | None, user_id: str | None, now: datetime
-             ) -> dict[str, Any]:
+def proposed(body: dict[str, Any], stored: dict[str, Any] | None, user_id: str | None, now: datetime) -> dict[str, Any]:
     """The record that saving ``body`` would store: over ``stored`` for an update, else a new patron
     (whose PatronID is None until it is allocated)."""
     base = dict(stored) if stored is not None else {**_NEW_PATRON, "CreatorID": user_id}
@@ -65,8 +86,12 @@ def proposed(body: dict[str, Any], stored: dict[str, Any] | None, user_id: str |
 
 def with_patron_id(record: dict[str, Any], patron_id: int, row_id: str) -> dict[str, Any]:
     """A new patron's record once its PatronID is allocated."""
-    return {**record, "id": row_id, "PatronID": patron_id, "Registration": {**record["Registration"],
-                                                                            "PatronID": patron_id}}
+    return {
+        **record,
+        "id": row_id,
+        "PatronID": patron_id,
+        "Registration": {**record["Registration"], "PatronID": patron_id},
+    }
 
 
 def renews(stored: dict[str, Any], record: dict[str, Any]) -> bool:
@@ -101,14 +126,20 @@ def with_charge(record: dict[str, Any], amount: Decimal, body: dict[str, Any], n
     code = body.get("PatronAccountTxnCode") or AccountTxnCode.CHARGE
     owed = outstanding(amount, body)
     charge = {
-        "Amount": float(amount), "PatronAccountTxnCode": int(code),
+        "Amount": float(amount),
+        "PatronAccountTxnCode": int(code),
         "PatronPaymentMethod": body.get("PatronPaymentMethod"),
         "RegistrationPayment": float(_payment(amount, body)),
-        "Outstanding": float(owed), "OrganizationID": record["OrganizationID"], "TransactionDate": iso(now),
+        "Outstanding": float(owed),
+        "OrganizationID": record["OrganizationID"],
+        "TransactionDate": iso(now),
     }
     total = (_decimal(record.get("ChargesAmount")) + owed).quantize(CENT)
-    return {**record, "ChargesAmount": float(total),
-            "RegistrationCharges": [*(record.get("RegistrationCharges") or []), charge]}
+    return {
+        **record,
+        "ChargesAmount": float(total),
+        "RegistrationCharges": [*(record.get("RegistrationCharges") or []), charge],
+    }
 
 
 def patron_fields(record: dict[str, Any]) -> dict[str, Any]:

@@ -27,8 +27,15 @@ from mod_users.storage.tables import POLARIS_PATRONS
 from mod_users.storage.tenants import TenantSchema
 
 # Booleans a registration must carry (Polaris' DTO has them non-nullable: its clients always send them).
-REQUIRED_FLAGS = ("ExcludeFromOverdues", "ExcludeFromHolds", "ExcludeFromBills", "ExcludeFromAlmostOverdueAutoRenew",
-                  "ExcludeFromPatronRecExpiration", "ExcludeFromInactivePatron", "StaffAcceptedUseSingleName")
+REQUIRED_FLAGS = (
+    "ExcludeFromOverdues",
+    "ExcludeFromHolds",
+    "ExcludeFromBills",
+    "ExcludeFromAlmostOverdueAutoRenew",
+    "ExcludeFromPatronRecExpiration",
+    "ExcludeFromInactivePatron",
+    "StaffAcceptedUseSingleName",
+)
 _ADDRESS_LINES = ("StreetOne", "StreetTwo", "StreetThree", "City", "PostalCode")
 
 
@@ -93,27 +100,45 @@ async def required_fields(c: Conversation) -> Outcome | None:
     if organization_id and not c.at_a_branch:
         # PAPI's one code for both; the detail tells a typo from a library or system id.
         why = "is not a branch" if c.organizations else "is not a known organisation"
-        return stop(Step.REQUIRED_FIELDS, StopType.INVALID_DATA, ReturnCode.INVALID_ORGANIZATION,
-                    "Invalid organization ID specified.", [f"OrganizationID {organization_id} {why}"])
+        return stop(
+            Step.REQUIRED_FIELDS,
+            StopType.INVALID_DATA,
+            ReturnCode.INVALID_ORGANIZATION,
+            "Invalid organization ID specified.",
+            [f"OrganizationID {organization_id} {why}"],
+        )
     sent = c.body.get("Registration") or {}
     missing = ["Barcode"] if _blank(c.body.get("Barcode")) else []
     # Polaris' clients send 0 for an id they do not have (the DTO's ids are not nullable).
     missing += [name for name in ("PatronCodeID", "OrganizationID") if not c.body.get(name)]
     missing += ["Registration.NameLast"] if _blank(sent.get("NameLast")) else []
-    if (c.at_a_branch and organizations.inherited(c.organizations, "NameFirstRequired")
-            and sent.get("StaffAcceptedUseSingleName") is not True and _blank(sent.get("NameFirst"))):
+    if (
+        c.at_a_branch
+        and organizations.inherited(c.organizations, "NameFirstRequired")
+        and sent.get("StaffAcceptedUseSingleName") is not True
+        and _blank(sent.get("NameFirst"))
+    ):
         missing.append("Registration.NameFirst")
     missing += [f"Registration.{name}" for name in REQUIRED_FLAGS if sent.get(name) is None]
     if missing:
-        return stop(Step.REQUIRED_FIELDS, StopType.INVALID_DATA, ReturnCode.REQUIRED_FIELDS_MISSING,
-                    f"Required fields are missing: {', '.join(missing)}.", missing)
+        return stop(
+            Step.REQUIRED_FIELDS,
+            StopType.INVALID_DATA,
+            ReturnCode.REQUIRED_FIELDS_MISSING,
+            f"Required fields are missing: {', '.join(missing)}.",
+            missing,
+        )
     return None
 
 
 def barcode_in_use(barcode: str) -> Outcome:
     """Step 37's stop (also what a save answers when a concurrent registration took the barcode first)."""
-    return stop(Step.BARCODE_IN_USE, StopType.CONFLICT, ReturnCode.BARCODE_IN_USE,
-                f"Duplicate barcode: {barcode} is already used by another patron.")
+    return stop(
+        Step.BARCODE_IN_USE,
+        StopType.CONFLICT,
+        ReturnCode.BARCODE_IN_USE,
+        f"Duplicate barcode: {barcode} is already used by another patron.",
+    )
 
 
 async def barcode_free(c: Conversation) -> Outcome | None:
@@ -131,8 +156,12 @@ async def address_given(c: Conversation) -> Outcome | None:
     addresses = c.registration.get("Addresses") or []
     if any(not _blank(a.get(line)) for a in addresses for line in _ADDRESS_LINES):
         return None
-    return prompt(Step.ADDRESS_EMPTY, PromptType.YES_NO, ReturnCode.ADDRESS_EMPTY,
-                  "The patron has no address. Save the registration without one?")
+    return prompt(
+        Step.ADDRESS_EMPTY,
+        PromptType.YES_NO,
+        ReturnCode.ADDRESS_EMPTY,
+        "The patron has no address. Save the registration without one?",
+    )
 
 
 async def postal_codes_fit(c: Conversation) -> Outcome | None:
@@ -140,8 +169,13 @@ async def postal_codes_fit(c: Conversation) -> Outcome | None:
     misfits = await postal_codes.misfits(c.store, c.ts, c.registration.get("Addresses") or [])
     if not misfits:
         return None
-    return prompt(Step.POSTAL_CODE_FORMAT, PromptType.YES_NO, ReturnCode.POSTAL_CODE_FORMAT,
-                  "A postal code does not have the format of its country. Save it as it is?", misfits)
+    return prompt(
+        Step.POSTAL_CODE_FORMAT,
+        PromptType.YES_NO,
+        ReturnCode.POSTAL_CODE_FORMAT,
+        "A postal code does not have the format of its country. Save it as it is?",
+        misfits,
+    )
 
 
 async def patron_data_verified(c: Conversation) -> Outcome | None:
@@ -149,10 +183,14 @@ async def patron_data_verified(c: Conversation) -> Outcome | None:
     check = instant(c.registration.get("AddrCheckDate"))
     if check is None or check > c.now:
         return None
-    return prompt(Step.VERIFY_PATRON_DATA, PromptType.ACKNOWLEDGE, ReturnCode.VERIFY_PATRON_DATA,
-                  f"The address check date ({check.date().isoformat()}) has passed: verify the patron's name, "
-                  "address, phone numbers and email address with the patron.",
-                  ["Move AddrCheckDate forward to stop this reminder."])
+    return prompt(
+        Step.VERIFY_PATRON_DATA,
+        PromptType.ACKNOWLEDGE,
+        ReturnCode.VERIFY_PATRON_DATA,
+        f"The address check date ({check.date().isoformat()}) has passed: verify the patron's name, "
+        "address, phone numbers and email address with the patron.",
+        ["Move AddrCheckDate forward to stop this reminder."],
+    )
 
 
 # The server keeps nothing between calls: the call that saves records the payment it carries itself, so a
@@ -171,8 +209,13 @@ async def charge_accepted(c: Conversation) -> Outcome | None:
     """Step 15: the registration charge, when there is one."""
     if not c.charge:
         return None
-    return prompt(Step.REGISTRATION_CHARGE, PromptType.YES_NO, ReturnCode.REGISTRATION_CHARGE,
-                  f"A registration charge of {c.charge:.2f} applies. Accept it?", _PAYMENT_FIELDS_NOTE)
+    return prompt(
+        Step.REGISTRATION_CHARGE,
+        PromptType.YES_NO,
+        ReturnCode.REGISTRATION_CHARGE,
+        f"A registration charge of {c.charge:.2f} applies. Accept it?",
+        _PAYMENT_FIELDS_NOTE,
+    )
 
 
 async def no_duplicates(c: Conversation) -> Outcome | None:
@@ -182,9 +225,14 @@ async def no_duplicates(c: Conversation) -> Outcome | None:
         return None
     secured = sum(duplicates.withheld(d) for d in found)
     of_them = f", {secured} of them a secured record whose details are not shown" if secured else ""
-    return prompt(Step.DUPLICATE_PATRONS, PromptType.YES_NO, ReturnCode.DUPLICATE_PATRONS,
-                  f"{len(found)} patron(s) may be the same person{of_them}. Save this registration anyway?",
-                  [duplicates.describe(d) for d in found], found)
+    return prompt(
+        Step.DUPLICATE_PATRONS,
+        PromptType.YES_NO,
+        ReturnCode.DUPLICATE_PATRONS,
+        f"{len(found)} patron(s) may be the same person{of_them}. Save this registration anyway?",
+        [duplicates.describe(d) for d in found],
+        found,
+    )
 
 
 @dataclass(frozen=True)
