@@ -17,7 +17,7 @@ from mod_users.middlewares import error_mapping, okapi_context
 from mod_users.resources import patron_block_conditions, polaris
 from mod_users.resources.contract_files import add_system_routes
 from mod_users.routing import Route, bind, text_response
-from mod_users.state import BACKGROUND, CONTRACT, OPENAPI, POOL, SETTINGS, STORE
+from mod_users.state import BACKGROUND, CONTRACT, OPENAPI, POOL, SETTINGS, STORE, STYLES
 from mod_users.storage.database import create_pool
 from mod_users.storage.records import RecordStore
 from mod_users.tenant import api as tenant_api
@@ -114,6 +114,7 @@ def init_app(settings: Settings, db: DatabaseSettings, contract: Contract | None
     descriptor = render_descriptor(settings.contract_dir / "descriptors" / "ModuleDescriptor-template.json", version)
     desired = desired_permissions(ROUTES, handlers(descriptor))
     add_routes(app, contract, ROUTES, desired)
+    app[STYLES] = tuple({id(r.style): r.style for r in ROUTES}.values())
     openapi = build_openapi(contract, version, [(r.method, r.path) for r in ROUTES], desired)
     app[OPENAPI] = json.dumps(openapi, ensure_ascii=False).encode()
     add_system_routes(app)

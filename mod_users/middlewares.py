@@ -8,36 +8,14 @@ import time
 
 from aiohttp import web
 
-from mod_users import cql
-from mod_users.errors import (
-    POLARIS_BODY_TOO_LARGE,
-    POLARIS_MALFORMED_REQUEST,
-    POLARIS_NOT_PRIVILEGED,
-    POLARIS_SERVER_ERROR,
-    POLARIS_UNAVAILABLE,
-    ApiError,
-    ClientGone,
-    PolarisError,
-    ValidationFailed,
-    folio_error,
-)
+from mod_users.errors import ClientGone
 from mod_users.logs import request_id_var, tenant_var
 from mod_users.okapi import REQUEST_ID, context_from_headers
-from mod_users.resources.polaris.context import PREFIX as POLARIS_PREFIX
-from mod_users.routing import OKAPI_KEY, STYLE_KEY, json_response, text_response
-from mod_users.storage.errors import (
-    CONNECTION_ERRORS,
-    DatabaseUnavailable,
-    DuplicateRecord,
-    InvalidTenant,
-    TenantNotInitialised,
-    UnstorableValue,
-    VersionConflict,
-)
+from mod_users.routing import OKAPI_KEY, STYLE_KEY
+from mod_users.state import STYLES
+from mod_users.style import FOLIO, Style
 
 log = logging.getLogger("mod_users.http")
-# The first segment of every Polaris-style route, "/polaris.applicationservices/" (matched in any case).
-_POLARIS_PREFIX = "/" + POLARIS_PREFIX.split("/")[1].lower() + "/"
 # Logged (never sent) for a request that ended without an answer: its client disconnected (as nginx logs
 # it), or shutdown cut the handler off.
 CLIENT_WENT_AWAY = 499
@@ -78,62 +56,27 @@ async def okapi_context(request: web.Request, handler: web.Handler) -> web.Strea
         tenant_var.reset(tenant_token)
 
 
+def style_of(request: web.Request) -> Style:
+    """The style of the route the request was bound to; for a URL no route matched, the style that claims
+    it (a Polaris client reads Polaris error objects even for a call that does not exist), else FOLIO's."""
+    bound = request.get(STYLE_KEY)
+    if bound is not None:
+        return bound
+    return next((s for s in request.app.get(STYLES, ()) if s.claims(request.path)), FOLIO)
+
+
 @web.middleware
 async def error_mapping(request: web.Request, handler: web.Handler) -> web.StreamResponse:
-    """Turn every known failure into its documented answer; anything else is a logged 500. A route of
-    the Polaris style answers every failure as a Polaris error object, never as FOLIO text."""
+    """Turn every failure into the answer the route's style documents; anything unknown is a logged 500."""
     try:
         return await handler(request)
     except web.HTTPException as exc:
-        if request.get(STYLE_KEY) == "polaris" and exc.status == 413:
-            return _polaris(413, exc.text or "Request body too large", POLARIS_BODY_TOO_LARGE)
-        if exc.status in (404, 405) and request.path.lower().startswith(_POLARIS_PREFIX):
-            # No route matched, but the client speaks Polaris: it reads Polaris error objects.
-            answer = _polaris(
-                exc.status, f"No such call: {request.method} {request.path[:200]}", POLARIS_MALFORMED_REQUEST
-            )
-            if "Allow" in exc.headers:
-                answer.headers["Allow"] = exc.headers["Allow"]
-            return answer
-        raise
-    except PolarisError as exc:
-        return json_response(exc.body(), status=exc.status)
-    except ValidationFailed as exc:
-        return json_response(exc.body(), status=422)
+        replaced = style_of(request).http_error(request, exc)
+        if replaced is None:
+            raise
+        return replaced
     except ClientGone:
         # Nobody reads this answer, and it is not our failure (re-raised, aiohttp would log an error).
         return web.Response(status=CLIENT_WENT_AWAY)
-    except DuplicateRecord as exc:
-        if request.get(STYLE_KEY) == "polaris":
-            return _polaris(400, str(exc), POLARIS_MALFORMED_REQUEST)
-        return json_response(ValidationFailed([folio_error(str(exc), exc.field, exc.value)]).body(), 422)
-    except Exception as exc:  # classified below; unknown ones are our bug
-        status, message, code = _classify(exc)
-        if request.get(STYLE_KEY) == "polaris":
-            return _polaris(status, message, code)
-        return text_response(message, status)
-
-
-def _classify(exc: Exception) -> tuple[int, str, int]:
-    """HTTP status, client-facing text and Polaris ErrorCode of a failure answered as text."""
-    if isinstance(exc, ApiError):
-        code = POLARIS_NOT_PRIVILEGED if exc.status == 403 else POLARIS_MALFORMED_REQUEST
-        return exc.status, exc.message, code
-    if isinstance(exc, (InvalidTenant, TenantNotInitialised)):
-        return 400, str(exc), POLARIS_MALFORMED_REQUEST
-    if isinstance(exc, cql.CQLError):
-        return 400, f"malformed parameter 'query', {exc}", POLARIS_MALFORMED_REQUEST
-    if isinstance(exc, VersionConflict):
-        return 409, str(exc), POLARIS_MALFORMED_REQUEST
-    if isinstance(exc, UnstorableValue):
-        return 400, str(exc), POLARIS_MALFORMED_REQUEST
-    # The database is away: the store says so, or a call on the pool itself failed (the tenant API).
-    if isinstance(exc, (DatabaseUnavailable, *CONNECTION_ERRORS)):
-        log.warning("database unavailable", extra={"error": str(exc)})
-        return 503, "Database unavailable, try again later", POLARIS_UNAVAILABLE
-    log.exception("unhandled error")
-    return 500, "Internal server error, contact administrator", POLARIS_SERVER_ERROR
-
-
-def _polaris(status: int, message: str, code: int) -> web.Response:
-    return json_response(PolarisError(status, message, code).body(), status=status)
+    except Exception as exc:  # the style classifies it; unknown ones are our bug
+        return style_of(request).answer(exc)

@@ -18,21 +18,13 @@ from typing import Any
 from aiohttp import web
 
 from mod_users.contract import Contract, Endpoint, ParamError, parse_params
-from mod_users.errors import (
-    POLARIS_MALFORMED_REQUEST,
-    BadRequest,
-    ClientGone,
-    Forbidden,
-    PolarisError,
-    RequestTimeout,
-    not_privileged,
-    schema_failure,
-)
+from mod_users.errors import BadRequest, ClientGone, RequestTimeout
 from mod_users.okapi import TENANT as TENANT_HEADER
 from mod_users.okapi import OkapiContext
 from mod_users.state import SETTINGS, STORE
 from mod_users.storage.records import RecordStore
 from mod_users.storage.tenants import TenantSchema
+from mod_users.style import FOLIO, Style, json_response, text_response
 
 Handler = Callable[["Call"], Awaitable[web.StreamResponse]]
 
@@ -40,24 +32,23 @@ Handler = Callable[["Call"], Awaitable[web.StreamResponse]]
 BODY_SECONDS = 30
 
 OKAPI_KEY = web.RequestKey("okapi", OkapiContext)  # set by the okapi_context middleware
-# The error style of the route a request was bound to; the error middleware answers in that shape.
-STYLE_KEY = web.RequestKey("style", str)
+# The style of the route a request was bound to; the error middleware answers in its shape.
+STYLE_KEY = web.RequestKey("style", Style)
 
 
 @dataclass(frozen=True)
 class Route:
     """One HTTP route of a resource module.
 
-    ``path`` is the RAML path template; every such route needs ``X-Okapi-Tenant``. ``style`` picks the
-    error shape: ``"folio"`` (text/plain 400, 422 errors) or ``"polaris"`` (Polaris error objects, 400 for
-    a bad body). ``case_insensitive_prefix`` makes the literal segments before the first ``{parameter}``
-    match in any letter case (Polaris clients differ).
+    ``path`` is the RAML path template; every such route needs ``X-Okapi-Tenant``. ``style`` answers its
+    failures (FOLIO's: text/plain 400, 422 errors). ``case_insensitive_prefix`` makes the literal segments
+    before the first ``{parameter}`` match in any letter case (Polaris clients differ).
     """
 
     method: str
     path: str
     handler: Handler
-    style: str = "folio"
+    style: Style = FOLIO
     case_insensitive_prefix: bool = False
 
     def aiohttp_path(self) -> str:
@@ -91,20 +82,6 @@ class Call:
 
     def path(self, name: str) -> str:
         return self.request.match_info[name]
-
-
-def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    """A JSON response; non-ASCII text is sent as UTF-8, not escaped."""
-    return web.Response(
-        body=json.dumps(data, ensure_ascii=False).encode(),
-        status=status,
-        content_type="application/json",
-        headers=headers,
-    )
-
-
-def text_response(text: str, status: int) -> web.Response:
-    return web.Response(text=text, status=status, content_type="text/plain")
 
 
 def _reject_constant(name: str) -> Any:
@@ -169,14 +146,9 @@ async def _checked_body(route: Route, request: web.Request, contract: Contract, 
     """The JSON body, parsed and valid against its schema, or the error in the route's style."""
     body = await read_json(request)  # a BadRequest: the error middleware answers it in the route's style
     errors = contract.schemas.errors(schema_key, body) if schema_key else []
-    if errors and route.style == "polaris":
-        first = errors[0]
-        where = f"'{first.field}': " if first.field else ""
-        raise PolarisError(400, f"Invalid request body: {where}{first.message}", POLARIS_MALFORMED_REQUEST)
     if errors:
-        raise schema_failure(errors)
-    if route.style == "folio" and isinstance(body, dict):
-        # Server-set, as in RMB: a client's (well-formed) metadata is replaced, never stored.
+        raise route.style.body_invalid(errors)
+    if route.style.strips_metadata and isinstance(body, dict):
         body.pop("metadata", None)
     return body
 
@@ -201,9 +173,7 @@ def bind(
         tenant = TenantSchema(okapi.tenant_name)  # validated once, before anything uses it
         missing = [p for p in desired if p not in okapi.permissions]
         if missing:
-            if route.style == "polaris":
-                raise not_privileged()
-            raise Forbidden(f"Access requires permission: {', '.join(missing)}")
+            raise route.style.forbidden(missing)
         try:
             params = parse_params(endpoint.query_params, request.query)
             uri = parse_params(endpoint.uri_params, request.match_info) if endpoint.uri_params else {}

@@ -16,10 +16,12 @@ from aiohttp import web
 
 from mod_users.errors import not_privileged
 from mod_users.resources.polaris.ids import ORGANIZATION, WORKSTATION
+from mod_users.resources.polaris.style import PolarisStyle
 from mod_users.routing import Call, Route
 
 # Polaris.ApplicationServices' route parts; the RAML path templates begin with exactly this.
 PREFIX = "/polaris.applicationservices/api/{version}/{lang}/{productId}/{siteDomain}/{orgId}/{workstationId}"
+POLARIS = PolarisStyle(PREFIX.split("/")[1])
 # The most rows one request reads to apply a rule or build an answer (a patron's blocks or associations, the
 # block descriptions an organisation offers): more than any library has, and a bound on one request's work.
 MAX_ROWS = 10_000
@@ -28,7 +30,7 @@ MAX_ROWS = 10_000
 def polaris_route(method: str, resource: str, handler: Callable[[Call], Awaitable[web.StreamResponse]]) -> Route:
     """A route below the Polaris prefix, answering in Polaris' error shape; clients differ in how they
     write the prefix's letter case, so it matches in any case."""
-    return Route(method, PREFIX + resource, handler, style="polaris", case_insensitive_prefix=True)
+    return Route(method, PREFIX + resource, handler, style=POLARIS, case_insensitive_prefix=True)
 
 
 @dataclass(frozen=True)

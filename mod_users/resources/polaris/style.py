@@ -1,0 +1,62 @@
+"""The Polaris style: how Polaris.ApplicationServices answers a failure, and which URLs are its clients'.
+
+Every failure of a Polaris-style route, and any URL below the Polaris prefix that no route matches, is
+answered as a Polaris error object (``ErrorCode``, ``Message``, ...), never as FOLIO text: Polaris
+clients parse that object whatever went wrong.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from aiohttp import web
+
+from mod_users.contract.schemas import FieldError
+from mod_users.errors import POLARIS_BODY_TOO_LARGE, POLARIS_MALFORMED_REQUEST, PolarisError, not_privileged
+from mod_users.storage.errors import DuplicateRecord
+from mod_users.style import Failure, Style, json_response
+
+
+class PolarisStyle(Style):
+    """Polaris error objects for every failure; a body that breaks its schema is a 400 naming the first
+    failing field (Polaris reports one)."""
+
+    name = "polaris"
+    strips_metadata = False  # Polaris bodies have no FOLIO metadata
+
+    def __init__(self, first_segment: str) -> None:
+        # Clients write the prefix in any letter case.
+        self._prefix = "/" + first_segment.lower() + "/"
+
+    def claims(self, path: str) -> bool:
+        return path.lower().startswith(self._prefix)
+
+    def render(self, failure: Failure) -> web.Response:
+        return json_response(PolarisError(*failure).body(), status=failure.status)
+
+    def answer(self, exc: Exception) -> web.StreamResponse:
+        if isinstance(exc, PolarisError):
+            return json_response(exc.body(), status=exc.status)
+        if isinstance(exc, DuplicateRecord):
+            return self.render(Failure(400, str(exc), POLARIS_MALFORMED_REQUEST))
+        return super().answer(exc)
+
+    def http_error(self, request: web.Request, exc: web.HTTPException) -> web.StreamResponse | None:
+        if exc.status == 413:
+            return self.render(Failure(413, exc.text or "Request body too large", POLARIS_BODY_TOO_LARGE))
+        if exc.status in (404, 405):
+            answer = self.render(
+                Failure(exc.status, f"No such call: {request.method} {request.path[:200]}", POLARIS_MALFORMED_REQUEST)
+            )
+            if "Allow" in exc.headers:
+                answer.headers["Allow"] = exc.headers["Allow"]
+            return answer
+        return None
+
+    def body_invalid(self, errors: Iterable[FieldError]) -> Exception:
+        first = next(iter(errors))
+        where = f"'{first.field}': " if first.field else ""
+        return PolarisError(400, f"Invalid request body: {where}{first.message}", POLARIS_MALFORMED_REQUEST)
+
+    def forbidden(self, missing: Iterable[str]) -> Exception:
+        return not_privileged()
