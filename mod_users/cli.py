@@ -155,10 +155,16 @@ def _cql(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _descriptor(settings: Settings, args: argparse.Namespace) -> int:
-    from mod_users.descriptor import module_version, render_descriptor
+    from mod_users.descriptor import descriptor_problems, module_version, render_descriptor
 
     root = settings.contract_dir
     descriptor = render_descriptor(root / "descriptors" / "ModuleDescriptor-template.json", module_version(root))
+    if args.check:
+        problems = descriptor_problems(descriptor)
+        for problem in problems:
+            print(f"mod-users descriptor: {problem}", file=sys.stderr)
+        print(f"{descriptor['id']}: {len(problems)} problem(s)" if problems else f"{descriptor['id']}: passes")
+        return 1 if problems else 0
     print(json.dumps(descriptor, indent=2))
     return 0
 
@@ -279,7 +285,14 @@ def build_parser() -> argparse.ArgumentParser:
     cql.add_argument("--table", help="translate with this table's indexes and server-choice fields")
     cql.epilog = "Other options (--index FIELD:KIND, --server-choice ...) go to mod_users.cql.explain."
     cql.set_defaults(run=_cql)
-    sub.add_parser("descriptor", help="print the ModuleDescriptor").set_defaults(run=_descriptor)
+    descriptor = sub.add_parser("descriptor", help="print the ModuleDescriptor (the template filled in)")
+    descriptor.add_argument(
+        "--check",
+        action="store_true",
+        help="check it instead, with the rules of FOLIO's module descriptor validator, Okapi and Eureka; "
+        "exit 1 and list the problems if it breaks one",
+    )
+    descriptor.set_defaults(run=_descriptor)
     contract = sub.add_parser("contract", help="check a running instance against the contract")
     contract.add_argument("url", help="base URL of the module, e.g. http://localhost:8081")
     contract.add_argument("--tenant", required=True, help="an initialised tenant to run against")
