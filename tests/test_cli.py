@@ -43,6 +43,7 @@ def test_the_readme_opens_with_the_two_commands_and_ci_runs_the_test_one():
     serve, tests = _readme_commands()
     assert serve.endswith("mod-users serve") and "pip install" in serve
     assert tests.endswith("-m pytest") and "'.[test]'" in tests
+    assert "-c constraints.txt" in serve and "-c constraints.txt" in tests  # both install the locked versions
     ci = (PROJECT_ROOT / ".ci" / "run").read_text().strip().splitlines()
     assert ci[-1] == tests, "the CI runs something else than the README's test command"
     assert not [line for line in ci[:-1] if line and not line.startswith(("#", "set ", "cd "))]
