@@ -27,6 +27,12 @@ PBC = "/patron-block-conditions"
 CONDITION_PERMISSIONS = {"patron-block-conditions.collection.get", "patron-block-conditions.item.post"}
 
 
+def _condition(name: str) -> dict:
+    """A new patron block condition of ``name``."""
+    flags = {"blockBorrowing": False, "blockRenewals": False, "blockRequests": False}
+    return {"id": str(uuid.uuid4()), "name": name, **flags, "valueType": "Integer"}
+
+
 class Eureka:
     """The module served on loopback, its sidecar in front, the entitlement manager calling the sidecar."""
 
@@ -148,14 +154,7 @@ async def test_upgrade_disable_and_purge_as_the_manager_sends_them(eureka, new_t
     eureka.sidecar.grants[USER] = CONDITION_PERMISSIONS
     token = keycloak_token(new_tenant, USER)
     assert (await eureka.manager.install(new_tenant, MODULE, REFERENCE)).succeeded
-    condition = {
-        "id": str(uuid.uuid4()),
-        "name": "Ours",
-        "blockBorrowing": False,
-        "blockRenewals": False,
-        "blockRequests": False,
-        "valueType": "Integer",
-    }
+    condition = _condition("Ours")
     assert (await eureka.call("POST", PBC, new_tenant, token=token, json=condition))[0] == 201
     # An upgrade carries module_to only; it keeps the data.
     assert (await eureka.manager.install(new_tenant, "mod-users-0.2.0", REFERENCE)).succeeded
@@ -171,14 +170,7 @@ async def test_upgrade_disable_and_purge_as_the_manager_sends_them(eureka, new_t
 
 async def test_a_keycloak_token_gives_the_user_behind_the_sidecar(eureka, tenant):
     eureka.sidecar.grants[USER] = CONDITION_PERMISSIONS
-    condition = {
-        "id": str(uuid.uuid4()),
-        "name": "Made through the sidecar",
-        "blockBorrowing": False,
-        "blockRenewals": False,
-        "blockRequests": False,
-        "valueType": "Integer",
-    }
+    condition = _condition("Made through the sidecar")
     status, body = await eureka.call("POST", PBC, tenant, token=keycloak_token(tenant, USER), json=condition)
     assert status == 201
     assert body["metadata"]["createdByUserId"] == USER  # user_id, not Keycloak's sub
