@@ -116,7 +116,7 @@ async def test_an_unknown_or_disabled_workstation_is_not_privileged(app_client, 
 
 
 async def test_a_missing_permission_is_not_privileged(app_client, sample_tenant):
-    for granted in ((), ("polaris.patron-status.access",)):
+    for granted in ((), ("polaris.patron-status.view",)):
         resp = await app_client.get(url(SUMMARY), params=SUMMARY_QUERY, headers=headers(sample_tenant, granted))
         assert resp.status == 403
         assert is_polaris_error(await resp.json(), -2)
