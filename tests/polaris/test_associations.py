@@ -80,6 +80,7 @@ async def test_a_listing_names_the_linked_patron_and_its_branch(app_client, samp
         "Note": None,
         "BlockMe": False,
         "AllowMe": False,
+        "RecordStatusID": 1,
         "OrganizationID": 3,
     }
     await app_client.delete(_path(a, "1002"), headers=headers(sample_tenant))
@@ -136,7 +137,7 @@ async def test_an_existing_association_cannot_be_added_again_from_either_side(ap
     for patron, linked in ((a, b), (b, a)):
         resp = await app_client.post(_path(patron), json=[{"LinkedPatronId": linked}], headers=headers(sample_tenant))
         body = await _error(resp, 400, -3802)
-        assert "already associated" in body["Message"]
+        assert body["Message"].startswith("Associated patron record already exists with id")
 
 
 async def test_unknown_and_secured_patrons(app_client, sample_tenant):

@@ -219,8 +219,10 @@ async def test_placing_a_free_text_block_records_who_when_and_where(app_client, 
     assert resp.status == 200, await resp.text()
     block = await resp.json()
     assert block["BlockType"] == 1 and block["BlockDescription"] == "Ask about the atlas"
+    assert block["PatronFullName"].startswith("Patron") and block["PatronFullName"].endswith(", Test")
+    # CreatorID and ModifierID are Polaris staff user ids (integers): a FOLIO user has none
     assert (
-        (block["CreatorID"], block["CreatorName"]) == (USER, USERNAME) == (block["ModifierID"], block["ModifierName"])
+        (block["CreatorID"], block["CreatorName"]) == (None, USERNAME) == (block["ModifierID"], block["ModifierName"])
     )
     assert block["CreationDate"] == block["ModificationDate"] and _iso_with_offset(block["CreationDate"])
     assert (block["OrganizationID"], block["OrganizationName"]) == (4, "Riverside East Branch")
@@ -308,7 +310,10 @@ async def test_a_library_block_shows_its_descriptions_current_text(app_client, s
         ({"BlockType": 2}, -3506),
         ({"BlockType": 2, "BlockID": 4}, -3506),  # Hillview's block, not offered at branch 3
         ({"BlockType": 2, "BlockID": UNKNOWN}, -3506),
-        ({"BlockType": "1", "BlockDescription": "x"}, -1),
+        # what Json.NET does not bind to an Int ("1" would be bound: see test_binding.py)
+        ({"BlockType": "one", "BlockDescription": "x"}, -1),
+        ({"BlockType": 1.5, "BlockDescription": "x"}, -1),
+        ({"BlockType": True, "BlockDescription": "x"}, -1),
     ],
 )
 async def test_invalid_blocks_are_refused(app_client, sample_tenant, body, code):
@@ -413,7 +418,7 @@ async def test_changing_a_free_text_block_records_the_modifier(app_client, sampl
     changed = await resp.json()
     assert changed["BlockDescription"] == "Second text" and changed["BlockID"] == block["BlockID"]
     assert (changed["CreatorID"], changed["CreationDate"]) == (block["CreatorID"], block["CreationDate"])
-    assert (changed["ModifierID"], changed["ModifierName"]) == (other_user, "supervisor")
+    assert (changed["ModifierID"], changed["ModifierName"]) == (None, "supervisor")
     assert changed["ModificationDate"] >= changed["CreationDate"]
     assert (changed["OrganizationID"], changed["WorkstationID"]) == (block["OrganizationID"], block["WorkstationID"])
     # the names are those of the block's organisation and workstation, not the caller's

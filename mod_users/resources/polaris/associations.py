@@ -72,6 +72,7 @@ async def listing(store: RecordStore, ts: TenantSchema, patron_id: int) -> list[
                 "Note": row.get("Note"),
                 "BlockMe": bool(row.get("BlockMe")),
                 "AllowMe": bool(row.get("AllowMe")),
+                "RecordStatusID": other.get("RecordStatusID"),
                 "OrganizationID": other["OrganizationID"],
             }
         )
@@ -113,7 +114,7 @@ def _new_row(
         "Note": note,
         "BlockMe": block_me,
         "AllowMe": allow_me,
-        "CreatorID": who.user_id,
+        "CreatorID": who.polaris_user_id,
         "CreatorName": who.username,
         "CreationDate": now,
         **who.stamp(now),
@@ -132,6 +133,8 @@ async def get_associations(call: Call) -> web.StreamResponse:
 
 async def post_associations(call: Call) -> web.StreamResponse:
     """POST patrons/{id}/associations: add associations, all or none; answers the full list."""
+    if call.body is None:
+        raise errors.no_associations("DtoPatronAssociationInfo list")
     who = await staff(call)
     ts, patron_id = call.tenant, call.uri["patronId"]
     entries: list[dict[str, Any]] = call.body
@@ -169,6 +172,8 @@ async def post_associations(call: Call) -> web.StreamResponse:
 
 async def put_associations(call: Call) -> web.StreamResponse:
     """PUT patrons/{id}/associations: change existing associations, all or none; answers the full list."""
+    if call.body is None:
+        raise errors.no_associations("DtoPatronAssociationInfo")
     who = await staff(call)
     ts, patron_id = call.tenant, call.uri["patronId"]
     entries: list[dict[str, Any]] = call.body

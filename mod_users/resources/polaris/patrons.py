@@ -61,6 +61,12 @@ def full_name(patron: dict[str, Any]) -> str:
     return f"{last}, {given}" if given else last
 
 
+def first_last_name(patron: dict[str, Any]) -> str:
+    """First and last name, as Polaris' PatronFirstLastName ("Charles Babbage")."""
+    first, _, last = _names(patron)
+    return " ".join(p for p in (first, last) if p)
+
+
 def display_name(patron: dict[str, Any]) -> str:
     """First name first, as Polaris lists associated patrons ("Charles Babbage")."""
     return " ".join(p for p in _names(patron) if p)
