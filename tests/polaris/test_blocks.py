@@ -4,6 +4,7 @@ details, placing, changing and removing blocks, and every documented failure."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -243,6 +244,30 @@ async def test_placing_a_library_defined_block(app_client, sample_tenant):
     assert (block["BlockType"], block["BlockID"], block["BlockDescription"]) == (2, 5, "Main branch: ID check required")
     resp = await app_client.get(url(f"/patrons/{patron}/blocks/stops/5"), headers=headers(sample_tenant))
     assert await resp.json() == block
+
+
+async def test_block_answers_name_the_patron(app_client, sample_tenant):
+    """PatronFullName, as the seed documents it in the answers of POST and PUT and in both block details."""
+    last = f"Johnson{uuid.uuid4().hex[:8]}"
+    patron = await new_patron(
+        app_client, sample_tenant, Registration={"NameFirst": "Steve", "NameMiddle": "L", "NameLast": last}
+    )
+    h = headers(sample_tenant)
+    stop = await (
+        await app_client.post(url(f"/patrons/{patron}/blocks"), json={"BlockType": 2, "BlockID": 5}, headers=h)
+    ).json()
+    text = await free_text_block(app_client, sample_tenant, patron, "Owes late fees")
+    changed = await (
+        await app_client.put(
+            url(f"/patrons/{patron}/blocks/1/{text['BlockID']}"), json={"BlockDescription": "Paid"}, headers=h
+        )
+    ).json()
+    details = [
+        await (await app_client.get(url(f"/patrons/{patron}/blocks/{kind}/{block_id}"), headers=h)).json()
+        for kind, block_id in (("stops", 5), ("freetext", text["BlockID"]))
+    ]
+    for answer in (stop, text, changed, *details):
+        assert answer["PatronFullName"] == f"{last}, Steve L", answer
 
 
 async def test_placing_a_block_reads_the_workstation_and_description_once(app_client, sample_tenant, monkeypatch):

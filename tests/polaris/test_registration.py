@@ -72,7 +72,7 @@ def _prompted(result: dict[str, Any], step: int, code: int, kind: int = YES_NO) 
         result["PAPIProcedureStatus"],
         result["Success"],
     ) == (step, code, PROMPT, kind, CONTINUE, False), result
-    assert result["PAPIProcedure"] == 4 and result["PAPIStopType"] == 0 and not result["DuplicateBarcodeExists"]
+    assert result["PAPIProcedure"] == 0 and result["PAPIStopType"] == 0 and not result["DuplicateBarcodeExists"]
 
 
 def _stopped(result: dict[str, Any], code: int, *, barcode_in_use: bool = False) -> None:
@@ -307,6 +307,58 @@ async def test_postal_codes_are_checked_against_their_countrys_formats(app_clien
         f"Address 2: postal code '{code}' does not have the format of "
     )
     _done(await _post(app_client, sample_tenant, _reply(body, result)))
+
+
+@pytest.mark.parametrize(
+    ("address", "checked_as"),
+    [
+        ({"CountryName": "USA"}, "United States"),  # the seed's example writes its country this way
+        ({"CountryName": " usa "}, "United States"),
+        ({"CountryName": "United States"}, "United States"),
+        ({"CountryName": "CAN"}, "Canada"),
+        ({"CountryName": "Ruritania"}, None),  # not a known country: not checked
+        ({"CountryName": "USA", "CountryID": 2}, "Canada"),  # CountryID names the country first
+        ({"CountryName": "USA", "CountryID": UNKNOWN}, None),
+    ],
+)
+async def test_the_country_name_names_the_country_of_the_postal_code(app_client, sample_tenant, address, checked_as):
+    bad = {"StreetOne": "1 Main Ave", "PostalCode": "1321", **address}
+    body = registration_body(registration={"Addresses": [bad]})
+    result = await _post(app_client, sample_tenant, body)
+    if checked_as is None:
+        _done(result)
+        return
+    _prompted(result, 35, -3111)
+    assert result["AdditionalMessages"][0].startswith(
+        f"Address 1: postal code '1321' does not have the format of {checked_as}"
+    )
+    fitting = {**bad, "PostalCode": "13210" if checked_as == "United States" else "K1A 0B1"}
+    _done(await _post(app_client, sample_tenant, registration_body(registration={"Addresses": [fitting]})))
+
+
+async def test_the_seeds_registration_fields_are_accepted(app_client, sample_tenant):
+    """Gender, the Merge* fields, PatronFirstLastName and PatronFullName (the seed's DtoPatronRegistration):
+    Gender is the client's, the others the server's (names derived, merge fields kept)."""
+    body = registration_body(
+        registration={
+            "NameFirst": "Mary",
+            "NameMiddle": "F",
+            "Gender": 2,
+            "MergeDate": "1/2/2020",
+            "MergeUserID": 7,
+            "MergeBarcode": "X1",
+            "PatronFirstLastName": "Someone Else",
+            "PatronFullName": "Else, Someone",
+        }
+    )
+    result = await _post(app_client, sample_tenant, body)
+    _done(result)
+    last = body["Registration"]["NameLast"]
+    registration = (await stored_patron(app_client, sample_tenant, result["PatronID"]))["Registration"]
+    assert registration["Gender"] == 2
+    assert (registration["PatronFullName"], registration["PatronFirstLastName"]) == (f"{last}, Mary F", f"Mary {last}")
+    assert (registration["MergeDate"], registration["MergeUserID"], registration["MergeBarcode"]) == (None, None, None)
+    assert result["Registration"]["PatronFullName"] == f"{last}, Mary F"
 
 
 async def test_a_passed_address_check_date_asks_to_verify_the_patrons_data(app_client, sample_tenant):
@@ -574,6 +626,38 @@ async def test_a_duplicate_by_name_needs_the_same_names_and_birth_date(app_clien
         _done(result)
 
 
+async def test_the_result_carries_the_seeds_fields(app_client, sample_tenant):
+    """RegCharge (the charge, not only inside the prompt's text), DuplicateBarcodeExists, SuggestedUserNames,
+    PAPIActionProcedure, ProcedureStep and Answer, on prompts, stops and the saved answer."""
+    body = registration_body(HILLVIEW_BRANCH)
+    charge = await _post(app_client, sample_tenant, body)
+    _prompted(charge, 15, -3113)
+    assert (charge["RegCharge"], charge["SuggestedUserNames"], charge["PAPIActionProcedure"]) == (5.0, [], 0)
+    assert (charge["ProcedureStep"], charge["Answer"], charge["DuplicateBarcodeExists"]) == (None, None, False)
+    saved = await _post(app_client, sample_tenant, _reply(body, charge))
+    _done(saved)
+    assert (saved["RegCharge"], saved["Answer"], saved["DuplicateBarcodeExists"]) == (5.0, 1, False)
+    taken = await _post(app_client, sample_tenant, {**registration_body(), "Barcode": body["Barcode"]})
+    _stopped(taken, -3505, barcode_in_use=True)
+    assert taken["RegCharge"] == 0.0  # branch 3 charges nothing
+    assert list(saved)[:14] == [
+        "PatronID",
+        "PatronCodeID",
+        "OrganizationID",
+        "CreatorID",
+        "ModifierID",
+        "Barcode",
+        "SystemBlocks",
+        "YTDCircCount",
+        "LifetimeCircCount",
+        "LastActivityDate",
+        "ClaimCount",
+        "LostItemCount",
+        "ChargesAmount",
+        "CreditsAmount",
+    ]
+
+
 # -- the conversation --------------------------------------------------------------------------------------
 def _doubtful(email: str) -> dict[str, Any]:
     """A registration at Hillview (a charge) that prompts at 17, 34, 15 and 16, in that order."""
@@ -620,9 +704,74 @@ async def test_a_reply_cannot_answer_its_way_past_a_stop(app_client, sample_tena
     _stopped(await _post(app_client, sample_tenant, {**body, "ProcedureStep": 17, "Answer": 1}), -3100)
 
 
-async def test_the_first_call_ignores_an_answer(app_client, sample_tenant):
-    body = registration_body(answer=0, registration={"Addresses": []})
-    _prompted(await _post(app_client, sample_tenant, body), 17, -3110)
+@pytest.mark.parametrize("answer", [None, -1, 0, 3, 4, 5])
+async def test_the_first_call_ignores_an_answer_that_does_not_go_on(app_client, sample_tenant, answer):
+    """The seed's first call sends Answer "0" with ProcedureStep "1": it starts the conversation."""
+    body = registration_body(answer=answer, registration={"Addresses": []})
+    result = await _post(app_client, sample_tenant, body)
+    _prompted(result, 17, -3110)
+    assert result["Answer"] == answer  # given back, as the seed's example answer gives back its Answer
+
+
+@pytest.mark.parametrize("answer", [1, 2, 6])
+async def test_the_seeds_reply_example_after_a_duplicate_prompt_saves(app_client, sample_tenant, answer):
+    """The seed answers a step-16 prompt with ProcedureStep 1 and Answer 1 (its text says the step "will be
+    set to 2", a step that is not a registration's): a reply to step 1 that goes on accepts the prompt the same
+    body raises first, the one the client was shown, and the patron is saved."""
+    email = f"{uuid.uuid4().hex}@example.org"
+    await _post(app_client, sample_tenant, registration_body(registration={"EmailAddress": email}))
+    body = registration_body(registration={"EmailAddress": email})
+    _prompted(await _post(app_client, sample_tenant, body), 16, DUPLICATES)
+    result = await _post(app_client, sample_tenant, {**body, "ProcedureStep": 1, "Answer": answer})
+    _done(result)
+    assert len(await _by_barcode(app_client, sample_tenant, body["Barcode"])) == 1
+
+
+async def test_a_reply_to_step_one_accepts_only_the_first_prompt(app_client, sample_tenant):
+    """With several prompts ahead, a reply to step 1 accepts the first (17) and asks the next (34); it is the
+    ProcedureStep of the answer that goes past 34."""
+    email = f"{uuid.uuid4().hex}@example.org"
+    body = _doubtful(email)
+    reply = {**body, "ProcedureStep": 1, "Answer": 1}
+    _prompted(await _post(app_client, sample_tenant, reply), 34, -3112, ACKNOWLEDGE)
+    _prompted(await _post(app_client, sample_tenant, reply), 34, -3112, ACKNOWLEDGE)  # again: 17 again, only
+    _prompted(await _post(app_client, sample_tenant, {**body, "ProcedureStep": 34, "Answer": OK}), 15, -3113)
+    assert await _by_barcode(app_client, sample_tenant, body["Barcode"]) == []
+
+
+@pytest.mark.parametrize(
+    ("answer", "then"),
+    [
+        (1, "next"),  # Yes
+        (OK, "next"),  # the answer to an Acknowledge prompt
+        (IGNORE, "next"),
+        (0, "cancelled"),  # No
+        (CANCEL, "cancelled"),
+        (ABORT, "cancelled"),
+        (RETRY, "again"),
+    ],
+)
+async def test_each_prompt_result_answers_a_prompt(app_client, sample_tenant, answer, then):
+    body = registration_body(registration={"AddrCheckDate": PAST})
+    _prompted(await _post(app_client, sample_tenant, body), 34, -3112, ACKNOWLEDGE)
+    result = await _post(app_client, sample_tenant, {**body, "ProcedureStep": 34, "Answer": answer})
+    if then == "next":
+        _done(result)
+    elif then == "again":
+        _prompted(result, 34, -3112, ACKNOWLEDGE)
+    else:
+        assert (result["PAPIReturnCode"], result["PAPIStopType"], result["PAPIProcedureStatus"]) == (
+            -3120,
+            STOPPED_BY_USER,
+            EXIT,
+        )
+    assert result["Answer"] == answer
+    assert len(await _by_barcode(app_client, sample_tenant, body["Barcode"])) == (1 if then == "next" else 0)
+
+
+async def test_a_reply_answering_none_is_refused(app_client, sample_tenant):
+    body = registration_body(step=34, answer=-1, registration={"AddrCheckDate": PAST})
+    await _error(await app_client.post(url("/patrons"), json=body, headers=headers(sample_tenant)), 400, -3003)
 
 
 async def test_a_reply_without_an_answer_is_refused(app_client, sample_tenant):

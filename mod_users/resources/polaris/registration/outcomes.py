@@ -54,7 +54,8 @@ class Outcome:
             # Usernames are not checked for uniqueness here, so none are suggested.
             "SuggestedUserNames": [],
             "Registration": registration,
-            "PAPIProcedure": int(Procedure.PATRON_REGISTRATION),
+            # 0, as the seed's example answer gives it: no other procedure (PAPIAction 3) is asked for.
+            "PAPIProcedure": int(Procedure.NONE),
             "PAPIProcedureStep": int(self.step),
             "PAPIAction": int(self.action),
             "PAPIActionProcedure": int(Procedure.NONE),

@@ -22,7 +22,8 @@ class ProcedureStatus(IntEnum):
 
 
 class Procedure(IntEnum):
-    """PAPIProcedure: which procedure a conversation runs (a registration is PATRON_REGISTRATION)."""
+    """PAPIProcedure: a procedure. A registration's answers send NONE in PAPIProcedure, as the seed's example
+    answer does, and in PAPIActionProcedure (no other procedure is asked for)."""
 
     NONE = 0
     CHECK_IN = 1
