@@ -12,6 +12,7 @@ holds the cases the tables meet).
 from __future__ import annotations
 
 import copy
+import json
 import re
 
 import pytest
@@ -226,6 +227,14 @@ async def test_the_example_bodies_work_as_written(app_client, fresh_sample_tenan
 def _valid(answer) -> None:
     """The live answer against the answer schema of the contract."""
     assert SCHEMAS.errors(RESULT, answer) == [], SCHEMAS.errors(RESULT, answer)
+
+
+def test_the_walk_through_sends_the_example_request_as_written():
+    """docs/polaris.md's walk-through writes the example request out: it is the document's, byte for byte."""
+    docs = (PROJECT_ROOT / "docs" / "polaris.md").read_text()
+    written = docs.split("cat > seed-request.json <<'END'\n", 1)[1].split("END\n", 1)[0]
+    page = text(REGISTRATION)
+    assert written in page and json.loads(written) == PAGE.request_example
 
 
 def test_the_result_schema_is_the_answer_of_both_calls():
