@@ -93,7 +93,7 @@ async def test_a_null_list_is_refused_with_the_seeds_message(app_client, sample_
     resp = await app_client.request(
         method, _path(1001), data=b"null", headers={**headers(sample_tenant), "Content-Type": "application/json"}
     )
-    body = await _error(resp, 400, -1)
+    body = await _error(resp, 400, -3806)
     assert body["Message"] == f"{what} is null."
 
 

@@ -9,7 +9,7 @@ names the values concerned.
 
 from __future__ import annotations
 
-from mod_users.errors import POLARIS_MALFORMED_REQUEST, PolarisError
+from mod_users.errors import PolarisError
 
 INVALID_PATRON = -3000
 SECURED = -3001
@@ -29,6 +29,7 @@ ASSOCIATION_EXISTS = -3802
 NO_SUCH_ASSOCIATION = -3803
 TOO_MANY_ASSOCIATIONS = -3804
 MALFORMED_ID_LIST = -3805
+NO_ASSOCIATIONS = -3806
 INVALID_ORGANIZATION = -5000
 
 
@@ -70,7 +71,7 @@ def invalid_organization() -> PolarisError:
 def no_associations(what: str) -> PolarisError:
     """400 for a null body where a list of DtoPatronAssociationInfo is expected (``what`` names it as the
     seed does: "DtoPatronAssociationInfo list" for POST, "DtoPatronAssociationInfo" for PUT)."""
-    return PolarisError(400, f"{what} is null.", POLARIS_MALFORMED_REQUEST)
+    return PolarisError(400, f"{what} is null.", NO_ASSOCIATIONS)
 
 
 def invalid_block_type() -> PolarisError:
