@@ -36,12 +36,18 @@ def polaris_route(method: str, resource: str, handler: Callable[[Call], Awaitabl
 @dataclass(frozen=True)
 class Staff:
     """The caller of a Polaris-style route: the FOLIO user, the logon organisation, the workstation (the
-    records as :func:`staff` read them, so that an answer naming them need not read them again)."""
+    records as :func:`staff` read them, so that an answer naming them need not read them again).
+
+    ``polaris_user_id`` is the caller's Polaris staff user id, the integer Polaris writes into CreatorID and
+    ModifierID. A FOLIO user has only a UUID (``user_id``, kept in each record's metadata), so it is None
+    for a call through Okapi; a caller authenticated as a Polaris staff user has one.
+    """
 
     user_id: str | None
     username: str | None
     organization: dict[str, Any]
     workstation: dict[str, Any]
+    polaris_user_id: int | None = None
 
     @property
     def organization_id(self) -> int:
@@ -53,7 +59,7 @@ class Staff:
 
     def stamp(self, date: str) -> dict[str, object]:
         """Who changed a record and when (Polaris' Modifier* fields)."""
-        return {"ModifierID": self.user_id, "ModifierName": self.username, "ModificationDate": date}
+        return {"ModifierID": self.polaris_user_id, "ModifierName": self.username, "ModificationDate": date}
 
     def log_fields(self) -> dict[str, object]:
         """Who made a change and from where, for a log line that records it (the line carries the time)."""
