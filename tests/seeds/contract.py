@@ -58,9 +58,12 @@ def resolve(rel: str, node: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 
 
 def types_of(node: dict[str, Any]) -> set[str]:
-    """A schema node's types, "date-time" for a string of that format."""
+    """A schema node's types (those of its ``anyOf`` alternatives too), "date-time" for a string of that
+    format."""
     kind = node.get("type", [])
     found = set(kind) if isinstance(kind, list) else {kind}
+    for alternative in node.get("anyOf", ()):
+        found |= types_of(alternative)
     if node.get("format") == "date-time":
         found = (found - {"string"}) | {"date-time"}
     return found
@@ -73,6 +76,8 @@ def properties(rel: str, *path: str) -> dict[str, dict[str, Any]]:
     for name in (None, *path):
         if name is not None:
             rel, node = resolve(rel, node["properties"][name])
+        # A body that may also be null (AMF accepts a union only as anyOf): its array alternative.
+        node = next((a for a in node.get("anyOf", ()) if "array" in types_of(a)), node)
         if "array" in types_of(node) and isinstance(node.get("items"), dict):
             rel, node = resolve(rel, node["items"])
     return {name: resolve(rel, prop)[1] for name, prop in node.get("properties", {}).items()}
