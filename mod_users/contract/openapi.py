@@ -82,6 +82,16 @@ def _convert(node: Any, here: str) -> Any:
             out[key] = {name: _convert(v, here) for name, v in value.items()}
         elif key in _KEEP:
             out[key] = _convert(value, here) if isinstance(value, (dict, list)) and key != "enum" else value
+    alternatives = out.get("anyOf")
+    if alternatives and {"type": "null"} in [{"type": a.get("type")} for a in alternatives]:
+        # OpenAPI 3.0 has no null type: a schema that is "this, or null" is this one, nullable.
+        rest = [a for a in alternatives if a.get("type") != "null"]
+        out.pop("anyOf")
+        if len(rest) == 1:
+            out = {**rest[0], **out}
+        else:
+            out["anyOf"] = rest
+        out["nullable"] = True
     types = out.get("type")
     if isinstance(types, list):
         non_null = [t for t in types if t != "null"]

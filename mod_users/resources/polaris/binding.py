@@ -182,6 +182,15 @@ def _scalar(node: dict[str, Any], value: Any) -> Any:
     return value
 
 
+def _alternative(node: dict[str, Any], value: Any) -> dict[str, Any]:
+    """For an ``anyOf`` (a body that may be null), the alternative of the value's JSON kind."""
+    alternatives = node.get("anyOf")
+    if not alternatives:
+        return node
+    kind = "object" if isinstance(value, dict) else "array" if isinstance(value, list) else None
+    return next((a for a in alternatives if kind in _types(a)), node) if kind else node
+
+
 # The value a .NET value-type field keeps when the JSON leaves it out: default(int), default(bool), ...
 _DEFAULTS: dict[str, Any] = {"integer": 0, "number": 0, "boolean": False}
 
@@ -211,6 +220,7 @@ class Binder:
         if resolved is None:
             return value
         rel, node = resolved
+        node = _alternative(node, value)
         if isinstance(value, dict) and "object" in _types(node):
             return self._object(rel, node, value)
         if isinstance(value, list) and "array" in _types(node) and isinstance(node.get("items"), dict):
