@@ -113,8 +113,8 @@ class EventConsumer:
 
     def __init__(self, settings: Settings, store: RecordStore, schemas: SchemaRegistry, group_id: str) -> None:
         self.settings, self.store, self.schemas, self.group_id = settings, store, schemas, group_id
-        self.stored = 0  # events stored (for logs and tests)
-        self.rejected = 0
+        # Counts for logs and tests: events stored, records skipped, passing failures (to be read again).
+        self.stored = self.rejected = self.retried = 0
 
     @property
     def bootstrap(self) -> str:
@@ -187,6 +187,7 @@ class EventConsumer:
                 self._skip(record, str(exc))
                 return True
             except (DatabaseUnavailable, ingest.TooMuchContention) as exc:
+                self.retried += 1
                 log.warning(
                     "kafka event not stored yet; will retry", extra={"offset": record.offset, "error": str(exc)}
                 )
