@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -15,7 +14,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from mod_users.errors import BadRequest, NotFound, ValidationFailed, folio_error
+from mod_users.errors import NotFound, ValidationFailed, folio_error
 from mod_users.resources.automated_blocks import computation, ingest, sync
 from mod_users.resources.automated_blocks import events as ev
 from mod_users.resources.automated_blocks.gateway import Gateway, GatewayError, PatronGroups
@@ -32,7 +31,6 @@ SYNC_TASKS = web.AppKey("patron_blocks_sync_tasks", set[asyncio.Task[Any]])
 SYNC_LOCKS = web.AppKey("patron_blocks_sync_locks", dict[str, asyncio.Lock])
 # Other modules' answers are waited for this long (a synchronisation page, a user).
 CALL_SECONDS = 30
-_CANONICAL_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 # Shutdown lets running synchronisations finish for this long, then cancels them.
 SYNC_GRACE_SECONDS = 10
 
@@ -53,12 +51,9 @@ async def lifetime(app: web.Application) -> AsyncIterator[None]:
     await app[CLIENT].close()
 
 
-def _user_id(call: Call, what: str) -> str:
-    """The ``userId`` of the URL as a lower-case UUID; 400 (mod-patron-blocks' text) otherwise."""
-    raw = call.path("userId")
-    if not _CANONICAL_UUID.fullmatch(raw):  # uuid.UUID() also reads braces, URNs, hex without dashes
-        raise BadRequest(f'{what}: "{raw[:100]}"')
-    return raw.lower()
+def _user_id(call: Call) -> str:
+    """The ``userId`` of the URL (its RAML pattern, a UUID, is checked before a handler runs)."""
+    return str(call.uri["userId"]).lower()
 
 
 # -- events --------------------------------------------------------------------------------------------
@@ -76,7 +71,7 @@ def _event_handler(event_type: ev.EventType) -> Handler:
 
 # -- summaries and blocks ------------------------------------------------------------------------------
 async def get_user_summary(call: Call) -> web.StreamResponse:
-    user_id = _user_id(call, "Invalid user ID")
+    user_id = _user_id(call)
     summary = await call.store.get(call.tenant, USER_SUMMARIES, user_id)
     if summary is None:
         raise NotFound(f"User summary for user ID {user_id} not found")
@@ -112,12 +107,12 @@ async def _evaluate(call: Call, user_id: str) -> tuple[computation.Evaluation, s
 
 
 async def get_blocks(call: Call) -> web.StreamResponse:
-    evaluation, _ = await _evaluate(call, _user_id(call, "Invalid user UUID"))
+    evaluation, _ = await _evaluate(call, _user_id(call))
     return json_response({"automatedPatronBlocks": evaluation.blocks})
 
 
 async def get_explanation(call: Call) -> web.StreamResponse:
-    user_id = _user_id(call, "Invalid user UUID")
+    user_id = _user_id(call)
     evaluation, group = await _evaluate(call, user_id)
     document: dict[str, Any] = {
         "userId": user_id,
