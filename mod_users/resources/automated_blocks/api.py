@@ -78,7 +78,7 @@ async def get_user_summary(call: Call) -> web.StreamResponse:
     return json_response(summary)
 
 
-async def _evaluate(call: Call, user_id: str) -> tuple[computation.Evaluation, str | None]:
+async def _evaluate(call: Call, user_id: str, explain: bool) -> tuple[computation.Evaluation, str | None]:
     """The user's blocks and their reasons, and the patron group they were computed for.
 
     As mod-patron-blocks, a user with no summary has no blocks (and the users module is not asked), and
@@ -88,7 +88,7 @@ async def _evaluate(call: Call, user_id: str) -> tuple[computation.Evaluation, s
     now = datetime.now(UTC)
     summary = await call.store.get(call.tenant, USER_SUMMARIES, user_id)
     if summary is None:
-        return computation.evaluate(None, [], [], now), None
+        return computation.evaluate(None, [], [], now, explain), None
     gateway = Gateway.of(call.request.app[CLIENT], call.okapi, call.tenant.tenant)
     try:
         group = await call.request.app[PATRON_GROUPS].of(gateway, user_id)
@@ -100,20 +100,20 @@ async def _evaluate(call: Call, user_id: str) -> tuple[computation.Evaluation, s
         return computation.Evaluation([], [], [note]), None
     limits = await call.store.find(call.tenant, PATRON_BLOCK_LIMITS, f'patronGroupId=="{group}"', 1000)
     if not limits:  # MODPATBLK-117: nothing to compute, no conditions to read
-        return computation.evaluate(summary, [], [], now), group
+        return computation.evaluate(summary, [], [], now, explain), group
     ids = sorted({str(limit["conditionId"]) for limit in limits})
     conditions = await call.store.get_many(call.tenant, PATRON_BLOCK_CONDITIONS, ids)
-    return computation.evaluate(summary, limits, conditions, now), group
+    return computation.evaluate(summary, limits, conditions, now, explain), group
 
 
 async def get_blocks(call: Call) -> web.StreamResponse:
-    evaluation, _ = await _evaluate(call, _user_id(call))
+    evaluation, _ = await _evaluate(call, _user_id(call), explain=False)
     return json_response({"automatedPatronBlocks": evaluation.blocks})
 
 
 async def get_explanation(call: Call) -> web.StreamResponse:
     user_id = _user_id(call)
-    evaluation, group = await _evaluate(call, user_id)
+    evaluation, group = await _evaluate(call, user_id, explain=True)
     document: dict[str, Any] = {
         "userId": user_id,
         "evaluatedDate": datetime.now(UTC).isoformat(timespec="milliseconds"),

@@ -199,9 +199,12 @@ def evaluate(
     limits: list[dict[str, Any]],
     conditions: list[dict[str, Any]],
     now: datetime,
+    explain: bool = True,
 ) -> Evaluation:
     """The automated blocks of the user whose ``summary`` this is (None: nothing open), given the
-    ``limits`` of the user's patron group and all patron block ``conditions``, at the moment ``now``."""
+    ``limits`` of the user's patron group and all patron block ``conditions``, at the moment ``now``;
+    with ``explain``, also the reasoning per condition (without, ``conditions`` stays empty: the blocks
+    alone are asked for before every loan, and describing 200 loans would be most of the work)."""
     notes: list[str] = []
     if summary is None:
         notes.append("The user has no open loans and no open fees/fines: nothing can block.")
@@ -225,17 +228,23 @@ def evaluate(
                 "only FOLIO's six conditions are computed."
             )
             continue
-        entry, block = _explain(rule, condition, limit, loans, fees)
-        explained.append(entry)
+        entry, block = _explain(rule, condition, limit, loans, fees, explain)
+        if entry is not None:
+            explained.append(entry)
         if block is not None:
             blocks.append(block)
     return Evaluation(blocks, explained, notes)
 
 
 def _explain(
-    rule: Rule, condition: dict[str, Any], limit: dict[str, Any], loans: list[LoanFacts], fees: list[dict[str, Any]]
-) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """One condition's reasoning, and the block it raises (or None)."""
+    rule: Rule,
+    condition: dict[str, Any],
+    limit: dict[str, Any],
+    loans: list[LoanFacts],
+    fees: list[dict[str, Any]],
+    explain: bool,
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """One condition's reasoning (None unless ``explain``), and the block it raises (or None)."""
     measured = rule.measured(loans, fees)
     limit_value = Decimal(str(limit["value"]))
     actions = {}
@@ -250,6 +259,17 @@ def _explain(
             "blocked": reached and flag,
         }
     blocked = [a for a in ACTIONS if actions[a]["blocked"]]
+    block = None
+    if blocked:
+        block = {
+            "patronBlockConditionId": condition["id"],
+            "blockBorrowing": actions["borrowing"]["blocked"],
+            "blockRenewals": actions["renewals"]["blocked"],
+            "blockRequests": actions["requests"]["blocked"],
+            "message": condition.get("message") or "",
+        }
+    if not explain:
+        return None, block
     shown = _number(measured.value)
     rules = "; ".join(f"{a}: {_WORDS[actions[a]['comparison']]} {limit['value']}" for a in ACTIONS)
     reason = f"{rule.measure}: {shown}; the patron group's limit counts {rules}"
@@ -269,13 +289,4 @@ def _explain(
     }
     if "message" in condition:
         entry["message"] = condition["message"]
-    if not blocked:
-        return entry, None
-    block = {
-        "patronBlockConditionId": condition["id"],
-        "blockBorrowing": actions["borrowing"]["blocked"],
-        "blockRenewals": actions["renewals"]["blocked"],
-        "blockRequests": actions["requests"]["blocked"],
-        "message": condition.get("message") or "",
-    }
     return entry, block

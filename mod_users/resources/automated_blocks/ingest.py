@@ -2,8 +2,10 @@
 
 Both happen in one transaction, and the summary is written under optimistic locking (its ``_version``):
 when another event for the same user got there first (MODPATBLK-91's race), the transaction is undone
-and tried again on the newer summary, so concurrent events never overwrite each other. A second delivery
-of an event finds its event log row and changes nothing. Used by the HTTP handlers, the Kafka consumer
+and tried again on the newer summary, so concurrent events never overwrite each other. Within one
+process, events for one user also wait for each other (a lock per user), so that coroutines queue
+instead of retrying against each other; optimistic locking settles the rest (other workers, instances).
+A second delivery of an event finds its event log row and changes nothing. Used by the HTTP handlers, the Kafka consumer
 and the tests alike; it knows nothing of HTTP.
 """
 
@@ -13,6 +15,7 @@ import asyncio
 import logging
 import random
 import uuid
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +31,19 @@ log = logging.getLogger(__name__)
 # Enough for hundreds of concurrent events for one user: each round one writer wins per pool connection.
 MAX_ATTEMPTS = 200
 _BACKOFF_CAP_SECONDS = 0.05
+
+
+# One lock per (store, tenant, user) while anyone holds it (a store is one application's pool: one per
+# process in production); unused locks go with their last holder.
+_USER_LOCKS: weakref.WeakValueDictionary[tuple[int, str, str], asyncio.Lock] = weakref.WeakValueDictionary()
+
+
+def _user_lock(store: RecordStore, ts: TenantSchema, user_id: Any) -> asyncio.Lock:
+    key = (id(store), ts.tenant, str(user_id).lower())
+    lock = _USER_LOCKS.get(key)
+    if lock is None:
+        lock = _USER_LOCKS[key] = asyncio.Lock()
+    return lock
 
 
 class SummaryConflict(Exception):
@@ -59,6 +75,18 @@ async def receive(
 ) -> Outcome:
     """Log and apply one valid event (checked against its schema and :func:`events.date_problems`)."""
     log_id = ev.event_log_id(event_type, payload, delivery)
+    async with _user_lock(store, ts, payload.get("userId") or payload.get("feeFineId")):
+        return await _receive(store, ts, event_type, payload, source, log_id)
+
+
+async def _receive(
+    store: RecordStore,
+    ts: TenantSchema,
+    event_type: ev.EventType,
+    payload: dict[str, Any],
+    source: str,
+    log_id: uuid.UUID | None,
+) -> Outcome:
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:
             async with store.transaction(ts) as tx:
