@@ -35,7 +35,7 @@ from aiohttp import web
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.run import TENANT, Service, _get, _post  # noqa: E402
+from bench.run import TENANT, Service, _get, _post, cpu_seconds  # noqa: E402
 from mod_users.resources.automated_blocks import computation as c  # noqa: E402
 from mod_users.storage.database import ensure_database  # noqa: E402
 from mod_users.storage.embedded import EmbeddedPostgres, free_port  # noqa: E402
@@ -157,7 +157,7 @@ async def ingest(
     return count / (time.perf_counter() - started), samples
 
 
-async def measure(base: str, reads: int, events: int) -> list[str]:
+async def measure(base: str, reads: int, events: int, pids: list[int]) -> list[str]:
     user = str(uuid.uuid4())
     runner, users_url = await users_stand_in({user: GROUP})
     h = headers(users_url)
@@ -172,17 +172,20 @@ async def measure(base: str, reads: int, events: int) -> list[str]:
             out.append(f"Patron: 200 open loans, 50 fees/fines; blocks raised: {len(blocks)} of 6 conditions")
             out += [
                 "",
-                "| request | connections | requests | req/s | p50 ms | p95 ms | p99 ms |",
-                "|---|---|---|---|---|---|---|",
+                "| request | connections | requests | req/s | p50 ms | p95 ms | p99 ms | service CPU ms/req |",
+                "|---|---|---|---|---|---|---|---|",
             ]
             for path, label in ((url, "GET automated-patron-blocks"), (url + "/explanation", "GET …/explanation")):
                 await timed_gets(session, path, h, 100, 1)  # warm-up
                 for connections in (1, 8):
+                    cpu = cpu_seconds(pids)
                     samples, seconds = await timed_gets(session, path, h, reads, connections)
+                    cpu_ms = (cpu_seconds(pids) - cpu) * 1000 / reads
                     p50, p95, p99 = percentiles(samples)
                     rate = reads / seconds
                     out.append(
-                        f"| {label} | {connections} | {reads:,} | {rate:,.0f} | {p50:.2f} | {p95:.2f} | {p99:.2f} |"
+                        f"| {label} | {connections} | {reads:,} | {rate:,.0f} | {p50:.2f} | {p95:.2f} | {p99:.2f} "
+                        f"| {cpu_ms:.2f} |"
                     )
                     print(out[-1], flush=True)
             out += [
@@ -192,9 +195,11 @@ async def measure(base: str, reads: int, events: int) -> list[str]:
             ]
             for one_user, label in ((False, "one event per user"), (True, "every event for one user")):
                 count = events if not one_user else max(events // 5, 200)
+                cpu = cpu_seconds(pids)
                 rate, samples = await ingest(session, base, h, count, one_user)
+                cpu_ms = (cpu_seconds(pids) - cpu) * 1000 / count
                 p50, p95, _ = percentiles(samples)
-                out.append(f"| {label} | {count:,} | {rate:,.0f} | {p50:.2f} | {p95:.2f} |")
+                out.append(f"| {label} | {count:,} | {rate:,.0f} | {p50:.2f} | {p95:.2f} | {cpu_ms:.2f} |")
                 print(out[-1], flush=True)
     finally:
         await runner.cleanup()
@@ -219,7 +224,7 @@ def main() -> None:
         body = {"module_to": "mod-users-0.1.0", "parameters": [{"key": "loadReference", "value": "true"}]}
         _, answer = _post(service.url + "/_/tenant", body)
         _get(service.url + answer["Location"] + "?wait=60000")
-        print("\n".join(asyncio.run(measure(service.url, reads, events))))
+        print("\n".join(asyncio.run(measure(service.url, reads, events, service.pids()))))
         print(json.dumps({"note": "one worker; load generator, stand-in, service and PostgreSQL share the machine"}))
     finally:
         if service is not None:

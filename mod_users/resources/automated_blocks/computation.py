@@ -48,13 +48,16 @@ def grace_minutes(loan: dict[str, Any]) -> int:
     return period["duration"] * _PERIOD_MINUTES.get(period.get("intervalId"), 0)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LoanFacts:
-    """A loan as the rules see it at one moment."""
+    """A loan as the rules see it at one moment (worked out once: six rules look at every loan)."""
 
     loan: dict[str, Any]
     overdue_minutes: int  # 0 unless overdue past its grace period
     past_due: bool  # its due date has passed (perhaps still within the grace period)
+    claimed_returned: bool
+    lost: bool
+    recall: bool
 
     @property
     def overdue(self) -> bool:
@@ -64,15 +67,11 @@ class LoanFacts:
     def overdue_days(self) -> int:
         return math.ceil(self.overdue_minutes / MINUTES_PER_DAY)
 
-    @property
-    def claimed_returned(self) -> bool:
-        return self.loan.get("itemClaimedReturned") is True
-
     def describe(self) -> dict[str, Any]:
         out = {k: self.loan[k] for k in ("loanId", "dueDate") if k in self.loan}
         out.update(
-            recall=self.loan.get("recall") is True,
-            itemLost=self.loan.get("itemLost") is True,
+            recall=self.recall,
+            itemLost=self.lost,
             itemClaimedReturned=self.claimed_returned,
             overdueMinutes=self.overdue_minutes,
             overdueDays=self.overdue_days,
@@ -84,11 +83,12 @@ class LoanFacts:
 
 def loan_facts(loan: dict[str, Any], now: datetime) -> LoanFacts:
     """How overdue ``loan`` is at ``now`` (``OverduePeriodCalculator``: whole minutes, truncated)."""
+    flags = (loan.get("itemClaimedReturned") is True, loan.get("itemLost") is True, loan.get("recall") is True)
     due = parse_instant(loan.get("dueDate"))
     if due is None or due >= now:
-        return LoanFacts(loan, 0, False)
+        return LoanFacts(loan, 0, False, *flags)
     minutes = int((now - due).total_seconds() // 60)
-    return LoanFacts(loan, minutes if minutes > grace_minutes(loan) else 0, True)
+    return LoanFacts(loan, minutes if minutes > grace_minutes(loan) else 0, True, *flags)
 
 
 @dataclass
@@ -122,14 +122,10 @@ def _counted(loans: list[LoanFacts], keep: Callable[[LoanFacts], bool], grace_ma
             out.excluded.append({"loanId": facts.loan.get("loanId"), "reason": "item claimed returned"})
         elif keep(facts):
             out.loans.append(facts)
-        elif grace_matters and facts.past_due and not facts.overdue:
+        elif grace_matters and facts.past_due and not facts.overdue_minutes:
             out.excluded.append({"loanId": facts.loan.get("loanId"), "reason": "within its grace period"})
     out.value = len(out.loans)
     return out
-
-
-def _recall(facts: LoanFacts) -> bool:
-    return facts.loan.get("recall") is True
 
 
 def _charged_out(loans: list[LoanFacts], fees: list[dict[str, Any]]) -> Measured:
@@ -137,15 +133,15 @@ def _charged_out(loans: list[LoanFacts], fees: list[dict[str, Any]]) -> Measured
 
 
 def _lost(loans: list[LoanFacts], fees: list[dict[str, Any]]) -> Measured:
-    return _counted(loans, lambda f: f.loan.get("itemLost") is True)
+    return _counted(loans, lambda f: f.lost)
 
 
 def _overdue(loans: list[LoanFacts], fees: list[dict[str, Any]]) -> Measured:
-    return _counted(loans, lambda f: f.overdue, grace_matters=True)
+    return _counted(loans, lambda f: f.overdue_minutes > 0, grace_matters=True)
 
 
 def _overdue_recalls(loans: list[LoanFacts], fees: list[dict[str, Any]]) -> Measured:
-    return _counted(loans, lambda f: f.overdue and _recall(f), grace_matters=True)
+    return _counted(loans, lambda f: f.recall and f.overdue_minutes > 0, grace_matters=True)
 
 
 def _days_overdue(loans: list[LoanFacts], fees: list[dict[str, Any]]) -> Measured:

@@ -2,11 +2,19 @@
 
 Both happen in one transaction, and the summary is written under optimistic locking (its ``_version``):
 when another event for the same user got there first (MODPATBLK-91's race), the transaction is undone
-and tried again on the newer summary, so concurrent events never overwrite each other. Within one
-process, events for one user also wait for each other (a lock per user), so that coroutines queue
-instead of retrying against each other; optimistic locking settles the rest (other workers, instances).
-A second delivery of an event finds its event log row and changes nothing. Used by the HTTP handlers, the Kafka consumer
-and the tests alike; it knows nothing of HTTP.
+and tried again on the newer summary, so concurrent events never overwrite each other. A second delivery
+of an event finds its event log row and changes nothing.
+
+Events that arrive together are stored together (group commit): per store and tenant, events go to one of
+:data:`LANES` lanes by their user, and each lane's writer takes whatever events are waiting and stores
+them, one after another, in one transaction; the caller of :func:`receive` is answered when that
+transaction has committed. This saves each event its own transaction, keeps :data:`LANES` connections
+busy in parallel, and queues the events of one user in one lane instead of letting them retry against
+each other.
+When a batch fails as a whole (a summary changed by another instance, the database away), its events are
+stored one by one, each with its own retries, so that each caller gets its own outcome.
+
+Used by the HTTP handlers, the Kafka consumer and the tests alike; it knows nothing of HTTP.
 """
 
 from __future__ import annotations
@@ -16,7 +24,7 @@ import logging
 import random
 import uuid
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from mod_users.resources.automated_blocks import events as ev
@@ -33,17 +41,33 @@ MAX_ATTEMPTS = 200
 _BACKOFF_CAP_SECONDS = 0.05
 
 
-# One lock per (store, tenant, user) while anyone holds it (a store is one application's pool: one per
-# process in production); unused locks go with their last holder.
-_USER_LOCKS: weakref.WeakValueDictionary[tuple[int, str, str], asyncio.Lock] = weakref.WeakValueDictionary()
+# The most events one transaction stores, and the writers (connections) of one store and tenant.
+MAX_BATCH = 200
+LANES = 8
 
 
-def _user_lock(store: RecordStore, ts: TenantSchema, user_id: Any) -> asyncio.Lock:
-    key = (id(store), ts.tenant, str(user_id).lower())
-    lock = _USER_LOCKS.get(key)
-    if lock is None:
-        lock = _USER_LOCKS[key] = asyncio.Lock()
-    return lock
+@dataclass
+class _Waiting:
+    """One event waiting for its batch, and its caller's answer."""
+
+    event_type: ev.EventType
+    payload: dict[str, Any]
+    source: str
+    log_id: uuid.UUID | None
+    answer: asyncio.Future[Outcome] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+
+@dataclass
+class _Queue:
+    """The events of one (store, tenant) waiting to be stored, and whether a writer is at work."""
+
+    waiting: list[_Waiting] = field(default_factory=list)
+    writing: bool = False
+    writer: asyncio.Task[None] | None = None  # kept: a task nobody refers to may be collected
+
+
+# Queues of the stores (applications) alive, by (tenant, lane): a store that goes takes its queues along.
+_QUEUES: weakref.WeakKeyDictionary[RecordStore, dict[tuple[str, int], _Queue]] = weakref.WeakKeyDictionary()
 
 
 class SummaryConflict(Exception):
@@ -73,41 +97,72 @@ async def receive(
     source: str,
     delivery: str | None = None,
 ) -> Outcome:
-    """Log and apply one valid event (checked against its schema and :func:`events.date_problems`)."""
-    log_id = ev.event_log_id(event_type, payload, delivery)
-    async with _user_lock(store, ts, payload.get("userId") or payload.get("feeFineId")):
-        return await _receive(store, ts, event_type, payload, source, log_id)
+    """Log and apply one valid event (checked against its schema and :func:`events.date_problems`);
+    return when it is stored."""
+    item = _Waiting(event_type, payload, source, ev.event_log_id(event_type, payload, delivery))
+    lane = hash(str(payload.get("userId") or payload.get("feeFineId")).lower()) % LANES
+    queue = _QUEUES.setdefault(store, {}).setdefault((ts.tenant, lane), _Queue())
+    queue.waiting.append(item)
+    if not queue.writing:
+        queue.writing = True
+        queue.writer = asyncio.create_task(_write(store, ts, queue))
+    return await asyncio.shield(item.answer)  # a caller that leaves does not take its event along
 
 
-async def _receive(
-    store: RecordStore,
-    ts: TenantSchema,
-    event_type: ev.EventType,
-    payload: dict[str, Any],
-    source: str,
-    log_id: uuid.UUID | None,
-) -> Outcome:
+async def _write(store: RecordStore, ts: TenantSchema, queue: _Queue) -> None:
+    """Store batches of the queue's events until none are waiting."""
+    try:
+        while queue.waiting:
+            batch, queue.waiting[:] = queue.waiting[:MAX_BATCH], queue.waiting[MAX_BATCH:]
+            try:
+                outcomes = []
+                async with store.transaction(ts) as tx:
+                    for item in batch:
+                        outcomes.append(
+                            await _receive_once(tx, ts, item.event_type, item.payload, item.source, item.log_id, 1)
+                        )
+            except Exception:  # the batch failed as a whole: each event on its own, with its own retries
+                for item in batch:
+                    try:
+                        _answer(item, await _receive_alone(store, ts, item))
+                    except Exception as exc:
+                        if not item.answer.done():
+                            item.answer.set_exception(exc)
+                continue
+            for item, outcome in zip(batch, outcomes, strict=True):
+                _answer(item, outcome)
+    finally:
+        queue.writing = False
+
+
+def _answer(item: _Waiting, outcome: Outcome) -> None:
+    log.info(
+        "patron block event",
+        extra={
+            "eventType": item.event_type.name,
+            "source": item.source,
+            "userId": outcome.user_id,
+            "loanId": item.payload.get("loanId"),
+            "feeFineId": item.payload.get("feeFineId"),
+            "result": outcome.result,
+            "attempts": outcome.attempts,
+        },
+    )
+    if not item.answer.done():
+        item.answer.set_result(outcome)
+
+
+async def _receive_alone(store: RecordStore, ts: TenantSchema, item: _Waiting) -> Outcome:
+    """One event in its own transaction, tried again while another writer changed its summary first."""
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:
             async with store.transaction(ts) as tx:
-                outcome = await _receive_once(tx, ts, event_type, payload, source, log_id, attempt)
+                return await _receive_once(tx, ts, item.event_type, item.payload, item.source, item.log_id, attempt)
         except (SummaryConflict, VersionConflict, DuplicateRecord):
             await asyncio.sleep(random.uniform(0, min(_BACKOFF_CAP_SECONDS, 0.001 * 2**attempt)))
-            continue
-        log.info(
-            "patron block event",
-            extra={
-                "eventType": event_type.name,
-                "source": source,
-                "userId": outcome.user_id,
-                "loanId": payload.get("loanId"),
-                "feeFineId": payload.get("feeFineId"),
-                "result": outcome.result,
-                "attempts": attempt,
-            },
-        )
-        return outcome
-    raise TooMuchContention(f"{event_type.name} for user {payload.get('userId')}: summary changed {MAX_ATTEMPTS} times")
+    raise TooMuchContention(
+        f"{item.event_type.name} for user {item.payload.get('userId')}: summary changed {MAX_ATTEMPTS} times"
+    )
 
 
 async def _receive_once(
