@@ -190,8 +190,9 @@ async def measure(base: str, reads: int, events: int, pids: list[int]) -> list[s
                     print(out[-1], flush=True)
             out += [
                 "",
-                "| ingestion (item-checked-out over HTTP, 32 connections) | events | events/s | p50 ms | p95 ms |",
-                "|---|---|---|---|---|",
+                "| ingestion (item-checked-out over HTTP, 32 connections) | events | events/s | p50 ms | p95 ms "
+                "| service CPU ms/event |",
+                "|---|---|---|---|---|---|",
             ]
             for one_user, label in ((False, "one event per user"), (True, "every event for one user")):
                 count = events if not one_user else max(events // 5, 200)
