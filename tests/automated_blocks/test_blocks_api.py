@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from mod_users.resources.automated_blocks import computation as c
 from mod_users.resources.automated_blocks import gateway
 from mod_users.resources.automated_blocks.api import PATRON_GROUPS
 from mod_users.resources.automated_blocks.computation import (
@@ -224,3 +225,65 @@ async def test_the_cache_is_bounded(folio, aiohttp_client):
         assert stand_in.user_calls() == 5 and len(cache._kept) == 3
         await cache.of(way, users[0])  # forgotten: asked again
         assert stand_in.user_calls() == 6
+
+
+def _loans(user: str, *due_days_ago: float) -> list[tuple[str, dict]]:
+    return [("item-checked-out", checked_out(user, due=ago(days))) for days in due_days_ago]
+
+
+RULE_CASES = {
+    # condition: (limit, events for the user (built from its id), blocked?)
+    "charged out, reached": (MAX_NUMBER_OF_ITEMS_CHARGED_OUT, 2, lambda u: _loans(u, -5, -5), True),
+    "charged out, below": (MAX_NUMBER_OF_ITEMS_CHARGED_OUT, 3, lambda u: _loans(u, -5, -5), False),
+    "lost, exceeded": (c.MAX_NUMBER_OF_LOST_ITEMS, 1, lambda u: _lost(u, 2), True),
+    "lost, reached only": (c.MAX_NUMBER_OF_LOST_ITEMS, 2, lambda u: _lost(u, 2), False),
+    "overdue, exceeded": (MAX_NUMBER_OF_OVERDUE_ITEMS, 1, lambda u: _loans(u, 1, 2, -1), True),
+    "overdue, one claimed returned": (MAX_NUMBER_OF_OVERDUE_ITEMS, 1, lambda u: _claimed(u), False),
+    "overdue recalls, exceeded": (c.MAX_NUMBER_OF_OVERDUE_RECALLS, 0, lambda u: _recalled(u, 1), True),
+    "recall overdue 3 days > 2": (c.RECALL_OVERDUE_BY_MAX_NUMBER_OF_DAYS, 2, lambda u: _recalled(u, 2.5), True),
+    "recall overdue 2 days, not > 2": (c.RECALL_OVERDUE_BY_MAX_NUMBER_OF_DAYS, 2, lambda u: _recalled(u, 1.5), False),
+    "balance 10.01 > 10": (MAX_OUTSTANDING_FEE_FINE_BALANCE, 10, lambda u: _fees(u, 6, 4.01), True),
+    "balance 10, not > 10": (MAX_OUTSTANDING_FEE_FINE_BALANCE, 10, lambda u: _fees(u, 6, 4), False),
+}
+
+
+def _lost(user: str, count: int) -> list[tuple[str, dict]]:
+    out = []
+    for _ in range(count):
+        loan = new_id()
+        out += [("item-checked-out", checked_out(user, loan)), ("item-declared-lost", {"userId": user, "loanId": loan})]
+    return out
+
+
+def _claimed(user: str) -> list[tuple[str, dict]]:
+    returned = new_id()
+    return [
+        *_loans(user, 3),
+        ("item-checked-out", checked_out(user, returned, due=ago(3))),
+        ("item-claimed-returned", {"userId": user, "loanId": returned}),
+    ]
+
+
+def _recalled(user: str, days_overdue: float) -> list[tuple[str, dict]]:
+    loan = new_id()
+    recall = {"userId": user, "loanId": loan, "dueDate": ago(days_overdue), "dueDateChangedByRecall": True}
+    return [("item-checked-out", checked_out(user, loan)), ("loan-due-date-changed", recall)]
+
+
+def _fees(user: str, *balances: float) -> list[tuple[str, dict]]:
+    return [("fee-fine-balance-changed", {"userId": user, "feeFineId": new_id(), "balance": b}) for b in balances]
+
+
+@pytest.mark.parametrize("case", list(RULE_CASES))
+async def test_each_rule_through_the_database(app_client, blocking, folio, case):
+    condition_id, value, events, blocked = RULE_CASES[case]
+    stand_in, url = folio
+    user, group = new_id(), new_id()
+    stand_in.users[user] = {"id": user, "patronGroup": group}
+    await limit(app_client, blocking, group, condition_id, value)
+    for handler, body in events(user):
+        assert (await post_event(app_client, blocking, handler, body)).status == 204
+    answer = await (
+        await app_client.get(f"/automated-patron-blocks/{user}", headers=gateway_headers(blocking, url))
+    ).json()
+    assert [b["patronBlockConditionId"] for b in answer["automatedPatronBlocks"]] == ([condition_id] if blocked else [])

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -95,7 +94,7 @@ async def _evaluate(call: Call, user_id: str, explain: bool) -> tuple[computatio
     except GatewayError as exc:
         log.warning("patron group unknown; no automated blocks", extra={"userId": user_id, "error": str(exc)})
         return computation.Evaluation([], [], [f"The user's patron group could not be found out ({exc})."]), None
-    if group is None or not _is_uuid(group):
+    if group is None or not ev.is_uuid(group):
         note = "The user has no patron group." if group is None else f"The user's patron group {group!r} is no id."
         return computation.Evaluation([], [], [note]), None
     limits = await call.store.find(call.tenant, PATRON_BLOCK_LIMITS, f'patronGroupId=="{group}"', 1000)
@@ -124,14 +123,6 @@ async def get_explanation(call: Call) -> web.StreamResponse:
     if group is not None:
         document["patronGroupId"] = group
     return json_response(document)
-
-
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
 
 
 # -- synchronisation -----------------------------------------------------------------------------------

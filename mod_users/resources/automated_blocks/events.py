@@ -91,6 +91,15 @@ def parse_topic(env: str, topic: str) -> tuple[str, EventType] | None:
     return tenant, event_type
 
 
+def is_uuid(value: str) -> bool:
+    """Whether ``value`` reads as a UUID (in any of the forms Python accepts)."""
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
 def parse_instant(value: Any) -> datetime | None:
     """An RFC 3339 date-time as an aware UTC datetime; None for anything else, including a date-time
     whose offset moves it out of the years Python (and PostgreSQL) can hold."""

@@ -15,7 +15,7 @@ import uuid
 from collections import defaultdict
 from typing import Any
 
-from mod_users.resources.automated_blocks.events import parse_instant
+from mod_users.resources.automated_blocks.events import is_uuid, parse_instant
 from mod_users.resources.automated_blocks.gateway import Gateway, GatewayError
 from mod_users.resources.automated_blocks.ingest import SummaryConflict, write_summary
 from mod_users.resources.automated_blocks.summary import summary_from_records
@@ -111,7 +111,7 @@ async def _read(
 
 
 def _has_ids(record: dict[str, Any]) -> bool:
-    return isinstance(record.get("id"), str) and isinstance(record.get("userId"), str) and _is_uuid(record["userId"])
+    return isinstance(record.get("id"), str) and isinstance(record.get("userId"), str) and is_uuid(record["userId"])
 
 
 def _unusable_loan(loan: dict[str, Any]) -> str | None:
@@ -199,11 +199,3 @@ async def _rebuild_user(
 
 def _version(summary: dict[str, Any] | None) -> int | None:
     return None if summary is None else summary.get("_version")
-
-
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
