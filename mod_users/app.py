@@ -14,7 +14,7 @@ from mod_users.contract import Contract, load_contract
 from mod_users.contract.openapi import build_openapi
 from mod_users.descriptor import Handler, handler_for, handlers, module_version, render_descriptor, sample_path
 from mod_users.middlewares import error_mapping, okapi_context
-from mod_users.resources import patron_block_conditions, polaris
+from mod_users.resources import automated_blocks, patron_block_conditions, polaris
 from mod_users.resources.contract_files import add_system_routes
 from mod_users.routing import Route, bind, text_response
 from mod_users.state import BACKGROUND, CONTRACT, OPENAPI, POOL, SETTINGS, STORE, STYLES
@@ -29,6 +29,7 @@ ROUTES: tuple[Route, ...] = (
     *tenant_api.ROUTES,
     *patron_block_conditions.ROUTES,
     *polaris.ROUTES,
+    *automated_blocks.ROUTES,
 )
 
 
@@ -120,4 +121,9 @@ def init_app(settings: Settings, db: DatabaseSettings, contract: Contract | None
     add_system_routes(app)
     app.router.add_get("/admin/health", health)
     app.cleanup_ctx.append(_database(db))
+    app.cleanup_ctx.append(automated_blocks.lifetime)
+    if settings.kafka_host:  # without it nothing of Kafka is imported or started
+        from mod_users.kafka import consuming
+
+        app.cleanup_ctx.append(consuming(settings))
     return app

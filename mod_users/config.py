@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sysconfig
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -57,6 +58,11 @@ class Settings:
     log_level: str = "INFO"
     # Polaris-style API: the most associations one patron may have (both sides of a link count).
     polaris_max_associations: int = 20
+    # Kafka (automated patron blocks' event consumer): nothing of Kafka starts without a host. ``env`` is
+    # FOLIO's ENV, the first part of every topic name ({ENV}.{tenant}.circulation.ITEM_CHECKED_OUT).
+    kafka_host: str | None = None
+    kafka_port: int = 9092
+    env: str = "folio"
 
     @property
     def ramls_dir(self) -> Path:
@@ -159,4 +165,15 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         max_body_bytes=_int(env, "MOD_USERS_MAX_BODY_BYTES", 1_048_576, 1024),
         log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
         polaris_max_associations=_int(env, "MOD_USERS_POLARIS_MAX_ASSOCIATIONS", 20, 1, 10_000),
+        kafka_host=env.get("KAFKA_HOST") or None,
+        kafka_port=_int(env, "KAFKA_PORT", 9092, 1, 65535),
+        env=_folio_env(env),
     )
+
+
+def _folio_env(env: Mapping[str, str]) -> str:
+    """FOLIO's ENV: letters, digits, ``_`` and ``-`` only, since it becomes part of topic names."""
+    value = env.get("ENV") or "folio"
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", value):
+        raise ConfigError(f"ENV must be 1-64 letters, digits, '_' or '-', got {value!r}")
+    return value

@@ -19,6 +19,7 @@ from mod_users.contract.checker import response_problems
 from mod_users.contract.probe import TenantNotUsable, check_instance
 from mod_users.storage import jobs
 from mod_users.storage.records import RecordStore
+from tests.automated_blocks.provocations import PROVOKE as AUTOMATED_BLOCKS_PROVOKE
 from tests.conftest import unique_tenant
 from tests.polaris.provocations import PROVOKE as POLARIS_PROVOKE
 
@@ -112,6 +113,7 @@ async def _fail_update(c, t, mp):
 
 async def _fail_delete(c, t, mp):
     _broken(mp, RecordStore, "delete")
+    _broken(mp, RecordStore, "get")  # a delete with checks reads the record first
     return await c.delete(f"{PBC}/{uuid.uuid4()}", headers={H: t})
 
 
@@ -183,6 +185,7 @@ PROVOKE.update(
 )
 
 PROVOKE.update(POLARIS_PROVOKE)
+PROVOKE.update(AUTOMATED_BLOCKS_PROVOKE)
 
 
 def _example_value(endpoint, name: str) -> str:
@@ -335,6 +338,7 @@ async def test_contract_checker_reports_a_broken_answer(app_client, fresh_tenant
         ("GET", path, probe)
         for path in (
             PBC,
+            "/patron-block-limits",
             "/polaris/organizations",
             "/polaris/block-descriptions",
             "/polaris/workstations",

@@ -23,7 +23,10 @@ from mod_users.app import init_app
 from mod_users.config import PROJECT_ROOT
 from mod_users.descriptor import handlers, render_descriptor
 from mod_users.errors import POLARIS_MALFORMED_REQUEST
-from mod_users.resources.patron_block_conditions import ACTION_REQUIRED, MESSAGE_REQUIRED
+from mod_users.resources.automated_blocks import limits as patron_block_limits
+from mod_users.resources.automated_blocks import sync as patron_blocks_sync
+from mod_users.resources.automated_blocks.events import UNREPRESENTABLE_DATE
+from mod_users.resources.patron_block_conditions import ACTION_REQUIRED, MESSAGE_REQUIRED, STILL_LIMITED
 from mod_users.resources.polaris.admin import RULE_MESSAGES
 from mod_users.resources.polaris.registration.api import RULE_MESSAGES as REGISTRATION_RULE_MESSAGES
 from mod_users.storage.database import connect_kwargs
@@ -120,6 +123,10 @@ def _semantic_rejection(response) -> bool:
             "cannot be stored",
             *RULE_MESSAGES,
             *REGISTRATION_RULE_MESSAGES,
+            *patron_block_limits.RULE_MESSAGES,
+            patron_blocks_sync.USER_REQUIRED,
+            UNREPRESENTABLE_DATE,
+            STILL_LIMITED,
         )
     )
     if isinstance(polaris, dict) and "ErrorCode" in polaris:

@@ -6,7 +6,8 @@ record."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,13 +54,23 @@ class Collection:
     def not_found(self, record_id: str) -> NotFound:
         return NotFound(f"{self.noun} not found: {record_id[:64]}")
 
-    async def check(self, call: Call, record: dict[str, Any]) -> None:
+    async def check(self, store: RecordStore, tenant: TenantSchema, record: dict[str, Any]) -> None:
         """Raise one 422 listing every rule and check the record breaks."""
         errors = [e for rule in self.rules for e in rule(record)]
         for check in self.checks:
-            errors += await check(call.store, call.tenant, record)
+            errors += await check(store, tenant, record)
         if errors:
             raise ValidationFailed(errors)
+
+    @contextlib.asynccontextmanager
+    async def _writing(self, call: Call) -> AsyncIterator[RecordStore]:
+        """The store a write and its checks use: with checks, one transaction, so that a check that locks
+        what it reads (a referenced record, ``for_update``) holds it until the write commits."""
+        if not self.checks:
+            yield call.store
+            return
+        async with call.store.transaction(call.tenant) as tx:
+            yield tx
 
     # handlers ------------------------------------------------------------------------------------
     async def list(self, call: Call) -> web.StreamResponse:
@@ -75,8 +86,9 @@ class Collection:
         record = call.body
         if self.prepare is not None:
             record = await self.prepare(call, record, None)
-        await self.check(call, record)
-        stored = await call.store.insert(call.tenant, self.table, record, call.okapi.user_id)
+        async with self._writing(call) as store:
+            await self.check(store, call.tenant, record)
+            stored = await store.insert(call.tenant, self.table, record, call.okapi.user_id)
         return json_response(stored, status=201, headers={"Location": f"{self.path}/{stored['id']}"})
 
     async def read(self, call: Call) -> web.StreamResponse:
@@ -98,8 +110,9 @@ class Collection:
                 raise self.not_found(record_id)
             if self.prepare is not None:
                 record = await self.prepare(call, record, stored)
-        await self.check(call, record)
-        stored = await call.store.update(call.tenant, self.table, record_id, record, call.okapi.user_id)
+        async with self._writing(call) as store:
+            await self.check(store, call.tenant, record)
+            stored = await store.update(call.tenant, self.table, record_id, record, call.okapi.user_id)
         if stored is None:
             raise self.not_found(record_id)
         return web.Response(status=204)

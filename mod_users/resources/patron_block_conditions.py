@@ -1,7 +1,8 @@
 """``/patron-block-conditions``: the conditions under which a patron is blocked, and what is blocked.
 
 Generic CRUD plus FOLIO mod-users' one rule: a message to display and at least one blocked action go
-together — neither is allowed without the other.
+together — neither is allowed without the other. A condition that patron block limits still use cannot
+be deleted (422), or those limits would block by a condition nobody can see.
 """
 
 from __future__ import annotations
@@ -10,11 +11,14 @@ from typing import Any
 
 from mod_users.errors import folio_error
 from mod_users.resources.crud import Collection
-from mod_users.storage.tables import PATRON_BLOCK_CONDITIONS
+from mod_users.storage.records import RecordStore
+from mod_users.storage.tables import PATRON_BLOCK_CONDITIONS, PATRON_BLOCK_LIMITS
+from mod_users.storage.tenants import TenantSchema
 
 _ACTIONS = ("blockBorrowing", "blockRenewals", "blockRequests")
 MESSAGE_REQUIRED = "Message to be displayed is a required field if one or more blocked actions selected"
 ACTION_REQUIRED = "One or more blocked actions must be selected for message to be displayed to be used"
+STILL_LIMITED = "Cannot delete the patron block condition: patron block limits still use it"
 
 
 def message_goes_with_blocked_actions(condition: dict[str, Any]) -> list[dict[str, Any]]:
@@ -29,6 +33,15 @@ def message_goes_with_blocked_actions(condition: dict[str, Any]) -> list[dict[st
     return []
 
 
+async def no_limit_uses_it(store: RecordStore, ts: TenantSchema, condition: dict[str, Any]) -> list[dict[str, Any]]:
+    """Refuse the delete while a limit refers to the condition (the condition is locked meanwhile, and a
+    limit's write locks its condition too, so none can appear between this count and the delete)."""
+    used = await store.count(ts, PATRON_BLOCK_LIMITS, f'conditionId=="{condition["id"]}"')
+    if used:
+        return [folio_error(f"{STILL_LIMITED} ({used})", "conditionId", condition["id"])]
+    return []
+
+
 PATRON_BLOCK_CONDITIONS_API = Collection(
     path="/patron-block-conditions",
     item_param="patronBlockConditionId",
@@ -36,6 +49,7 @@ PATRON_BLOCK_CONDITIONS_API = Collection(
     key="patronBlockConditions",
     noun="patron-block-condition",  # 404 "patron-block-condition not found", as the seed (003) writes it
     rules=(message_goes_with_blocked_actions,),
+    delete_checks=(no_limit_uses_it,),
 )
 
 ROUTES = PATRON_BLOCK_CONDITIONS_API.routes()

@@ -112,6 +112,22 @@ POLARIS_PATRON_ASSOCIATIONS = Table(
     indexes=(Index("PatronID", "btree"), Index("LinkedPatronID", "btree")),
 )
 
+# -- automated patron blocks (mod-patron-blocks' tables) ----------------------------------------------
+# One limit per patron group and condition; both fields are filters (the blocks of a group, the limits a
+# condition's delete must keep).
+PATRON_BLOCK_LIMITS = Table(
+    "patron_block_limits",
+    indexes=(Index("patronGroupId", "btree"), Index("conditionId", "btree")),
+    optimistic_locking=True,
+)
+# One summary per user; its row id is the user id, so finding a user's summary is a primary-key lookup
+# and two first events for one user cannot create two summaries.
+USER_SUMMARIES = Table("user_summaries", optimistic_locking=True)
+# Every event received (HTTP, Kafka), with what it did; the row id is the event's identity, so a second
+# delivery of the same event finds its row and changes nothing.
+PATRON_BLOCK_EVENTS = Table("patron_block_events", indexes=(Index("userId", "btree"),))
+SYNCHRONIZATION_JOBS = Table("synchronization_jobs", indexes=(Index("status", "btree"),))
+
 ALL_TABLES: tuple[Table, ...] = (
     PATRON_BLOCK_CONDITIONS,
     POLARIS_ORGANIZATIONS,
@@ -121,6 +137,10 @@ ALL_TABLES: tuple[Table, ...] = (
     POLARIS_PATRON_BLOCKS,
     POLARIS_PATRON_ASSOCIATIONS,
     POLARIS_COUNTRIES,
+    PATRON_BLOCK_LIMITS,
+    USER_SUMMARIES,
+    PATRON_BLOCK_EVENTS,
+    SYNCHRONIZATION_JOBS,
 )
 
 # Per-tenant sequences that hand out new Polaris integer ids (created by a versioned migration).
