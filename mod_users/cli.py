@@ -41,14 +41,19 @@ def database(settings: Settings) -> contextlib.AbstractContextManager[DatabaseSe
 
 
 def _run_worker(settings: Settings, db: DatabaseSettings, host: str, port: int, reuse_port: bool) -> None:
-    """One serving process: the app on ``host:port`` until SIGTERM/SIGINT, then a graceful drain."""
+    """One serving process: the app on ``host:port`` (and Polaris clients' listener on POLARIS_PORT unless it
+    is 0) until SIGTERM/SIGINT, then a graceful drain."""
     from aiohttp import web
 
     from mod_users.app import init_app
+    from mod_users.resources.polaris.listener import polaris_listener
 
     configure_logging(settings.log_level)
+    app = init_app(settings, db)
+    if settings.polaris_port:
+        app.cleanup_ctx.append(polaris_listener(host, settings.polaris_port, reuse_port))
     web.run_app(
-        init_app(settings, db),
+        app,
         host=host,
         port=port,
         print=None,
@@ -62,10 +67,19 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     port = args.port if args.port is not None else settings.http_port
     host = args.host or settings.http_host
     workers = args.workers or settings.workers
+    if args.polaris_port is not None:
+        from dataclasses import replace
+
+        settings = replace(settings, polaris_port=args.polaris_port)
     with database(settings) as db:
         log.info(
             "mod-users listening",
-            extra={"port": port, "workers": workers, "database": f"{db.host}:{db.port}/{db.database}"},
+            extra={
+                "port": port,
+                "polarisPort": settings.polaris_port or None,
+                "workers": workers,
+                "database": f"{db.host}:{db.port}/{db.database}",
+            },
         )
         if workers == 1:
             _run_worker(settings, db, host, port, reuse_port=False)
@@ -261,6 +275,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the HTTP service")
     serve.add_argument("--port", type=int, help="HTTP port (default HTTP_PORT or 8081)")
     serve.add_argument("--host", help="address to listen on (default 0.0.0.0)")
+    serve.add_argument(
+        "--polaris-port", type=int, help="Polaris clients' listener (default POLARIS_PORT or 8082; 0 turns it off)"
+    )
     serve.add_argument("--workers", type=int, help="serving processes sharing the port (default WORKERS or 1)")
     serve.add_argument(
         "--data-dir", type=Path, help="embedded database folder (default MOD_USERS_DATA_DIR or .mod-users)"

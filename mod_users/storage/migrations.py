@@ -17,7 +17,13 @@ import asyncpg
 
 from mod_users import cql
 from mod_users.storage.database import ensure_shared_objects
-from mod_users.storage.tables import INDEX_PREFIX, POLARIS_COUNTRY_IDS, POLARIS_SEQUENCES, Table
+from mod_users.storage.tables import (
+    INDEX_PREFIX,
+    POLARIS_COUNTRY_IDS,
+    POLARIS_SEQUENCES,
+    POLARIS_STAFF_USER_IDS,
+    Table,
+)
 from mod_users.storage.tenants import IDENTIFIER, TenantSchema, lock_tenant
 
 
@@ -51,11 +57,27 @@ def int32_cycling(*names: str) -> Callable[[asyncpg.Connection, TenantSchema], A
     return apply
 
 
+def in_order(
+    *steps: Callable[..., Callable[[asyncpg.Connection, TenantSchema], Awaitable[None]]],
+) -> Callable[..., Callable[[asyncpg.Connection, TenantSchema], Awaitable[None]]]:
+    """Several migration steps over the same names as one (a new sequence, then its bounds)."""
+
+    def over(*names: str) -> Callable[[asyncpg.Connection, TenantSchema], Awaitable[None]]:
+        async def apply(con: asyncpg.Connection, ts: TenantSchema) -> None:
+            for step in steps:
+                await step(*names)(con, ts)
+
+        return apply
+
+    return over
+
+
 # One-off changes in the order they were introduced; ids are never reused or reordered.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001-polaris-id-sequences", create_sequences(*POLARIS_SEQUENCES)),
     Migration("0002-polaris-country-id-sequence", create_sequences(POLARIS_COUNTRY_IDS)),
     Migration("0003-polaris-id-sequences-int32", int32_cycling(*POLARIS_SEQUENCES, POLARIS_COUNTRY_IDS)),
+    Migration("0004-polaris-staff-user-id-sequence", in_order(create_sequences, int32_cycling)(POLARIS_STAFF_USER_IDS)),
 )
 
 

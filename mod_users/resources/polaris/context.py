@@ -15,13 +15,15 @@ from typing import Any
 from aiohttp import web
 
 from mod_users.errors import not_privileged
+from mod_users.resources.polaris import pas
+from mod_users.resources.polaris.caller import polaris_user_id
 from mod_users.resources.polaris.ids import ORGANIZATION, WORKSTATION
 from mod_users.resources.polaris.style import PolarisStyle
 from mod_users.routing import Call, Route
 
 # Polaris.ApplicationServices' route parts; the RAML path templates begin with exactly this.
 PREFIX = "/polaris.applicationservices/api/{version}/{lang}/{productId}/{siteDomain}/{orgId}/{workstationId}"
-POLARIS = PolarisStyle(PREFIX.split("/")[1])
+POLARIS = PolarisStyle(PREFIX.split("/")[1], authenticate=pas.authenticate)
 # The most rows one request reads to apply a rule or build an answer (a patron's blocks or associations, the
 # block descriptions an organisation offers): more than any library has, and a bound on one request's work.
 MAX_ROWS = 10_000
@@ -42,6 +44,9 @@ class Staff:
     username: str | None
     organization: dict[str, Any]
     workstation: dict[str, Any]
+    # The staff user's Polaris user id (the authenticated one on the Polaris listener, the one linked to the
+    # FOLIO user through the gateway); None when no staff user stands for the caller.
+    polaris_user_id: int | None = None
 
     @property
     def organization_id(self) -> int:
@@ -63,10 +68,12 @@ class Staff:
 async def staff(call: Call) -> Staff:
     """The caller, once its workstation is known and enabled and its logon organisation known (403
     otherwise: nothing may be stored in the name of an organisation that does not exist)."""
-    workstation = await WORKSTATION.get(call.store, call.tenant, call.uri["workstationId"])
+    workstation_id, organization_id = call.uri["workstationId"], call.uri["orgId"]
+    workstation = await WORKSTATION.get(call.store, call.tenant, workstation_id)
     if workstation is None or workstation.get("Enabled") is not True:
-        raise not_privileged()
-    organization = await ORGANIZATION.get(call.store, call.tenant, call.uri["orgId"])
+        state = "unknown" if workstation is None else "disabled"
+        raise not_privileged(f"workstation: WorkstationID {workstation_id} is {state}")
+    organization = await ORGANIZATION.get(call.store, call.tenant, organization_id)
     if organization is None:
-        raise not_privileged()
-    return Staff(call.okapi.user_id, call.okapi.username, organization, workstation)
+        raise not_privileged(f"organization: OrganizationID {organization_id} is unknown")
+    return Staff(call.okapi.user_id, call.okapi.username, organization, workstation, await polaris_user_id(call))

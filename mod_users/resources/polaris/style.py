@@ -14,7 +14,7 @@ from aiohttp import web
 from mod_users.contract.schemas import FieldError
 from mod_users.errors import POLARIS_BODY_TOO_LARGE, POLARIS_MALFORMED_REQUEST, PolarisError, not_privileged
 from mod_users.storage.errors import DuplicateRecord
-from mod_users.style import Failure, Style, json_response
+from mod_users.style import Authenticate, Failure, Style, json_response
 
 
 class PolarisStyle(Style):
@@ -24,9 +24,11 @@ class PolarisStyle(Style):
     name = "polaris"
     strips_metadata = False  # Polaris bodies have no FOLIO metadata
 
-    def __init__(self, first_segment: str) -> None:
+    def __init__(self, first_segment: str, authenticate: Authenticate | None = None) -> None:
         # Clients write the prefix in any letter case.
         self._prefix = "/" + first_segment.lower() + "/"
+        # How the Polaris listener authenticates a call of these routes (PAS, or the login's Basic).
+        self.authenticate = authenticate
 
     def claims(self, path: str) -> bool:
         return path.lower().startswith(self._prefix)
@@ -36,7 +38,7 @@ class PolarisStyle(Style):
 
     def answer(self, exc: Exception) -> web.StreamResponse:
         if isinstance(exc, PolarisError):
-            return json_response(exc.body(), status=exc.status)
+            return json_response(exc.body(), status=exc.status, headers=exc.headers or None)
         if isinstance(exc, DuplicateRecord):
             return self.render(Failure(400, str(exc), POLARIS_MALFORMED_REQUEST))
         return super().answer(exc)
@@ -59,4 +61,4 @@ class PolarisStyle(Style):
         return PolarisError(400, f"Invalid request body: {where}{first.message}", POLARIS_MALFORMED_REQUEST)
 
     def forbidden(self, missing: Iterable[str]) -> Exception:
-        return not_privileged()
+        return not_privileged(f"permission: {', '.join(missing)} required")
