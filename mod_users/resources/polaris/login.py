@@ -31,7 +31,7 @@ from mod_users.resources.polaris.context import PREFIX
 from mod_users.resources.polaris.domains import site_domain, tenant_of
 from mod_users.resources.polaris.pas import unauthorized
 from mod_users.resources.polaris.passwords import VERIFIER
-from mod_users.resources.polaris.staff_users import STAFF_USER, login_name, login_row_id
+from mod_users.resources.polaris.staff_users import STAFF_USER, locked_login_row, login_name, login_row_id
 from mod_users.resources.polaris.style import PolarisStyle
 from mod_users.routing import OKAPI_KEY, Call, Route, json_response
 from mod_users.state import SETTINGS
@@ -91,24 +91,20 @@ def _locked(row: dict[str, Any] | None, now: datetime) -> bool:
 async def _count_attempt(store: RecordStore, ts: TenantSchema, login: str, now: datetime) -> dict[str, Any]:
     """Count an attempt for ``login`` before its password is checked; the row as it was. 401 when the name is
     locked (then nothing is counted)."""
-    row_id = login_row_id(login)
     async with store.transaction(ts) as tx:
-        row = await tx.get(ts, POLARIS_STAFF_LOGINS, row_id, for_update=True)
+        row = await locked_login_row(tx, ts, login)
         if _locked(row, now):
             raise unauthorized(REFUSED, "Basic")
-        stale = row is not None and row.get("LockedUntil") is not None  # a lock that has run out starts afresh
-        failures = 1 if stale else int((row or {}).get("Failures") or 0) + 1
-        counted = {**(row or {"id": row_id, "Login": login}), "Failures": failures, "LockedUntil": None}
+        stale = row.get("LockedUntil") is not None  # a lock that has run out starts afresh
+        failures = 1 if stale else int(row.get("Failures") or 0) + 1
+        counted = {**row, "Failures": failures, "LockedUntil": None}
         counted.pop("metadata", None)
         if failures >= MAX_FAILURES:
             counted["LockedUntil"] = tokens.stamp(now + timedelta(seconds=LOCK_SECONDS))
         if counted.get("StaffUserID") is None:
             counted["ForgetAfter"] = tokens.stamp(now + timedelta(seconds=FORGET_SECONDS))
-        if row is None:
-            await tx.insert(ts, POLARIS_STAFF_LOGINS, counted, None)
-        else:
-            await tx.update(ts, POLARIS_STAFF_LOGINS, row_id, counted, None)
-    return row or {}
+        await tx.update(ts, POLARIS_STAFF_LOGINS, row["id"], counted, None)
+    return row
 
 
 async def _clear_attempts(store: RecordStore, ts: TenantSchema, login: str) -> None:

@@ -139,17 +139,24 @@ async def _claim_login(tx: RecordStore, ts: TenantSchema, user: dict[str, Any], 
     """Point the user's login row at the user with this password hash (failed attempts recorded for the name
     before it existed are kept: a locked name stays locked). 422 when another user has the login."""
     login = _login_of(user)
-    row_id = login_row_id(login)
-    row = await tx.get(ts, POLARIS_STAFF_LOGINS, row_id, for_update=True)
-    if row is not None and row.get("StaffUserID") not in (None, user["id"]):
+    row = await locked_login_row(tx, ts, login)
+    if row.get("StaffUserID") not in (None, user["id"]):
         raise ValidationFailed([folio_error(LOGIN_TAKEN, "UserName", user["UserName"])])
-    claimed = {**(row or {}), "id": row_id, "Login": login, "StaffUserID": user["id"], "PasswordHash": digest}
+    claimed = {**row, "StaffUserID": user["id"], "PasswordHash": digest}
     claimed.pop("ForgetAfter", None)
     claimed.pop("metadata", None)
+    await tx.update(ts, POLARIS_STAFF_LOGINS, row["id"], claimed, None)
+
+
+async def locked_login_row(tx: RecordStore, ts: TenantSchema, login: str) -> dict[str, Any]:
+    """The login row of ``login``, created empty when there is none, locked until ``tx`` ends (concurrent
+    callers create it once and then take turns)."""
+    row_id = login_row_id(login)
+    row = await tx.get(ts, POLARIS_STAFF_LOGINS, row_id, for_update=True)
     if row is None:
-        await tx.insert(ts, POLARIS_STAFF_LOGINS, claimed, None)
-    else:
-        await tx.update(ts, POLARIS_STAFF_LOGINS, row_id, claimed, None)
+        await tx.upsert_missing(ts, POLARIS_STAFF_LOGINS, {"id": row_id, "Login": login, "Failures": 0})
+        row = await tx.get(ts, POLARIS_STAFF_LOGINS, row_id, for_update=True)
+    return row
 
 
 STAFF_USERS_API = StaffUsers(
@@ -164,4 +171,4 @@ STAFF_USERS_API = StaffUsers(
 
 ROUTES = STAFF_USERS_API.routes()
 
-__all__ = ["ROUTES", "STAFF_USER", "STAFF_USERS_API", "login_name", "login_row_id"]
+__all__ = ["ROUTES", "STAFF_USER", "STAFF_USERS_API", "locked_login_row", "login_name", "login_row_id"]
