@@ -224,7 +224,8 @@ class Dcb:
 
     async def _login(self) -> dict[str, Any]:
         c = self.config
-        path = f"/polaris.applicationservices/api/{c.services_version}/{c.language}/{c.product_id}/authentication/staffuser"
+        base = f"/polaris.applicationservices/api/{c.services_version}/{c.language}/{c.product_id}"
+        path = base + "/authentication/staffuser"
         resp = await self.http.post(
             path,
             data=b"",
