@@ -130,8 +130,10 @@ POLARIS_STAFF_LOGINS = Table(
 POLARIS_STAFF_TOKENS = Table(
     "polaris_staff_tokens", indexes=(Index("StaffUserID", "btree"), Index("ExpiresAt", "btree"))
 )
-# PAPI access keys (the row id derived from the AccessID).
+# PAPI access keys (the row id derived from the AccessID), and apart from them the keys themselves: PWS signs
+# with the key (HMAC), so the server must hold it; it never travels with the record.
 POLARIS_PAPI_KEYS = Table("polaris_papi_keys", server_choice=("AccessID", "Name"), optimistic_locking=True)
+POLARIS_PAPI_KEY_SECRETS = Table("polaris_papi_key_secrets")
 # System blocks derived from a date (address check, registration expiry) that staff cleared, by patron.
 POLARIS_SYSTEM_BLOCK_CLEARANCES = Table("polaris_system_block_clearances", indexes=(Index("PatronID", "btree"),))
 
@@ -148,6 +150,7 @@ ALL_TABLES: tuple[Table, ...] = (
     POLARIS_STAFF_LOGINS,
     POLARIS_STAFF_TOKENS,
     POLARIS_PAPI_KEYS,
+    POLARIS_PAPI_KEY_SECRETS,
     POLARIS_SYSTEM_BLOCK_CLEARANCES,
 )
 

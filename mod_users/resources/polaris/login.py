@@ -124,7 +124,7 @@ async def _purge(store: RecordStore, ts: TenantSchema) -> None:
     log.info("expired staff tokens purged", extra={"tokens": expired, "forgottenLogins": forgotten})
 
 
-async def _authenticated(call: Call, domain: str, user: str, password: str) -> dict[str, Any]:
+async def authenticated(call: Call, domain: str, user: str, password: str) -> dict[str, Any]:
     """The enabled staff user these credentials log in as; 401 otherwise (see the module's notes)."""
     store, ts = call.store, call.tenant
     login = login_name(domain, user)
@@ -169,7 +169,7 @@ async def post_staffuser(call: Call) -> web.StreamResponse:
     """POST authentication/staffuser: a new access token and secret for a staff user's Basic credentials."""
     domain, user, password = call.request[CREDENTIALS]
     try:
-        staff = await _authenticated(call, domain, user, password)
+        staff = await authenticated(call, domain, user, password)
     except TenantNotInitialised:
         raise unauthorized(REFUSED, "Basic") from None
     settings = call.request.app[SETTINGS]
@@ -204,4 +204,13 @@ ROUTES = (
     ),
 )
 
-__all__ = ["CREDENTIALS", "LOCK_SECONDS", "MAX_FAILURES", "ROUTES", "basic_context", "post_staffuser"]
+__all__ = [
+    "CREDENTIALS",
+    "LOCK_SECONDS",
+    "MAX_FAILURES",
+    "REFUSED",
+    "ROUTES",
+    "authenticated",
+    "basic_context",
+    "post_staffuser",
+]

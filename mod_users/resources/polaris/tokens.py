@@ -75,7 +75,43 @@ async def holder(store: RecordStore, ts: TenantSchema, token: str, secret: str) 
     """The record id of the staff user a live token with this secret belongs to, else None (unknown token,
     wrong secret, expired)."""
     row: dict[str, Any] | None = await store.get(ts, POLARIS_STAFF_TOKENS, _row_id(token))
-    if row is None or not hmac.compare_digest(row["SecretDigest"], _digest(secret)):
+    if row is None or "SecretDigest" not in row or not hmac.compare_digest(row["SecretDigest"], _digest(secret)):
+        return None
+    if row["ExpiresAt"] <= stamp(datetime.now(UTC)):
+        return None
+    return str(row["StaffUserID"])
+
+
+# -- PAPI's staff tokens ------------------------------------------------------------------------------------
+# A PAPI call signs with its AccessSecret (HMAC), so the server must be able to compute the secret, not only to
+# recognise it: it is derived from the token with the PAPI access key it was issued under, which the server
+# holds anyway, and nothing of it is stored.
+def papi_secret(access_key: str, token: str) -> str:
+    """The AccessSecret of a PAPI staff token issued under ``access_key``."""
+    return hmac.new(access_key.encode("utf-8"), b"papi-staff:" + token.encode(), hashlib.sha256).hexdigest()[:_LENGTH]
+
+
+async def issue_papi(
+    store: RecordStore, ts: TenantSchema, staff_user_id: str, access_id: str, lifetime_seconds: int
+) -> tuple[str, datetime]:
+    """A new PAPI staff token (its secret: :func:`papi_secret`) and when it expires."""
+    now = datetime.now(UTC)
+    token, expires = random_text(), now + timedelta(seconds=lifetime_seconds)
+    row = {
+        "id": _row_id(token),
+        "StaffUserID": staff_user_id,
+        "AccessID": access_id.casefold(),
+        "IssuedAt": stamp(now),
+        "ExpiresAt": stamp(expires),
+    }
+    await store.insert(ts, POLARIS_STAFF_TOKENS, row, None)
+    return token, expires
+
+
+async def papi_holder(store: RecordStore, ts: TenantSchema, token: str, access_id: str) -> str | None:
+    """The record id of the staff user a live PAPI token issued under ``access_id`` belongs to, else None."""
+    row: dict[str, Any] | None = await store.get(ts, POLARIS_STAFF_TOKENS, _row_id(token))
+    if row is None or row.get("AccessID") != access_id.casefold():
         return None
     if row["ExpiresAt"] <= stamp(datetime.now(UTC)):
         return None
@@ -93,4 +129,15 @@ async def purge_expired(store: RecordStore, ts: TenantSchema) -> int:
     return await store.delete_matching(ts, POLARIS_STAFF_TOKENS, f"ExpiresAt<{cql.quote(now)}")
 
 
-__all__ = ["Issued", "holder", "issue", "purge_expired", "random_text", "revoke_all", "stamp"]
+__all__ = [
+    "Issued",
+    "holder",
+    "issue",
+    "issue_papi",
+    "papi_holder",
+    "papi_secret",
+    "purge_expired",
+    "random_text",
+    "revoke_all",
+    "stamp",
+]
