@@ -109,10 +109,10 @@ def _semantic_rejection(response) -> bool:
         polaris = json.loads(text)
     except ValueError:
         polaris = None
-    if response.status_code == 422 and isinstance(polaris, dict) and polaris.get("errors"):
-        # FOLIO's 422: a schema's failures carry jsonSchema.* codes, a business rule's its own (-1)
-        if not any(str(e.get("code", "")).startswith("jsonSchema.") for e in polaris["errors"]):
-            return True
+    # FOLIO's 422: a schema's failures carry jsonSchema.* codes, a business rule's its own (-1)
+    folio_errors = polaris.get("errors") if response.status_code == 422 and isinstance(polaris, dict) else None
+    if folio_errors and not any(str(e.get("code", "")).startswith("jsonSchema.") for e in folio_errors):
+        return True
     named = any(
         reason in text
         for reason in (
