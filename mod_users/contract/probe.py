@@ -23,9 +23,9 @@ nothing, so the checker does its best to make calls succeed, and says which neve
 - Below a collection, PUT and DELETE touch only records the run created. The Polaris-style calls use
   the RAML examples on the sample patrons: run the checker on a tenant whose data may change.
 
-Only the routes the instance serves on the port it is given are driven (its ``/_/openapi`` says which:
-the Polaris listener's own routes are not the FOLIO port's). After each route's examples come the failure probes: its last URI parameter unknown, malformed JSON, and
-no tenant.
+Only the routes the instance serves on the port it is given are driven (its ``/_/openapi`` says which: the
+Polaris listener's own routes are not the FOLIO port's). After each route's examples come the failure
+probes: its last URI parameter unknown, malformed JSON, and no tenant.
 """
 
 from __future__ import annotations
