@@ -62,7 +62,12 @@ class Staff:
 
     def log_fields(self) -> dict[str, object]:
         """Who made a change and from where, for a log line that records it (the line carries the time)."""
-        return {"userId": self.user_id, "organizationId": self.organization_id, "workstationId": self.workstation_id}
+        return {
+            "userId": self.user_id,
+            "polarisUserId": self.polaris_user_id,
+            "organizationId": self.organization_id,
+            "workstationId": self.workstation_id,
+        }
 
 
 async def staff(call: Call) -> Staff:
