@@ -34,6 +34,7 @@ def _call(port, method, path, body=None, tenant="servetest"):
 def _start(port, data_dir, *extra):
     env = {k: v for k, v in os.environ.items() if not k.startswith("DB_")}
     env["MOD_USERS_DATA_DIR"] = str(data_dir)
+    env.setdefault("POLARIS_PORT", "0")  # no Polaris listener on the shared default port (tests/polaris test it)
     proc = subprocess.Popen(
         [sys.executable, "-m", "mod_users.cli", "serve", "--port", str(port), *extra],
         env=env,
@@ -185,7 +186,7 @@ def test_serve_starts_before_its_configured_database_and_answers_503(data_dir):
     # As an orchestrator may start it: DB_HOST names a server that is not up (yet). No crash loop.
     port, db_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("DB_")}
-    env.update(DB_HOST="127.0.0.1", DB_PORT=str(db_port), MOD_USERS_DATA_DIR=str(data_dir))
+    env.update(DB_HOST="127.0.0.1", DB_PORT=str(db_port), MOD_USERS_DATA_DIR=str(data_dir), POLARIS_PORT="0")
     proc = subprocess.Popen(
         [sys.executable, "-m", "mod_users.cli", "serve", "--port", str(port)],
         env=env,
