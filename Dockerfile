@@ -16,8 +16,11 @@ COPY reference-data ./reference-data
 COPY sample-data ./sample-data
 
 ENV HTTP_PORT=8081 \
+    POLARIS_PORT=8082 \
     MOD_USERS_DATA_DIR=/var/lib/mod-users/data
 VOLUME /var/lib/mod-users
-EXPOSE 8081
+# 8081: the FOLIO port (behind Okapi / Eureka); 8082: Polaris clients' own listener (PAS, PWS), to publish
+# where those clients reach it, behind TLS.
+EXPOSE 8081 8082
 
 CMD ["mod-users", "serve"]
