@@ -76,10 +76,8 @@ async def _drive(spec: dict[str, Any]) -> dict[str, Any]:
             while time.perf_counter() < deadline:
                 started = time.perf_counter()
                 try:
-                    if mode == "folio":
-                        headers = spec["gateway"]
-                    else:
-                        headers = {"Authorization": shared or await login()}
+                    gateway = mode == "folio"
+                    headers = spec["gateway"] if gateway else {"Authorization": shared or await login()}
                     async with session.get(base + SUMMARY + QUERY, headers=headers) as resp:
                         await resp.read()
                         ok = resp.status == 200
