@@ -169,15 +169,31 @@ async def test_gateway_headers_from_outside_are_never_believed(app_client, liste
 
 
 async def test_tokens_expire(aiohttp_client, settings, db_settings, sample_tenant):
-    short = dataclasses.replace(settings, polaris_token_seconds=1)
+    short = dataclasses.replace(settings, polaris_token_seconds=600)
     folio = await aiohttp_client(init_app(short, db_settings, contract_of(short.contract_dir)))
     listener = await aiohttp_client(init_polaris_app(folio.server.app))
     user, password = await new_staff_user(folio, sample_tenant)
     auth = await log_in(listener, user, password)
+    expires = datetime.fromisoformat(auth["AuthExpDate"])
+    assert timedelta(seconds=590) < expires - datetime.now(UTC) <= timedelta(seconds=600)
     assert (await _summary(listener, sample_tenant, auth)).status == 200
-    await asyncio.sleep(1.2)
+    await _age_token(folio, sample_tenant, auth["AccessToken"], seconds=601)
     await _refused(await _summary(listener, sample_tenant, auth), "PAS")
     assert (await _summary(listener, sample_tenant, await log_in(listener, user, password))).status == 200
+
+
+async def _age_token(app_client, tenant, token, seconds):
+    """Make a token as old as ``seconds`` would (its expiry moved back by as much)."""
+    from mod_users.resources.polaris.tokens import _row_id, stamp
+    from mod_users.state import STORE
+    from mod_users.storage.tables import POLARIS_STAFF_TOKENS
+    from mod_users.storage.tenants import TenantSchema
+
+    store, ts = app_client.server.app[STORE], TenantSchema(tenant)
+    row = await store.get(ts, POLARIS_STAFF_TOKENS, _row_id(token))
+    aged = datetime.fromisoformat(row["ExpiresAt"]) - timedelta(seconds=seconds)
+    changed = {k: v for k, v in row.items() if k != "metadata"} | {"ExpiresAt": stamp(aged)}
+    await store.update(ts, POLARIS_STAFF_TOKENS, row["id"], changed, None)
 
 
 async def test_disabling_a_user_ends_its_tokens_for_good(app_client, listener, sample_tenant):
@@ -241,7 +257,7 @@ async def test_a_new_password_or_name_ends_the_old_tokens(app_client, listener, 
 
 @pytest.fixture
 def hashing(monkeypatch):
-    """How many times a password was checked against its slow hash; a lock that lasts one second."""
+    """How many times a password was checked against its slow hash."""
     calls = []
     matches = passwords._matches
 
@@ -250,8 +266,21 @@ def hashing(monkeypatch):
         return matches(password, stored)
 
     monkeypatch.setattr(passwords, "_matches", counted)
-    monkeypatch.setattr(login, "LOCK_SECONDS", 1)
     return calls
+
+
+async def _let_the_lock_run_out(app_client, tenant, domain, name):
+    """Move the login name's lock into the past, as five minutes would."""
+    from mod_users.resources.polaris.staff_users import login_name, login_row_id
+    from mod_users.state import STORE
+    from mod_users.storage.tables import POLARIS_STAFF_LOGINS
+    from mod_users.storage.tenants import TenantSchema
+
+    store, ts = app_client.server.app[STORE], TenantSchema(tenant)
+    row = await store.get(ts, POLARIS_STAFF_LOGINS, login_row_id(login_name(domain, name)))
+    assert row["LockedUntil"] is not None
+    past = {k: v for k, v in row.items() if k != "metadata"} | {"LockedUntil": "2000-01-01T00:00:00.000+00:00"}
+    await store.update(ts, POLARIS_STAFF_LOGINS, row["id"], past, None)
 
 
 @pytest.mark.parametrize("known", [True, False], ids=["known name", "unknown name"])
@@ -269,7 +298,7 @@ async def test_a_burst_of_bad_passwords_gets_five_checked_answers_then_a_lock(
     right = {"Authorization": basic(user["UserDomain"], name, password)}
     await _refused(await listener.post(LOGIN, headers=right))
     assert len(hashing) == login.MAX_FAILURES
-    await asyncio.sleep(1.1)
+    await _let_the_lock_run_out(app_client, sample_tenant, user["UserDomain"], name)
     if known:
         assert (await listener.post(LOGIN, headers=right)).status == 200
         # a success clears the count: four more failures do not lock it

@@ -126,21 +126,15 @@ async def post_staff_authenticator(call: Call) -> web.StreamResponse:
     )
 
 
+def _papi_route(method: str, scope: str, resource: str, handler: Any) -> Route:
+    """A PAPI route (``scope`` public or protected), answering PAPI results; clients write the prefix in any
+    letter case."""
+    return Route(method, PREFIX.replace("{scope}", scope) + resource, handler, style=PAPI, case_insensitive_prefix=True)
+
+
 ROUTES = (
-    Route(
-        "GET",
-        PREFIX.replace("{scope}", "public") + "/patron/{patronBarcode}/circulationblocks",
-        get_circulation_blocks,
-        style=PAPI,
-        case_insensitive_prefix=True,
-    ),
-    Route(
-        "POST",
-        PREFIX.replace("{scope}", "protected") + "/authenticator/staff",
-        post_staff_authenticator,
-        style=PAPI,
-        case_insensitive_prefix=True,
-    ),
+    _papi_route("GET", "public", "/patron/{patronBarcode}/circulationblocks", get_circulation_blocks),
+    _papi_route("POST", "protected", "/authenticator/staff", post_staff_authenticator),
 )
 
 __all__ = ["PAPI", "ROUTES", "papi_date"]
