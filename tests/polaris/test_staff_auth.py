@@ -355,3 +355,20 @@ async def test_no_secret_ever_reaches_a_log_line(app_client, listener, sample_te
     )
     for secret in secrets:
         assert secret not in logged
+
+
+async def test_logins_now_and_then_delete_expired_tokens(app_client, listener, sample_tenant, monkeypatch):
+    from mod_users.resources.polaris.tokens import _row_id
+    from mod_users.state import STORE
+    from mod_users.storage.tables import POLARIS_STAFF_TOKENS
+    from mod_users.storage.tenants import TenantSchema
+
+    user, password = await new_staff_user(app_client, sample_tenant)
+    old, live = await log_in(listener, user, password), await log_in(listener, user, password)
+    await _age_token(app_client, sample_tenant, old["AccessToken"], seconds=86_401)
+    monkeypatch.setattr(login, "PURGE_ONE_IN", 1)  # every login purges
+    await log_in(listener, user, password)
+    store, ts = app_client.server.app[STORE], TenantSchema(sample_tenant)
+    assert await store.get(ts, POLARIS_STAFF_TOKENS, _row_id(old["AccessToken"])) is None
+    assert await store.get(ts, POLARIS_STAFF_TOKENS, _row_id(live["AccessToken"])) is not None
+    assert (await _summary(listener, sample_tenant, live)).status == 200
