@@ -260,3 +260,40 @@ async def test_papi_staff_login_refusals(app_client, listener, sample_tenant, fr
 async def test_unknown_papi_urls_answer_papi_results(listener):
     resp = await listener.get(f"{PUBLIC}/patron/x/nothing")
     assert resp.status == 404 and (await resp.json())["PAPIErrorCode"] == -1
+
+
+async def test_no_papi_secret_reaches_a_log_line(app_client, listener, sample_tenant):
+    import logging
+
+    from mod_users.logs import JsonFormatter
+
+    lines: list[str] = []
+
+    class Capture(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(self.format(record))
+
+    handler = Capture(level=logging.DEBUG)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        key = await _key(app_client, sample_tenant)
+        user, password = await new_staff_user(app_client, sample_tenant)
+        token = await _staff_token(listener, key, sample_tenant, user, password)
+        path = f"{PUBLIC}/patron/{SAMPLE_BARCODE}/circulationblocks"
+        signed = _signed(listener, key, sample_tenant, "GET", path, secret=token["AccessSecret"])
+        resp = await listener.get(path, headers={**signed, "X-PAPI-AccessToken": token["AccessToken"]})
+        assert resp.status == 200
+        forged = {**signed, "Authorization": signed["Authorization"][:-4] + "AAA="}
+        await _refused(await listener.get(path, headers={**forged, "X-PAPI-AccessToken": token["AccessToken"]}))
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+    logged = "\n".join(lines)
+    assert '"message": "request"' in logged
+    for secret in (key["AccessKey"], token["AccessToken"], token["AccessSecret"], password):
+        assert secret not in logged
+    assert signed["Authorization"].split(":")[-1] not in logged
