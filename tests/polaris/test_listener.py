@@ -147,20 +147,42 @@ def test_polaris_permissions_are_paired_by_the_descriptor():
     assert paired.folio_of["PatronStatus_DisplayPatronBlocks"] == "polaris.patron-status.blocks.display"
     assert paired.label("PatronStatus_DisplayPatronBlocks") == "PatronStatus_DisplayPatronBlocks (ID 71)"
     assert paired.label("PatronStatus_Access") == "PatronStatus_Access"
-    # a renamed FOLIO permission keeps its Polaris name; a set, or a text naming two, pairs nothing
+    # a renamed FOLIO permission keeps its Polaris name, in either place and either way of writing its ID; the
+    # displayName decides over a description that mentions others; a set, or a text naming two, pairs nothing
     renamed = {
         "permissionSets": [
             {
                 "permissionName": "polaris.blocks.view",
-                "displayName": "Display blocks (PatronStatus_DisplayPatronBlocks, ID: 71)",
+                "displayName": "Blocks (PatronStatus_DisplayPatronBlocks, ID: 71)",
+            },
+            {"permissionName": "polaris.blocks.manage", "displayName": "PatronStatus_CreateDeletePatronBlocks (ID 72)"},
+            {
+                "permissionName": "polaris.status.view",
+                "displayName": "Polaris: PatronStatus_Access - patron status",
+                "description": "PatronStatus_Access (with AccessPatronServices_Allow, needed to list associations)",
+            },
+            {
+                "permissionName": "polaris.registration.view",
+                "description": "Polaris permission PatronRegistration_Access",
             },
             {"permissionName": "polaris.all", "displayName": "All (PatronStatus_Access)", "subPermissions": ["x"]},
-            {"permissionName": "polaris.two.get", "description": "PatronStatus_Access and PatronRegistration_Access"},
+            {
+                "permissionName": "polaris.two.get",
+                "description": "PatronRegistration_Create and PatronRegistration_Modify",
+            },
         ]
     }
     other = PolarisPermissions.from_descriptor(renamed)
-    assert dict(other.folio_of) == {"PatronStatus_DisplayPatronBlocks": "polaris.blocks.view"}
-    assert other.ids["PatronStatus_DisplayPatronBlocks"] == 71
+    assert dict(other.folio_of) == {
+        "PatronStatus_DisplayPatronBlocks": "polaris.blocks.view",
+        "PatronStatus_CreateDeletePatronBlocks": "polaris.blocks.manage",
+        "PatronStatus_Access": "polaris.status.view",
+        "PatronRegistration_Access": "polaris.registration.view",
+    }
+    assert (other.ids["PatronStatus_DisplayPatronBlocks"], other.ids["PatronStatus_CreateDeletePatronBlocks"]) == (
+        71,
+        72,
+    )
     assert other.granted(["PatronStatus_DisplayPatronBlocks", "Unknown_Name"]) == {"polaris.blocks.view"}
 
 

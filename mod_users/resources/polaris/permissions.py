@@ -20,8 +20,8 @@ from typing import Any
 from mod_users.descriptor import module_version, render_descriptor
 
 # A Polaris permission name (Word_Word...), optionally followed by its numeric ID: "(Name, 71)", "(Name, ID 71)",
-# "(Name, ID: 71)".
-_NAMED = re.compile(r"\b([A-Z][A-Za-z]*_[A-Za-z][A-Za-z_]*)\b(?:,?\s*(?:ID:?\s*)?(\d+))?")
+# "Name (ID 71)", "(Name, ID: 71)".
+_NAMED = re.compile(r"\b([A-Z][A-Za-z]*_[A-Za-z][A-Za-z_]*)\b(?:\s*[,(]\s*(?:ID:?\s*)?(\d+))?")
 
 
 @dataclass(frozen=True)
@@ -33,15 +33,19 @@ class PolarisPermissions:
 
     @classmethod
     def from_descriptor(cls, descriptor: Mapping[str, Any]) -> PolarisPermissions:
-        """Pair every FOLIO permission whose texts name exactly one Polaris permission with it (sets, which
-        have subPermissions, are left out)."""
+        """Pair every FOLIO permission that names exactly one Polaris permission with it: in its displayName,
+        or, when that names none, in its description (which may mention others it goes with). Sets, which
+        have subPermissions, are left out."""
         folio_of: dict[str, str] = {}
         ids: dict[str, int | None] = {}
         for entry in descriptor.get("permissionSets", ()):
             if entry.get("subPermissions"):
                 continue
-            text = f"{entry.get('displayName', '')} {entry.get('description', '')}"
-            found = {name: number for name, number in _NAMED.findall(text)}
+            found: dict[str, str] = {}
+            for text in (entry.get("displayName", ""), entry.get("description", "")):
+                found = dict(_NAMED.findall(text))
+                if found:
+                    break
             if len(found) != 1:
                 continue
             [(name, number)] = found.items()
