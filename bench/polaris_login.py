@@ -139,7 +139,7 @@ def main() -> int:
         polaris = f"http://127.0.0.1:{service.polaris_port}"
         gateway = {
             "X-Okapi-Tenant": TENANT,
-            "X-Okapi-Permissions": json.dumps(["polaris.patron-status.blocks.display"]),
+            "X-Okapi-Permissions": json.dumps(["polaris.patron-status.blocks.view"]),
         }
         common = {"seconds": args.seconds, "concurrency": args.concurrency}
         results = {}

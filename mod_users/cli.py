@@ -3,10 +3,12 @@
 mod-users serve                     run the service (embedded PostgreSQL unless DB_HOST is set)
 mod-users tenant init TENANT        create/upgrade a tenant's schema (--load-reference, --load-sample)
 mod-users tenant purge TENANT       drop a tenant's schema
+mod-users data where|list|clean     where the embedded PostgreSQL keeps its data; list or delete it
 mod-users cql "QUERY"               print the SQL a CQL query becomes
-mod-users descriptor                print the ModuleDescriptor (template filled in)
+mod-users descriptor [--check]      print the ModuleDescriptor (template filled in), or check it
 mod-users contract URL --tenant T [--header N=V] [--uri N=V] [--allow-unreached] [--contract-dir DIR]
                                     check a running instance against the contract it serves (or DIR's)
+mod-users --version                 print the version
 """
 
 from __future__ import annotations
@@ -14,16 +16,24 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import json
 import logging
 import os
+import socket
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mod_users.config import ConfigError, DatabaseSettings, Settings, load_settings
+from mod_users.config import PROJECT_ROOT, ConfigError, DatabaseSettings, Settings, load_settings
 from mod_users.logs import configure_logging
-from mod_users.storage.embedded import EmbeddedPostgres, EmbeddedPostgresError, database_session
+from mod_users.storage.embedded import (
+    EmbeddedPostgres,
+    EmbeddedPostgresError,
+    data_folder,
+    database_session,
+    moved_data_folders,
+)
 
 if TYPE_CHECKING:
     from mod_users.contract import Contract
@@ -35,32 +45,68 @@ MODULE_ID = "mod-users"
 
 
 def database(settings: Settings) -> contextlib.AbstractContextManager[DatabaseSettings]:
-    """The configured database, or the embedded cluster (under the data folder) for the block."""
-    root = EmbeddedPostgres.usable_root(settings.data_dir)
-    return database_session(settings.db, root, port=settings.embedded_pg_port)
+    """The configured database (DB_HOST), or the embedded cluster in its data folder, for the block."""
+    if settings.db.host:
+        return database_session(settings.db)
+    folder = data_folder(settings.data_dir)
+    if folder.moved_from is not None:
+        log.warning("embedded PostgreSQL data folder moved", extra={"dataDir": folder.describe()})
+        folder.path.mkdir(parents=True, exist_ok=True)
+        (folder.path / "origin").write_text(f"{folder.moved_from}\n")
+    log.info("embedded PostgreSQL data folder", extra={"dataDir": str(folder.path)})
+    return database_session(settings.db, folder.path, port=settings.embedded_pg_port)
 
 
-def _run_worker(settings: Settings, db: DatabaseSettings, host: str, port: int, reuse_port: bool) -> None:
-    """One serving process: the app on ``host:port`` (and Polaris clients' listener on POLARIS_PORT unless it
-    is 0) until SIGTERM/SIGINT, then a graceful drain."""
+def listening_socket(host: str, port: int, reuse_port: bool = False) -> socket.socket:
+    """A TCP socket bound to ``host:port`` (OSError when it cannot be: the port is taken, say)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _run_worker(
+    settings: Settings,
+    db: DatabaseSettings,
+    host: str,
+    port: int,
+    sock: socket.socket | None,
+    polaris_sock: socket.socket | None = None,
+) -> None:
+    """One serving process: the app on ``sock`` (or its own SO_REUSEPORT socket on ``host:port``), and Polaris
+    clients' listener on ``polaris_sock`` (or its own on POLARIS_PORT, unless that is 0), until SIGTERM/SIGINT,
+    then a graceful drain. "listening" is logged once the server accepts connections."""
     from aiohttp import web
 
     from mod_users.app import init_app
     from mod_users.resources.polaris.listener import polaris_listener
 
     configure_logging(settings.log_level)
+    sock = sock or listening_socket(host, port, reuse_port=True)
+    address = f"{host}:{sock.getsockname()[1]}"
     app = init_app(settings, db)
     if settings.polaris_port:
-        app.cleanup_ctx.append(polaris_listener(host, settings.polaris_port, reuse_port))
-    web.run_app(
-        app,
-        host=host,
-        port=port,
-        print=None,
-        shutdown_timeout=30,
-        access_log=None,
-        reuse_port=reuse_port or None,
-    )
+        polaris_sock = polaris_sock or listening_socket(host, settings.polaris_port, reuse_port=True)
+        app.cleanup_ctx.append(polaris_listener(polaris_sock))
+
+    def listening(_banner: str) -> None:
+        where = f"{db.host}:{db.port}/{db.database}"
+        log.info("mod-users listening", extra={"address": address, "pid": os.getpid(), "database": where})
+
+    web.run_app(app, sock=sock, print=listening, shutdown_timeout=30, access_log=None)
+
+
+def _cannot_listen(host: str, port: int, exc: OSError) -> int:
+    reason = "address already in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
+    print(f"mod-users: cannot listen on {host}:{port}: {reason}", file=sys.stderr)
+    return 1
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -71,20 +117,27 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         from dataclasses import replace
 
         settings = replace(settings, polaris_port=args.polaris_port)
-    with database(settings) as db:
-        log.info(
-            "mod-users listening",
-            extra={
-                "port": port,
-                "polarisPort": settings.polaris_port or None,
-                "workers": workers,
-                "database": f"{db.host}:{db.port}/{db.database}",
-            },
-        )
+    # Both ports bound before anything starts: a port in use is one line and exit 1, not a traceback.
+    try:
+        sock = listening_socket(host, port, reuse_port=workers > 1)
+    except OSError as exc:
+        return _cannot_listen(host, port, exc)
+    polaris_sock = None
+    if settings.polaris_port:
+        try:
+            polaris_sock = listening_socket(host, settings.polaris_port, reuse_port=workers > 1)
+        except OSError as exc:
+            sock.close()
+            return _cannot_listen(host, settings.polaris_port, exc)
+    with sock, database(settings) as db:
         if workers == 1:
-            _run_worker(settings, db, host, port, reuse_port=False)
+            _run_worker(settings, db, host, port, sock, polaris_sock)
             return 0
-        return _serve_workers(settings, db, host, port, workers)
+        bound = sock.getsockname()[1]  # the port the kernel chose, for HTTP_PORT=0
+        sock.close()  # each worker binds its own SO_REUSEPORT sockets
+        if polaris_sock is not None:
+            polaris_sock.close()
+        return _serve_workers(settings, db, host, bound, workers)
 
 
 def _serve_workers(settings: Settings, db: DatabaseSettings, host: str, port: int, workers: int) -> int:
@@ -96,7 +149,7 @@ def _serve_workers(settings: Settings, db: DatabaseSettings, host: str, port: in
 
     context = multiprocessing.get_context("spawn")
     children = [
-        context.Process(target=_run_worker, args=(settings, db, host, port, True), daemon=False) for _ in range(workers)
+        context.Process(target=_run_worker, args=(settings, db, host, port, None), daemon=False) for _ in range(workers)
     ]
     for child in children:
         child.start()
@@ -148,6 +201,27 @@ def _tenant(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _data(settings: Settings, args: argparse.Namespace) -> int:
+    """Where the embedded cluster keeps its data (the same rule serve follows); list or delete it."""
+    folder = data_folder(settings.data_dir)
+    if args.action == "where":
+        print(folder.describe())
+        return 0
+    if args.action == "list":
+        for path, origin in [(folder.path, "this folder's default"), *moved_data_folders()]:
+            if path.exists():
+                cluster = EmbeddedPostgres(path)
+                state = f"in use by process {cluster.owner()}" if cluster.owner() is not None else "not running"
+                print(f"{path}\t{origin}\t{state}")
+        return 0
+    if not folder.path.exists():
+        print(f"nothing to clean: {folder.path} does not exist")
+        return 0
+    EmbeddedPostgres(folder.path).remove()
+    print(f"removed {folder.path}")
+    return 0
+
+
 def _cql(settings: Settings, args: argparse.Namespace) -> int:
     from mod_users.cql.explain import main as explain
 
@@ -169,10 +243,16 @@ def _cql(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _descriptor(settings: Settings, args: argparse.Namespace) -> int:
-    from mod_users.descriptor import module_version, render_descriptor
+    from mod_users.descriptor import descriptor_problems, module_version, render_descriptor
 
     root = settings.contract_dir
     descriptor = render_descriptor(root / "descriptors" / "ModuleDescriptor-template.json", module_version(root))
+    if args.check:
+        problems = descriptor_problems(descriptor)
+        for problem in problems:
+            print(f"mod-users descriptor: {problem}", file=sys.stderr)
+        print(f"{descriptor['id']}: {len(problems)} problem(s)" if problems else f"{descriptor['id']}: passes")
+        return 1 if problems else 0
     print(json.dumps(descriptor, indent=2))
     return 0
 
@@ -269,34 +349,85 @@ def _pair(text: str) -> tuple[str, str]:
     return name.strip(), value
 
 
+def version() -> str:
+    """This installation's version (the checkout's pyproject.toml, else the installed distribution's)."""
+    from mod_users.descriptor import module_version
+
+    return module_version(PROJECT_ROOT)
+
+
+DATA_DIR_HELP = (
+    "the embedded PostgreSQL's folder (default MOD_USERS_DATA_DIR, else .mod-users in the working folder; "
+    "as root, when the postgres user cannot enter that, a folder under /var/lib/mod-users: 'mod-users data "
+    "where' tells). Not used when DB_HOST is set"
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mod-users", description="FOLIO-style users module")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the HTTP service")
     serve.add_argument("--port", type=int, help="HTTP port (default HTTP_PORT or 8081)")
-    serve.add_argument("--host", help="address to listen on (default 0.0.0.0)")
+    serve.add_argument("--host", help="address to listen on (default HTTP_HOST or 0.0.0.0)")
     serve.add_argument(
         "--polaris-port", type=int, help="Polaris clients' listener (default POLARIS_PORT or 8082; 0 turns it off)"
     )
     serve.add_argument("--workers", type=int, help="serving processes sharing the port (default WORKERS or 1)")
-    serve.add_argument(
-        "--data-dir", type=Path, help="embedded database folder (default MOD_USERS_DATA_DIR or .mod-users)"
-    )
+    serve.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
     serve.set_defaults(run=_serve)
-    tenant = sub.add_parser("tenant", help="initialise or purge a tenant without going through HTTP")
-    tenant.add_argument("action", choices=["init", "purge"])
-    tenant.add_argument("tenant")
-    tenant.add_argument("--module-to", default=f"{MODULE_ID}-0.1.0")
-    tenant.add_argument("--load-reference", action="store_true")
-    tenant.add_argument("--load-sample", action="store_true")
-    tenant.add_argument("--data-dir", type=Path)
+    tenant = sub.add_parser(
+        "tenant",
+        help="initialise or purge a tenant without going through HTTP",
+        description="What POST /_/tenant does, run directly against the database (DB_HOST, or the embedded "
+        "cluster): 'init' creates or upgrades the tenant's schema <tenant>_mod_users and loads the data asked "
+        "for; 'purge' drops the schema with all its data.",
+    )
+    tenant.add_argument(
+        "action", choices=["init", "purge"], help="init: create or upgrade the schema; purge: drop it and its data"
+    )
+    tenant.add_argument("tenant", help="the tenant id (lowercase letters, digits, _; as in X-Okapi-Tenant)")
+    tenant.add_argument(
+        "--module-to",
+        default=f"{MODULE_ID}-{version()}",
+        help="the module id recorded as installed, as Okapi's module_to (default %(default)s)",
+    )
+    tenant.add_argument(
+        "--load-reference",
+        action="store_true",
+        help="load reference data (the default patron block conditions, Polaris countries): loadReference=true",
+    )
+    tenant.add_argument(
+        "--load-sample",
+        action="store_true",
+        help="load sample data (the example Polaris library system): loadSample=true",
+    )
+    tenant.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
     tenant.set_defaults(run=_tenant)
+    data = sub.add_parser(
+        "data",
+        help="where the embedded PostgreSQL keeps its data; list or delete it",
+        description="where: the folder serve and tenant use; list: it and every folder under "
+        "/var/lib/mod-users standing in for an unreachable default, with whether a server runs on it; clean: "
+        "delete the folder (a server still running on it is stopped if the process that started it has ended, "
+        "refused otherwise).",
+    )
+    data.add_argument("action", choices=["where", "list", "clean"], help="what to do (see above)")
+    data.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
+    data.set_defaults(run=_data)
     cql = sub.add_parser("cql", help="print the SQL translation of a CQL query")
-    cql.add_argument("query")
+    cql.add_argument("query", help="the CQL query, e.g. 'name==Max* sortby name'")
     cql.add_argument("--table", help="translate with this table's indexes and server-choice fields")
     cql.epilog = "Other options (--index FIELD:KIND, --server-choice ...) go to mod_users.cql.explain."
     cql.set_defaults(run=_cql)
-    sub.add_parser("descriptor", help="print the ModuleDescriptor").set_defaults(run=_descriptor)
+    descriptor = sub.add_parser("descriptor", help="print the ModuleDescriptor (the template filled in)")
+    descriptor.add_argument(
+        "--check",
+        action="store_true",
+        help="check it instead, with the rules of FOLIO's module descriptor validator, Okapi and Eureka; "
+        "exit 1 and list the problems if it breaks one",
+    )
+    descriptor.set_defaults(run=_descriptor)
     contract = sub.add_parser("contract", help="check a running instance against the contract")
     contract.add_argument("url", help="base URL of the module, e.g. http://localhost:8081")
     contract.add_argument("--tenant", required=True, help="an initialised tenant to run against")

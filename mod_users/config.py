@@ -33,6 +33,9 @@ class DatabaseSettings:
     query_timeout_ms: int = 60_000
     # The longest a request waits for a free pooled connection before it answers 503.
     acquire_timeout_ms: int = 10_000
+    # DB_SERVER_PEM, as RMB names it: the PEM certificate(s) that vouch for the server; when set, only
+    # TLS 1.3 connections to a server with a valid certificate for DB_HOST are made.
+    server_pem: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -44,8 +47,9 @@ class Settings:
     # Serving processes sharing the port (SO_REUSEPORT).
     workers: int = 1
     db: DatabaseSettings = field(default_factory=DatabaseSettings)
-    # Embedded cluster: a persistent data folder and an optional fixed port.
-    data_dir: Path = Path(".mod-users")
+    # Embedded cluster: a persistent data folder (None: .mod-users in the working folder, see
+    # storage.embedded.data_folder) and an optional fixed port.
+    data_dir: Path | None = None
     embedded_pg_port: int | None = None
     contract_dir: Path = PROJECT_ROOT
     # Bodies above this size answer 413 before any parsing.
@@ -143,6 +147,13 @@ def _domains(env: Mapping[str, str], key: str) -> dict[str, str]:
     return out
 
 
+def _pem(env: Mapping[str, str], key: str) -> str | None:
+    raw = env.get(key) or None
+    if raw is not None and "-----BEGIN CERTIFICATE-----" not in raw:
+        raise ConfigError(f"{key} must hold PEM certificates (-----BEGIN CERTIFICATE----- ...), not a file name")
+    return raw
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Build :class:`Settings` from ``env`` (default ``os.environ``); raise ConfigError naming a bad key."""
     env = os.environ if env is None else env
@@ -156,6 +167,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         max_pool_size=_int(env, "DB_MAXPOOLSIZE", 10, 1, 1000),
         query_timeout_ms=_int(env, "DB_QUERYTIMEOUT", 60_000, 1),
         acquire_timeout_ms=_int(env, "DB_ACQUIRETIMEOUT", 10_000, 1),
+        server_pem=_pem(env, "DB_SERVER_PEM"),
     )
     embedded_port = env.get("MOD_USERS_PG_PORT")
     return Settings(
@@ -163,7 +175,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         http_host=env.get("HTTP_HOST") or "0.0.0.0",
         workers=_int(env, "WORKERS", 1, 1, 64),
         db=db,
-        data_dir=Path(env.get("MOD_USERS_DATA_DIR") or ".mod-users"),
+        data_dir=Path(env["MOD_USERS_DATA_DIR"]) if env.get("MOD_USERS_DATA_DIR") else None,
         embedded_pg_port=_int(env, "MOD_USERS_PG_PORT", 0, 1, 65535) if embedded_port else None,
         contract_dir=find_contract_dir(env),
         max_body_bytes=_int(env, "MOD_USERS_MAX_BODY_BYTES", 1_048_576, 1024),

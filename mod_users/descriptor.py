@@ -112,6 +112,134 @@ def handler_for(all_handlers: list[Handler], method: str, path: str) -> Handler 
     return None
 
 
+# -- the rules FOLIO's tools apply to a descriptor ------------------------------------------------------
+# The permission-name grammar of folio-org/applications-poc-tools (folio-permission-utils,
+# PermissionUtils.extractPermissionData), with which folio-module-descriptor-validator checks backend
+# permission names and Eureka maps a permission to a Keycloak capability (resource, type, action).
+_ACTION_WORDS = {
+    "view": ("get", "view", "read", "get-all", "read-all", "search"),
+    "create": ("post", "create", "write"),
+    "edit": ("put", "edit", "update", "patch"),
+    "delete": ("delete", "delete-all"),
+    "manage": ("all", "manage", "allops"),
+}
+_ACTIONS = {word: action for action, words in _ACTION_WORDS.items() for word in words}
+_DATA_WORDS = ("item", "collection", "items")
+_DATA_SUFFIXES = (".item.post", ".collection.post")
+_SETTINGS_WORDS = ("module", "settings")
+_PROCEDURAL_WORDS = (
+    "post download export assign restore approve reopen start unopen validate resend run-jobs stop-jobs generate "
+    "reset test import cancel exportCSV showHidden updateEncumbrances execute move"
+)
+_PROCEDURAL_VERBS = frozenset(_PROCEDURAL_WORDS.split())
+
+
+@dataclass(frozen=True)
+class PermissionData:
+    """What a permission name says: its type (data, settings, procedural), resource and action; a name
+    without a resource or an action is refused by FOLIO's validator and has no Keycloak capability."""
+
+    type: str
+    resource: str | None
+    action: str | None
+
+    @property
+    def valid(self) -> bool:
+        return self.resource is not None and self.action is not None
+
+
+def _resource(parts: list[str], end: int) -> str:
+    """The capability's resource name: the parts up to ``end``, split at "_", each kebab word capitalised."""
+    pieces = [piece for part in parts[: end + 1] for piece in part.split("_") if piece]
+    name = " ".join("-".join(w[:1].upper() + w[1:] for w in piece.split("-") if w) for piece in pieces)
+    return "UI" + name[2:] if name.startswith("Ui") else name
+
+
+def permission_data(name: str) -> PermissionData:
+    """The type, resource and action FOLIO reads from a permission name (the last dot-separated part is the
+    action, unless the name is a settings or a procedural one)."""
+    parts = [p for p in name.split(".") if p]
+    if any(p in _SETTINGS_WORDS for p in parts) or name.startswith(_SETTINGS_WORDS):
+        kind = "settings"
+    elif name.endswith(tuple(_PROCEDURAL_VERBS)) and not any(p in _DATA_WORDS for p in parts):
+        kind = "procedural"
+    elif name.endswith(_DATA_SUFFIXES) or not any(p in _PROCEDURAL_VERBS for p in parts):
+        kind = "data"
+    else:
+        kind = "procedural"
+    if len(parts) <= 1:
+        return PermissionData(kind, None, None)
+    last = parts[-1]
+    if kind == "procedural":
+        end = len(parts) - 2 if last in _PROCEDURAL_VERBS else len(parts) - 1
+        return PermissionData(kind, _resource(parts, end), "execute")
+    action = _ACTIONS.get(last)
+    if action is None and kind == "settings":
+        return PermissionData(kind, _resource(parts, len(parts) - 1), "view")
+    return PermissionData(kind, _resource(parts, len(parts) - 2), action)
+
+
+# Interface types Okapi accepts (InterfaceDescriptor.validateGeneral), and HTTP methods its RoutingEntry knows.
+_INTERFACE_TYPES = (None, "proxy", "system", "multiple")
+_METHODS = frozenset(["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "TRACE", "CONNECT", "PATCH", "*"])
+# Interface versions are major.minor: Okapi warns on a third part, Eureka's interface comparison
+# (applications-poc-tools InterfaceComparisonUtils) finds no match for what it cannot read.
+_INTERFACE_VERSION = re.compile(r"\d+\.\d+")
+
+
+def descriptor_problems(descriptor: dict[str, Any]) -> list[str]:
+    """Everything FOLIO's tools would refuse in a ModuleDescriptor, as messages; empty when it passes.
+
+    The four rules of folio-org/folio-module-descriptor-validator: every permission name passes the name
+    grammar; a handler requires at most one permission, and none with sub-permissions; a required permission
+    protects one endpoint (path and methods) only; every required permission is defined. Okapi's refusals
+    on registration: a pathPattern it cannot read, an unknown method or interface type, a handler of a
+    non-system interface without ``permissionsRequired``, a ``_tenant`` interface that is not
+    ``interfaceType: system`` (Okapi would never call it). And Eureka's: interface versions ``major.minor``."""
+    problems: list[str] = []
+    sets = descriptor.get("permissionSets") or []
+    defined = {p.get("permissionName") for p in sets}
+    with_subs = {p.get("permissionName") for p in sets if p.get("subPermissions")}
+    for permission in sets:
+        name = permission.get("permissionName")
+        if not isinstance(name, str) or not permission_data(name).valid:
+            problems.append(f"Permission name is not valid: {name}")
+    endpoints_of: dict[str, set[str]] = {}
+    for interface in descriptor.get("provides") or ():
+        iid, itype = interface.get("id", ""), interface.get("interfaceType")
+        if itype not in _INTERFACE_TYPES:
+            problems.append(f"Bad interface type '{itype}' of interface {iid}")
+        if iid == "_tenant" and itype != "system":
+            problems.append("Interface _tenant is not interfaceType system: Okapi would not call it")
+        if not _INTERFACE_VERSION.fullmatch(str(interface.get("version", ""))):
+            problems.append(f"Interface {iid} version {interface.get('version')!r} is not major.minor")
+        for entry in interface.get("handlers") or ():
+            pattern, methods = entry.get("pathPattern", ""), entry.get("methods") or []
+            endpoint = f"{pattern} {methods}"
+            try:
+                path_pattern_regex(pattern)
+            except InvalidPathPattern as exc:
+                problems.append(str(exc))
+            problems += [f"Unknown method {m} in {endpoint}" for m in methods if m not in _METHODS]
+            required = entry.get("permissionsRequired")
+            if required is None:
+                if not iid.startswith("_") and itype != "system":
+                    problems.append(f"Missing field permissionsRequired: {endpoint}")
+                continue
+            if len(required) > 1:
+                problems.append(f"Single permission is required for endpoint: {endpoint}")
+            for name in required:
+                if name in with_subs:
+                    problems.append(f"Permission with sub-permissions is not allowed for endpoint: {endpoint} {name}")
+                if name not in defined:
+                    problems.append(f"Permission is not defined in module descriptor: {name}")
+                endpoints_of.setdefault(name, set()).add(endpoint)
+    for name, endpoints in endpoints_of.items():
+        if len(endpoints) > 1:
+            problems.append(f"Permission protects more than one endpoint: {name} {sorted(endpoints)}")
+    return problems
+
+
 def sample_path(template: str) -> str:
     """A concrete path for a RAML path template (each ``{param}`` becomes a plain segment)."""
     return re.sub(r"\{[^}]+\}", "x1", template)

@@ -1,7 +1,10 @@
 """The ``X-Okapi-*`` headers a gateway sends, read into one request context.
 
-Okapi has already verified the token before the request reaches us, so its payload is only decoded
-(for ``user_id``/``sub``), never checked again.
+The gateway has already verified the token before the request reaches us, so its payload is only decoded,
+never checked again. Two kinds of token arrive: Okapi's (mod-authtoken: ``user_id``, the username in
+``sub``, a ``tenant`` claim) and, behind Eureka's sidecar, Keycloak's (``user_id``, the username in
+``preferred_username``, ``sub`` Keycloak's own user id, and the tenant only as the realm: the last segment
+of ``iss``, ``http://keycloak:8080/realms/diku``).
 """
 
 from __future__ import annotations
@@ -55,11 +58,31 @@ def token_payload(token: str | None) -> dict[str, object]:
     return payload if isinstance(payload, dict) else {}
 
 
+def keycloak_realm(payload: dict[str, object]) -> str | None:
+    """The realm a Keycloak token was issued by (``iss`` ``.../realms/<realm>``): under Eureka, the tenant."""
+    issuer = payload.get("iss")
+    if not isinstance(issuer, str) or "/realms/" not in issuer:
+        return None
+    return issuer.rsplit("/", 1)[1] or None
+
+
+def _tenant(header: str | None, payload: dict[str, object]) -> str | None:
+    """``X-Okapi-Tenant``; without it the token's tenant: Okapi's ``tenant`` claim, or Keycloak's realm (the
+    sidecar resolves a token's tenant the same way). The header wins: a gateway that allows cross-tenant
+    calls sends a tenant other than the token's."""
+    if header is not None:
+        return header
+    claim = payload.get("tenant")
+    return claim if isinstance(claim, str) and claim else keycloak_realm(payload)
+
+
 def _user_id(header: str | None, payload: dict[str, object]) -> str | None:
     """The caller's user id: the first UUID of ``X-Okapi-User-Id``, the token's ``user_id``, the token's
     ``sub`` (FOLIO tokens carry the username in ``sub``, but a token naming the user by id there is used
-    rather than none). A candidate that is not a UUID is skipped, never trusted into stored data."""
-    for value in (header, payload.get("user_id"), payload.get("sub")):
+    rather than none; a Keycloak token's ``sub`` is Keycloak's id, not FOLIO's, and is never used). A
+    candidate that is not a UUID is skipped, never trusted into stored data."""
+    sub = None if keycloak_realm(payload) else payload.get("sub")
+    for value in (header, payload.get("user_id"), sub):
         if isinstance(value, str) and _UUID.fullmatch(value.strip()):
             return value.strip().lower()
     return None
@@ -79,7 +102,7 @@ def _permissions(raw: str | None) -> frozenset[str]:
 
 
 def _username_from_token(payload: dict[str, object]) -> str | None:
-    name = payload.get("sub")
+    name = payload.get("preferred_username") if keycloak_realm(payload) else payload.get("sub")
     if isinstance(name, str) and name and len(name) <= 256 and not _UUID.fullmatch(name):
         return name
     return None
@@ -92,12 +115,13 @@ def new_request_id() -> str:
 
 
 def context_from_headers(headers: Mapping[str, str]) -> OkapiContext:
-    """Read the Okapi headers; the tenant name is validated only when a route uses it."""
+    """Read the Okapi headers (and the token's tenant when the header is missing); the tenant name is
+    validated only when a route uses it."""
     token = headers.get(TOKEN)
     payload = token_payload(token)
     request_id = (headers.get(REQUEST_ID) or "").strip()[:256] or new_request_id()
     return OkapiContext(
-        tenant_name=headers.get(TENANT),
+        tenant_name=_tenant(headers.get(TENANT), payload),
         user_id=_user_id(headers.get(USER_ID), payload),
         token=token,
         request_id=request_id,

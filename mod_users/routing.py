@@ -145,6 +145,8 @@ def _unstorable(value: Any) -> bool:
 async def _checked_body(route: Route, request: web.Request, contract: Contract, schema_key: str | None) -> Any:
     """The JSON body, parsed and valid against its schema, or the error in the route's style."""
     body = await read_json(request)  # a BadRequest: the error middleware answers it in the route's style
+    if schema_key:
+        body = route.style.bind(contract.schemas, schema_key, body)
     errors = contract.schemas.errors(schema_key, body) if schema_key else []
     if errors:
         raise route.style.body_invalid(errors)

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 from aiohttp import web
 
 from mod_users import cql
-from mod_users.contract.schemas import FieldError
+from mod_users.contract.schemas import FieldError, SchemaRegistry
 from mod_users.errors import (
     POLARIS_MALFORMED_REQUEST,
     POLARIS_NOT_PRIVILEGED,
@@ -127,6 +127,11 @@ class Style:
     def http_error(self, request: web.Request, exc: web.HTTPException) -> web.StreamResponse | None:
         """Replace aiohttp's own answer to ``exc`` (404, 405, 413, ...), or ``None`` to keep it."""
         return None
+
+    def bind(self, schemas: SchemaRegistry, schema: str, body: Any) -> Any:
+        """The parsed body as this style's clients mean it, before it is validated against ``schema``:
+        FOLIO's routes take the JSON as it is (strict JSON Schema)."""
+        return body
 
     def body_invalid(self, errors: Iterable[FieldError]) -> Exception:
         """What to raise for a body that breaks its schema: FOLIO's 422 naming every failing field."""

@@ -43,6 +43,7 @@ def test_the_readme_opens_with_the_two_commands_and_ci_runs_the_test_one():
     serve, tests = _readme_commands()
     assert serve.endswith("mod-users serve") and "pip install" in serve
     assert tests.endswith("-m pytest") and "'.[test]'" in tests
+    assert "-c constraints.txt" in serve and "-c constraints.txt" in tests  # both install the locked versions
     ci = (PROJECT_ROOT / ".ci" / "run").read_text().strip().splitlines()
     assert ci[-1] == tests, "the CI runs something else than the README's test command"
     assert not [line for line in ci[:-1] if line and not line.startswith(("#", "set ", "cd "))]
@@ -55,3 +56,62 @@ def test_the_console_script_is_installed_beside_this_python():
     assert script.exists(), "pip install did not create the mod-users command"
     out = subprocess.run([str(script), "cql", "name==x"], capture_output=True, text=True)
     assert out.returncode == 0 and "WHERE" in out.stdout.upper()
+
+
+def test_version_is_the_projects():
+    import tomllib
+
+    out = _run("--version")
+    version = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert (out.returncode, out.stdout.strip()) == (0, f"mod-users {version}")
+
+
+def test_every_option_of_every_command_has_help():
+    from mod_users.cli import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if a.dest == "command").choices
+    for name, command in commands.items():
+        for action in command._actions:
+            assert action.help, f"mod-users {name} {'/'.join(action.option_strings) or action.dest} has no help"
+    tenant = _run("tenant", "--help").stdout
+    for option in ("--module-to", "--load-reference", "--load-sample", "--data-dir", "init", "purge"):
+        assert option in tenant
+
+
+def test_data_where_and_clean_name_the_folder_serve_uses():
+    import os
+    import tempfile
+    from pathlib import Path
+
+    from mod_users.storage.embedded import EmbeddedPostgres
+
+    folder = Path(tempfile.mkdtemp(prefix="mod-users-data-"))  # the postgres user (as root) can reach it
+    env = {**os.environ, "MOD_USERS_DATA_DIR": str(folder)}
+
+    def data(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "mod_users.cli", "data", *args], capture_output=True, text=True, env=env
+        )
+
+    assert data("where").stdout.strip() == str(folder)
+    assert data("clean").stdout.strip() == f"removed {folder}"  # an empty folder
+    assert "nothing to clean" in data("clean").stdout
+    EmbeddedPostgres(folder, durable=False).start()  # started by this process, which goes on running
+    try:
+        listed = data("list").stdout
+        assert f"{folder}\t" in listed and f"in use by process {os.getpid()}" in listed
+        refused = data("clean")
+        assert refused.returncode == 1 and "running, started by process" in refused.stderr
+    finally:
+        _stop_cluster(folder)
+    assert data("clean").stdout.strip() == f"removed {folder}"
+    assert not folder.exists()
+
+
+def _stop_cluster(folder):
+    from mod_users.storage.embedded import EmbeddedPostgres
+
+    cluster = EmbeddedPostgres(folder)
+    cluster.started_here = True  # the test started it: stop it as its starter would
+    cluster.stop()

@@ -11,7 +11,14 @@ import asyncpg
 import pytest
 
 from mod_users.storage.database import connect_kwargs, ensure_database
-from mod_users.storage.embedded import EmbeddedPostgres, EmbeddedPostgresError, free_port
+from mod_users.storage.embedded import (
+    MOVED_DATA_ROOT,
+    DataFolder,
+    EmbeddedPostgres,
+    EmbeddedPostgresError,
+    data_folder,
+    free_port,
+)
 
 
 @pytest.fixture
@@ -115,15 +122,39 @@ def test_wrong_password_is_refused(cluster_root):
         cluster.stop()
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="only root has to step around unreachable folders")
-def test_as_root_an_unreachable_folder_is_replaced(tmp_path):
+def test_the_data_folder_is_the_configured_one_else_mod_users_in_the_working_folder(cluster_root, monkeypatch):
+    assert data_folder(cluster_root / "mine") == DataFolder(cluster_root / "mine")
+    cluster_root.chmod(0o755)  # enterable by anyone, as a checkout usually is
+    monkeypatch.chdir(cluster_root)
+    assert data_folder(None) == DataFolder(cluster_root / ".mod-users")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root has to step around folders the postgres user cannot enter")
+def test_as_root_an_unreachable_default_folder_moves_and_says_so(tmp_path, monkeypatch):
     hidden = tmp_path / "private"
     hidden.mkdir(mode=0o700)
     os.chmod(hidden, 0o700)
-    chosen = EmbeddedPostgres.usable_root(hidden / "data")
-    assert chosen.parent == Path("/var/lib/mod-users")
-    assert chosen == EmbeddedPostgres.usable_root(hidden / "data")  # stable across runs
-    assert EmbeddedPostgres.usable_root(Path("/tmp/x-data")) == Path("/tmp/x-data")
+    monkeypatch.chdir(hidden)
+    chosen = data_folder(None)
+    assert chosen.path.parent == MOVED_DATA_ROOT and chosen.moved_from == hidden / ".mod-users"
+    assert chosen == data_folder(None)  # stable across runs
+    assert "cannot enter" in chosen.describe() and str(hidden) in chosen.describe()
+    # A folder chosen explicitly is used as it is, and refused at start if the postgres user cannot enter it.
+    assert data_folder(hidden / "data") == DataFolder(hidden / "data")
+    with pytest.raises(EmbeddedPostgresError, match="cannot enter"):
+        EmbeddedPostgres(hidden / "data").start()
+
+
+def test_remove_refuses_a_cluster_its_starter_still_runs_and_removes_a_stopped_one(cluster_root):
+    cluster = EmbeddedPostgres(cluster_root, durable=False)
+    cluster.start()
+    try:
+        with pytest.raises(EmbeddedPostgresError, match=f"started by process {os.getpid()}"):
+            EmbeddedPostgres(cluster_root).remove()
+    finally:
+        cluster.stop()
+    EmbeddedPostgres(cluster_root).remove()
+    assert not cluster_root.exists()
 
 
 def test_missing_binaries_are_reported(cluster_root, monkeypatch):

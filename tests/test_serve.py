@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -182,13 +184,17 @@ def test_workers_share_the_port_and_stop_together(data_dir):
     assert not (data_dir / "pgdata" / "postmaster.pid").exists()
 
 
-def test_serve_starts_before_its_configured_database_and_answers_503(data_dir):
-    # As an orchestrator may start it: DB_HOST names a server that is not up (yet). No crash loop.
+def test_serve_starts_before_its_configured_database_and_answers_503(tmp_path):
+    # As an orchestrator may start it: DB_HOST names a server that is not up (yet). No crash loop. The working
+    # folder is one the postgres user cannot enter (as root), which must not matter: no embedded cluster.
     port, db_port = free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DB_")}
-    env.update(DB_HOST="127.0.0.1", DB_PORT=str(db_port), MOD_USERS_DATA_DIR=str(data_dir), POLARIS_PORT="0")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DB_", "MOD_USERS_DATA_DIR"))}
+    env.update(
+        DB_HOST="127.0.0.1", DB_PORT=str(db_port), PYTHONPATH=str(Path(__file__).parent.parent), POLARIS_PORT="0"
+    )
     proc = subprocess.Popen(
         [sys.executable, "-m", "mod_users.cli", "serve", "--port", str(port)],
+        cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -208,3 +214,51 @@ def test_serve_starts_before_its_configured_database_and_answers_503(data_dir):
     finally:
         log = _stop(proc)
     assert "database unreachable at start-up" in log
+    messages = [json.loads(line)["message"] for line in log.splitlines() if line.startswith("{")]
+    assert not [m for m in messages if "embedded" in m.lower() or "data folder" in m]  # DB_HOST: no embedded cluster
+
+
+def test_a_port_in_use_is_one_line_and_exit_1(data_dir):
+    with socket.socket() as taken:
+        taken.bind(("0.0.0.0", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DB_")}
+        env["MOD_USERS_DATA_DIR"] = str(data_dir)
+        out = subprocess.run(
+            [sys.executable, "-m", "mod_users.cli", "serve", "--port", str(port)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert out.returncode == 1
+    assert out.stderr.splitlines() == [f"mod-users: cannot listen on 0.0.0.0:{port}: address already in use"]
+    assert out.stdout == "" and not (data_dir / "pgdata").exists()  # nothing was started
+
+
+def test_listening_is_logged_once_the_port_accepts_connections_and_names_the_data_folder(data_dir):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DB_")}
+    env["MOD_USERS_DATA_DIR"] = str(data_dir)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mod_users.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        lines = []
+        for line in proc.stdout:
+            lines.append(json.loads(line))
+            if lines[-1]["message"] == "mod-users listening":
+                # The line is written once the socket accepts: a connection made now succeeds.
+                socket.create_connection(("127.0.0.1", port), timeout=5).close()
+                break
+        assert lines[-1]["address"] == f"0.0.0.0:{port}"
+        folders = [line["dataDir"] for line in lines if line["message"] == "embedded PostgreSQL data folder"]
+        assert folders == [str(data_dir)]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)

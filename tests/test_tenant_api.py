@@ -25,9 +25,9 @@ def init_body(module_to="mod-users-0.1.0", module_from=None, reference=True):
 
 
 async def run_job(client, tenant, body):
-    """POST /_/tenant and wait for the job; return the finished job."""
+    """POST /_/tenant as a caller that follows the job (Okapi's 2.0 protocol) and wait for it; return it."""
     h = {"X-Okapi-Tenant": tenant}
-    resp = await client.post("/_/tenant", json=body, headers=h)
+    resp = await client.post("/_/tenant", json=body, headers={**h, "Prefer": "respond-async"})
     assert resp.status == 201, await resp.text()
     location = resp.headers["Location"]
     created = await resp.json()

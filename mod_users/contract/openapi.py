@@ -93,6 +93,10 @@ def _convert(node: Any, here: str) -> Any:
             out["nullable"] = True
     if out.get("enum") and None in out["enum"]:
         out["nullable"] = True
+        if "type" in out:
+            # OpenAPI 3.0.3: "nullable: true adds null to the allowed values"; a null listed in a typed
+            # enum is a value of the wrong type to AMF (FOLIO's api-lint warns "should be integer").
+            out["enum"] = [value for value in out["enum"] if value is not None]
     return out
 
 

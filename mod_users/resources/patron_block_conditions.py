@@ -34,7 +34,7 @@ PATRON_BLOCK_CONDITIONS_API = Collection(
     item_param="patronBlockConditionId",
     table=PATRON_BLOCK_CONDITIONS,
     key="patronBlockConditions",
-    noun="Patron block condition",
+    noun="patron-block-condition",  # 404 "patron-block-condition not found", as the seed (003) writes it
     rules=(message_goes_with_blocked_actions,),
 )
 

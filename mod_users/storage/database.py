@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
+import ssl
 from typing import Any
 
 import asyncpg
@@ -36,9 +38,18 @@ async def ensure_database(db: DatabaseSettings) -> None:
         await admin.close()
 
 
+@functools.lru_cache(maxsize=4)
+def tls_context(server_pem: str) -> ssl.SSLContext:
+    """TLS as RMB sets it up for DB_SERVER_PEM: TLS 1.3 only, the server's certificate checked against the
+    given PEM certificate(s) and its name against the host connected to; no unencrypted fallback."""
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cadata=server_pem)
+    context.minimum_version = ssl.TLSVersion.TLSv1_3
+    return context
+
+
 def connect_kwargs(db: DatabaseSettings, database: str | None = None) -> dict[str, Any]:
     """asyncpg connection arguments for ``db``."""
-    return {
+    kwargs = {
         "host": db.host,
         "port": db.port,
         "user": db.username,
@@ -47,6 +58,9 @@ def connect_kwargs(db: DatabaseSettings, database: str | None = None) -> dict[st
         "timeout": 10,
         "command_timeout": db.query_timeout_ms / 1000,
     }
+    if db.server_pem:
+        kwargs["ssl"] = tls_context(db.server_pem)
+    return kwargs
 
 
 async def _init_connection(con: asyncpg.Connection) -> None:

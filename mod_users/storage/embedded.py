@@ -21,6 +21,7 @@ import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
@@ -114,21 +115,6 @@ class EmbeddedPostgres:
             entry = pwd.getpwnam(_SERVER_OS_USER)
             os.chown(path, entry.pw_uid, entry.pw_gid)
 
-    @staticmethod
-    def usable_root(root: Path) -> Path:
-        """``root``, or — when we are root and ``postgres`` cannot enter one of its parent folders (a
-        checkout under /root, say) — a stable folder under /var/lib/mod-users named after it."""
-        root = Path(root).absolute()
-        if os.geteuid() != 0 or all(p.stat().st_mode & 0o001 for p in root.parents if p.exists()):
-            return root
-        digest = hashlib.sha1(str(root).encode()).hexdigest()[:10]
-        moved = Path("/var/lib/mod-users") / f"{root.name.strip('.') or 'data'}-{digest}"
-        log.warning(
-            "data folder not reachable by the postgres user; using another",
-            extra={"requested": str(root), "used": str(moved)},
-        )
-        return moved
-
     def _check_reachable_by_server_user(self) -> None:
         """Every parent of the data folder must be searchable by ``postgres``, or initdb fails obscurely."""
         if not self._as_postgres:
@@ -142,6 +128,13 @@ class EmbeddedPostgres:
                 )
 
     # -- lifecycle ----------------------------------------------------------------------------
+    def owner(self) -> int | None:
+        """The process recorded as having started the server running on this folder, if one is."""
+        try:
+            return int(self.owner_file.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+
     def _password(self) -> str:
         if self.password_file.exists():
             return self.password_file.read_text().strip()
@@ -246,9 +239,8 @@ class EmbeddedPostgres:
     def _owner_died(self) -> bool:
         """Whether the process recorded as the running server's starter has ended. A server with no
         record was started by someone else (by hand, say) and is never adopted."""
-        try:
-            pid = int(self.owner_file.read_text().strip())
-        except (FileNotFoundError, ValueError):
+        pid = self.owner()
+        if pid is None:
             return False
         if pid == os.getpid():
             return False
@@ -287,6 +279,68 @@ class EmbeddedPostgres:
         self.stop()
         with contextlib.suppress(FileNotFoundError):
             shutil.rmtree(self.root)
+
+    def remove(self) -> None:
+        """Delete the cluster's folder (``mod-users data clean``). A server left running by a process that
+        ended is stopped first; one whose starter still runs, or that someone started by hand, is refused."""
+        if self.initialised() and self._running_port() is not None:
+            if not self._owner_died():
+                owner = self.owner()
+                by = f"process {owner}" if owner is not None else "a process mod-users did not start"
+                raise EmbeddedPostgresError(f"the cluster in {self.root} is running, started by {by}; stop it first")
+            self.started_here = True
+            self.stop()
+        self.destroy()
+
+
+# Where `serve` keeps its cluster unless told otherwise (MOD_USERS_DATA_DIR, --data-dir): in the working folder.
+DEFAULT_DATA_DIR = Path(".mod-users")
+# Where the default folder goes when, as root, the postgres OS user cannot enter it (a checkout under /root).
+MOVED_DATA_ROOT = Path("/var/lib/mod-users")
+
+
+@dataclass(frozen=True)
+class DataFolder:
+    """The embedded cluster's folder, and the default one it stands in for when that one was unreachable."""
+
+    path: Path
+    moved_from: Path | None = None
+
+    def describe(self) -> str:
+        if self.moved_from is None:
+            return str(self.path)
+        return (
+            f"{self.path} (instead of {self.moved_from}, which the 'postgres' OS user cannot enter; "
+            "set MOD_USERS_DATA_DIR to choose)"
+        )
+
+
+def _reachable_by_server_user(folder: Path) -> bool:
+    return os.geteuid() != 0 or all(p.stat().st_mode & 0o001 for p in folder.parents if p.exists())
+
+
+def data_folder(configured: Path | None) -> DataFolder:
+    """The folder the embedded cluster lives in: the one configured, exactly; else ``.mod-users`` in the
+    working folder, or, when as root the server user could not reach that, a folder of its own under
+    /var/lib/mod-users named after it (stable across runs; it records what it stands in for)."""
+    if configured is not None:
+        return DataFolder(Path(configured).absolute())
+    default = DEFAULT_DATA_DIR.absolute()
+    if _reachable_by_server_user(default):
+        return DataFolder(default)
+    digest = hashlib.sha1(str(default).encode()).hexdigest()[:10]
+    return DataFolder(MOVED_DATA_ROOT / f"{default.parent.name or 'root'}-{digest}", moved_from=default)
+
+
+def moved_data_folders() -> list[tuple[Path, str]]:
+    """Every folder under /var/lib/mod-users that stands in for an unreachable default, with its origin."""
+    if not MOVED_DATA_ROOT.is_dir():
+        return []
+    found = []
+    for folder in sorted(p for p in MOVED_DATA_ROOT.iterdir() if p.is_dir()):
+        origin = folder / "origin"
+        found.append((folder, origin.read_text().strip() if origin.exists() else "unknown"))
+    return found
 
 
 @contextlib.contextmanager

@@ -20,6 +20,9 @@ from mod_users.storage.database import ensure_shared_objects
 from mod_users.storage.tables import (
     INDEX_PREFIX,
     POLARIS_COUNTRY_IDS,
+    POLARIS_PATRON_ASSOCIATIONS,
+    POLARIS_PATRON_BLOCKS,
+    POLARIS_PATRONS,
     POLARIS_SEQUENCES,
     POLARIS_STAFF_USER_IDS,
     Table,
@@ -57,6 +60,26 @@ def int32_cycling(*names: str) -> Callable[[asyncpg.Connection, TenantSchema], A
     return apply
 
 
+def strings_to_null(
+    tables: Sequence[Table], *fields: str
+) -> Callable[[asyncpg.Connection, TenantSchema], Awaitable[None]]:
+    """A migration step for top-level fields that became integers: a value stored as a JSON string becomes
+    null (for example the FOLIO user uuids once stored in Polaris' integer CreatorID and ModifierID; the
+    record's metadata keeps the user)."""
+
+    async def apply(con: asyncpg.Connection, ts: TenantSchema) -> None:
+        for table in tables:
+            for field in fields:
+                await con.execute(
+                    f"UPDATE {ts.table(table.name)} SET jsonb = jsonb_set(jsonb, $1::text[], 'null'::jsonb) "
+                    "WHERE jsonb_typeof(jsonb -> $2) = 'string'",
+                    [field],
+                    field,
+                )
+
+    return apply
+
+
 def in_order(
     *steps: Callable[..., Callable[[asyncpg.Connection, TenantSchema], Awaitable[None]]],
 ) -> Callable[..., Callable[[asyncpg.Connection, TenantSchema], Awaitable[None]]]:
@@ -77,7 +100,13 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001-polaris-id-sequences", create_sequences(*POLARIS_SEQUENCES)),
     Migration("0002-polaris-country-id-sequence", create_sequences(POLARIS_COUNTRY_IDS)),
     Migration("0003-polaris-id-sequences-int32", int32_cycling(*POLARIS_SEQUENCES, POLARIS_COUNTRY_IDS)),
-    Migration("0004-polaris-staff-user-id-sequence", in_order(create_sequences, int32_cycling)(POLARIS_STAFF_USER_IDS)),
+    Migration(
+        "0004-polaris-staff-ids-integer",
+        strings_to_null(
+            (POLARIS_PATRONS, POLARIS_PATRON_BLOCKS, POLARIS_PATRON_ASSOCIATIONS), "CreatorID", "ModifierID"
+        ),
+    ),
+    Migration("0005-polaris-staff-user-id-sequence", in_order(create_sequences, int32_cycling)(POLARIS_STAFF_USER_IDS)),
 )
 
 

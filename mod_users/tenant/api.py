@@ -3,6 +3,11 @@
 ``POST /_/tenant`` starts a job (201 + ``Location``) that creates or upgrades the schema and loads
 reference/sample data; ``GET /_/tenant/{id}?wait=ms`` reports it; ``DELETE`` forgets it. ``purge`` drops
 the tenant's schema at once (204), and a body without ``module_to`` (a disable) has nothing to do (204).
+
+Only a caller that follows the job gets the 201 at once: Okapi, and a client that asks for it. Any other
+caller gets it when the job has finished (a failed job answers 500 with its error): Eureka's entitlement
+manager takes any status up to 300 as "done" and never polls, so business calls would otherwise reach a
+tenant still being created (as they reach an RMB module, which answers before its tables exist).
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from mod_users.errors import NotFound
-from mod_users.routing import Call, Route, json_response
+from mod_users.routing import Call, Route, json_response, text_response
 from mod_users.state import BACKGROUND, CONTRACT, POOL, SETTINGS, STORE
 from mod_users.storage import jobs
 from mod_users.storage.migrations import MIGRATIONS, purge_tenant, upgrade_tenant
@@ -68,6 +73,30 @@ async def _run_job(app: web.Application, ts: TenantSchema, job: dict[str, Any]) 
         log.exception("tenant job outcome not recorded", extra={"job": job["id"], "error": error})
 
 
+# Okapi names the module's URL in X-Okapi-Url-to on every system call since it speaks _tenant 2.0 (OKAPI-875,
+# which brought both) and polls the job's Location; RFC 7240's "Prefer: respond-async" asks for it explicitly.
+OKAPI_URL_TO = "X-Okapi-Url-to"
+
+
+def caller_follows_jobs(request: web.Request) -> bool:
+    """Whether the caller of ``POST /_/tenant`` polls the job it is given (Okapi, or ``Prefer: respond-async``)."""
+    prefer = ",".join(request.headers.getall("Prefer", ())).lower()
+    return OKAPI_URL_TO in request.headers or "respond-async" in prefer
+
+
+async def _finished(
+    app: web.Application, ts: TenantSchema, job: dict[str, Any], task: asyncio.Task[None]
+) -> web.StreamResponse:
+    """Wait for the job (a caller that leaves does not cancel it) and answer with its outcome."""
+    await asyncio.shield(task)
+    done = await jobs.get_job(app[POOL], ts, uuid.UUID(job["id"]))
+    if done is None or not done.get("complete"):
+        raise RuntimeError(f"tenant job {job['id']} left no outcome")
+    if done.get("error"):
+        return text_response(f"Tenant init failed: {done['error']}", 500)
+    return json_response(done, status=201, headers={"Location": f"/_/tenant/{job['id']}"})
+
+
 async def post_tenant(call: Call) -> web.StreamResponse:
     attributes: dict[str, Any] = call.body
     ts = call.tenant
@@ -83,6 +112,8 @@ async def post_tenant(call: Call) -> web.StreamResponse:
     task = asyncio.create_task(_run_job(app, ts, job))
     app[BACKGROUND].add(task)
     task.add_done_callback(app[BACKGROUND].discard)
+    if not caller_follows_jobs(call.request):
+        return await _finished(app, ts, job, task)
     return json_response(job, status=201, headers={"Location": f"/_/tenant/{job['id']}"})
 
 

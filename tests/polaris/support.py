@@ -21,19 +21,19 @@ from mod_users.resources.polaris.context import PREFIX
 
 USER = "2205005b-ca51-4a04-87fd-938eefa8f6de"
 USERNAME = "circ_staff"
-BLOCKS_DISPLAY = "polaris.patron-status.blocks.display"
-BLOCKS_CHANGE = "polaris.patron-status.blocks.create-delete"
+BLOCKS_DISPLAY = "polaris.patron-status.blocks.view"
+BLOCKS_CHANGE = "polaris.patron-status.blocks.manage"
 ASSOCIATIONS_READ = (
-    "polaris.patron-services.access",
-    "polaris.patron-status.access",
-    "polaris.patron-status.associations.display",
+    "polaris.patron-services.view",
+    "polaris.patron-status.view",
+    "polaris.patron-status.associations.view",
 )
 ASSOCIATIONS_CREATE = "polaris.patron-associations.create"
-ASSOCIATIONS_MODIFY = "polaris.patron-associations.modify"
+ASSOCIATIONS_MODIFY = "polaris.patron-associations.edit"
 ASSOCIATIONS_DELETE = "polaris.patron-associations.delete"
-REGISTRATION_ACCESS = "polaris.patron-registration.access"
+REGISTRATION_ACCESS = "polaris.patron-registration.view"
 REGISTRATION_CREATE = "polaris.patron-registration.create"
-REGISTRATION_MODIFY = "polaris.patron-registration.modify"
+REGISTRATION_MODIFY = "polaris.patron-registration.edit"
 ALL_PERMISSIONS = (
     BLOCKS_DISPLAY,
     BLOCKS_CHANGE,

@@ -80,9 +80,21 @@ async def test_a_listing_names_the_linked_patron_and_its_branch(app_client, samp
         "Note": None,
         "BlockMe": False,
         "AllowMe": False,
+        "RecordStatusID": 1,
         "OrganizationID": 3,
     }
     await app_client.delete(_path(a, "1002"), headers=headers(sample_tenant))
+
+
+@pytest.mark.parametrize(
+    ("method", "what"), [("POST", "DtoPatronAssociationInfo list"), ("PUT", "DtoPatronAssociationInfo")]
+)
+async def test_a_null_list_is_refused_with_the_seeds_message(app_client, sample_tenant, method, what):
+    resp = await app_client.request(
+        method, _path(1001), data=b"null", headers={**headers(sample_tenant), "Content-Type": "application/json"}
+    )
+    body = await _error(resp, 400, -3806)
+    assert body["Message"] == f"{what} is null."
 
 
 async def test_block_me_and_allow_me_belong_to_one_side_and_the_note_to_both(app_client, sample_tenant):
@@ -136,7 +148,7 @@ async def test_an_existing_association_cannot_be_added_again_from_either_side(ap
     for patron, linked in ((a, b), (b, a)):
         resp = await app_client.post(_path(patron), json=[{"LinkedPatronId": linked}], headers=headers(sample_tenant))
         body = await _error(resp, 400, -3802)
-        assert "already associated" in body["Message"]
+        assert body["Message"].startswith("Associated patron record already exists with id")
 
 
 async def test_unknown_and_secured_patrons(app_client, sample_tenant):
@@ -208,7 +220,8 @@ async def test_changing_associations(app_client, sample_tenant):
     ("make_body", "code"),
     [
         (lambda b, d: [{"LinkedPatronId": b, "Note": "changed"}, {"LinkedPatronId": d, "Note": "x"}], -3803),
-        (lambda b, d: [{"LinkedPatronId": b, "Note": "changed"}, {"LinkedPatronId": UNKNOWN}], -3803),
+        # the seed's PUT failures: "Invalid linked patronID" for a patron that does not exist
+        (lambda b, d: [{"LinkedPatronId": b, "Note": "changed"}, {"LinkedPatronId": UNKNOWN}], -3800),
         (lambda b, d: [{"LinkedPatronId": b, "Note": "changed"}, {"LinkedPatronId": b}], -3802),
         (lambda b, d: [], -1),
     ],
@@ -276,7 +289,7 @@ async def test_removing_associations_logs_who_removed_which_when(app_client, sam
         ("-{b}", -3805),
         ("{b};{c}", -3805),
         ("{b},{c},{d}", -3803),
-        ("{b},{unknown}", -3803),
+        ("{b},{unknown}", -3800),  # "Invalid linked patronID", as the seed's DELETE has it
         ("+{b}", -3805),
         ("{b}%20", -3805),
         ("{b},%20{c}", -3805),

@@ -21,10 +21,10 @@ PAST = (datetime.now(UTC) - timedelta(days=30)).isoformat(timespec="seconds")
 FUTURE = (datetime.now(UTC) + timedelta(days=365)).isoformat(timespec="seconds")
 # What a gateway grants DCB's FOLIO user: the FOLIO permissions standing for DCB's Polaris ones.
 DCB_FOLIO_PERMISSIONS = [
-    "polaris.patron-status.blocks.display",
-    "polaris.patron-status.blocks.create-delete",
-    "polaris.patron-status.access",
-    "polaris.patron-registration.access",
+    "polaris.patron-status.blocks.view",
+    "polaris.patron-status.blocks.manage",
+    "polaris.patron-status.view",
+    "polaris.patron-registration.view",
 ]
 
 

@@ -109,10 +109,10 @@ async def test_403s_say_which_check_failed(app_client, listener, sample_tenant):
     resp = await app_client.get(
         url("/patrons/1002/blockssummary"),
         params=QUERY,
-        headers=headers(sample_tenant, ("polaris.patron-status.access",)),
+        headers=headers(sample_tenant, ("polaris.patron-status.view",)),
     )
     body = await resp.json()
-    assert resp.status == 403 and body["MessageDetail"] == "permission: polaris.patron-status.blocks.display required"
+    assert resp.status == 403 and body["MessageDetail"] == "permission: polaris.patron-status.blocks.view required"
 
 
 async def test_the_staff_user_is_who_changed_a_block_on_either_port(app_client, listener, sample_tenant):
@@ -144,11 +144,12 @@ async def test_the_staff_user_is_who_changed_a_block_on_either_port(app_client, 
 def test_polaris_permissions_are_paired_by_the_descriptor():
     descriptor = render_descriptor(PROJECT_ROOT / "descriptors" / "ModuleDescriptor-template.json", "0.1.0")
     paired = PolarisPermissions.from_descriptor(descriptor)
-    assert paired.folio_of["PatronStatus_DisplayPatronBlocks"] == "polaris.patron-status.blocks.display"
+    assert paired.folio_of["PatronStatus_DisplayPatronBlocks"] == "polaris.patron-status.blocks.view"
     assert paired.label("PatronStatus_DisplayPatronBlocks") == "PatronStatus_DisplayPatronBlocks (ID 71)"
     assert paired.label("PatronStatus_Access") == "PatronStatus_Access"
-    # a renamed FOLIO permission keeps its Polaris name, in either place and either way of writing its ID; the
-    # displayName decides over a description that mentions others; a set, or a text naming two, pairs nothing
+    # a renamed FOLIO permission keeps its Polaris name, either way of writing its ID; only the displayName
+    # pairs (an endpoint permission's description mentions what the call also needs); a set, or a displayName
+    # naming two, pairs nothing
     renamed = {
         "permissionSets": [
             {
@@ -162,13 +163,14 @@ def test_polaris_permissions_are_paired_by_the_descriptor():
                 "description": "PatronStatus_Access (with AccessPatronServices_Allow, needed to list associations)",
             },
             {
-                "permissionName": "polaris.registration.view",
-                "description": "Polaris permission PatronRegistration_Access",
+                "permissionName": "polaris.patron-blocks.summary.get",
+                "displayName": "Polaris-style API - GET patrons/{id}/blockssummary",
+                "description": "Endpoint permission; the call also needs PatronStatus_DisplayPatronBlocks (ID 71)",
             },
             {"permissionName": "polaris.all", "displayName": "All (PatronStatus_Access)", "subPermissions": ["x"]},
             {
                 "permissionName": "polaris.two.get",
-                "description": "PatronRegistration_Create and PatronRegistration_Modify",
+                "displayName": "PatronRegistration_Create and PatronRegistration_Modify",
             },
         ]
     }
@@ -177,7 +179,6 @@ def test_polaris_permissions_are_paired_by_the_descriptor():
         "PatronStatus_DisplayPatronBlocks": "polaris.blocks.view",
         "PatronStatus_CreateDeletePatronBlocks": "polaris.blocks.manage",
         "PatronStatus_Access": "polaris.status.view",
-        "PatronRegistration_Access": "polaris.registration.view",
     }
     assert (other.ids["PatronStatus_DisplayPatronBlocks"], other.ids["PatronStatus_CreateDeletePatronBlocks"]) == (
         71,
@@ -197,7 +198,7 @@ async def test_the_listener_refuses_to_start_when_a_route_desires_an_unpaired_pe
     template = tmp_path / "descriptors" / "ModuleDescriptor-template.json"
     descriptor = json.loads(template.read_text())
     for entry in descriptor["permissionSets"]:
-        if entry["permissionName"] == "polaris.patron-status.blocks.display":
+        if entry["permissionName"] == "polaris.patron-status.blocks.view":
             entry["displayName"] = entry["description"] = "Display blocks"
     template.write_text(json.dumps(descriptor))
     elsewhere = dataclasses.replace(settings, contract_dir=tmp_path)

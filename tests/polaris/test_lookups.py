@@ -83,15 +83,15 @@ async def test_patron_defaults_are_inherited_field_by_field(folio, sample_tenant
 @pytest.mark.parametrize(
     ("resource", "params", "polaris", "folio"),
     [
-        ("/patrons/1002", {}, "PatronStatus_Access", "polaris.patron-status.access"),
+        ("/patrons/1002", {}, "PatronStatus_Access", "polaris.patron-status.view"),
         (
             "/ids/patrons",
             {"id": "21001000000028", "type": "barcode"},
             "PatronStatus_Access",
-            "polaris.patron-status.access",
+            "polaris.patron-status.view",
         ),
-        ("/barcodes/patrons/1002", {}, "PatronStatus_Access", "polaris.patron-status.access"),
-        ("/patrondefaults", {"orgid": "3"}, "PatronRegistration_Access", "polaris.patron-registration.access"),
+        ("/barcodes/patrons/1002", {}, "PatronStatus_Access", "polaris.patron-status.view"),
+        ("/patrondefaults", {"orgid": "3"}, "PatronRegistration_Access", "polaris.patron-registration.view"),
     ],
 )
 async def test_each_look_up_needs_its_permission_on_both_ports(

@@ -23,7 +23,6 @@ from tests.polaris.support import (
     REGISTRATION_ACCESS,
     REGISTRATION_CREATE,
     REGISTRATION_MODIFY,
-    REQUIRED_FLAGS,
     SECURED_PATRON,
     UNKNOWN,
     USER,
@@ -36,9 +35,16 @@ from tests.polaris.support import (
     stored_patron,
     url,
 )
+from tests.seeds.documents import registration_page
 
+# The seed's PAPI values: PAPIAction, PAPIPromptType, PAPIProcedureStatus, PAPIStopType, PAPIPromptResult.
+SEED = registration_page()  # tests/seeds' copy of the registration document
 PROMPT, STOP, NONE = 2, 1, 0
 YES_NO, ACKNOWLEDGE = 4, 6
+CONTINUE, EXIT, ERROR = 1, 0, -1
+STOPPED_BY_USER, STOPPED_BY_ERROR = 1, 2
+OK, CANCEL, ABORT, RETRY, IGNORE = 2, 3, 4, 5, 6
+DUPLICATES = -3608
 PAST, FUTURE = "2020-01-01T00:00:00+00:00", "2999-01-01T00:00:00+00:00"
 
 
@@ -67,11 +73,12 @@ def _prompted(result: dict[str, Any], step: int, code: int, kind: int = YES_NO) 
         result["PAPIPromptType"],
         result["PAPIProcedureStatus"],
         result["Success"],
-    ) == (step, code, PROMPT, kind, 1, False), result
-    assert result["PAPIProcedure"] == 4 and result["PAPIStopType"] == 0
+    ) == (step, code, PROMPT, kind, CONTINUE, False), result
+    assert result["PAPIProcedure"] == 0 and result["PAPIStopType"] == 0 and not result["DuplicateBarcodeExists"]
 
 
-def _stopped(result: dict[str, Any], step: int, code: int, kind: int) -> None:
+def _stopped(result: dict[str, Any], code: int, *, barcode_in_use: bool = False) -> None:
+    """A stop: nothing to reply to (PAPIProcedureStep 0 None), PAPIStopType 2 Error."""
     assert (
         result["PAPIProcedureStep"],
         result["PAPIReturnCode"],
@@ -79,7 +86,8 @@ def _stopped(result: dict[str, Any], step: int, code: int, kind: int) -> None:
         result["PAPIStopType"],
         result["PAPIProcedureStatus"],
         result["Success"],
-    ) == (step, code, STOP, kind, 3, False), result
+        result["DuplicateBarcodeExists"],
+    ) == (0, code, STOP, STOPPED_BY_ERROR, ERROR, False, barcode_in_use), result
 
 
 def _done(result: dict[str, Any]) -> None:
@@ -89,7 +97,7 @@ def _done(result: dict[str, Any]) -> None:
         result["PAPIAction"],
         result["PAPIProcedureStatus"],
         result["Success"],
-    ) == (0, 0, NONE, 2, True), result
+    ) == (0, 0, NONE, EXIT, True), result
 
 
 async def _by_barcode(client, tenant, barcode) -> list[dict[str, Any]]:
@@ -113,16 +121,19 @@ async def test_a_registration_without_doubts_is_saved_in_one_call(app_client, sa
     _done(result)
     patron_id = result["PatronID"]
     assert result["Message"] == f"Patron {patron_id} registered."
-    assert result["CreatorID"] == result["ModifierID"] == USER
+    # a FOLIO user has no Polaris staff user id: the integer fields are null, metadata names the user
+    assert result["CreatorID"] is None and result["ModifierID"] is None
     assert (result["RecordStatusID"], result["SystemBlocks"], result["ChargesAmount"]) == (1, 0, 0)
     assert "Password" not in result["Registration"]
     stored = await stored_patron(app_client, sample_tenant, patron_id)
     assert stored["Barcode"] == body["Barcode"] and stored["OrganizationID"] == 3 and stored["PatronCodeID"] == 1
-    assert stored["CreatorID"] == stored["ModifierID"] == USER
+    assert stored["CreatorID"] is None and stored["ModifierID"] is None
+    assert stored["metadata"]["createdByUserId"] == stored["metadata"]["updatedByUserId"] == USER
     registration = stored["Registration"]
     assert "Password" not in registration and registration["PatronID"] == patron_id
     assert registration["RegistrationDate"] == registration["UpdateDate"] == registration["EntryDate"]
-    assert registration["Addresses"] == body["Registration"]["Addresses"]
+    # the address as Json.NET binds it: AddressTypeID, an Int that is not nullable, 0 when left out
+    assert registration["Addresses"] == [{**a, "AddressTypeID": 0} for a in body["Registration"]["Addresses"]]
     assert stored["id"] == (await stored_patron(app_client, sample_tenant, patron_id))["id"]
 
 
@@ -137,17 +148,12 @@ async def test_the_prefix_matches_in_any_case(app_client, sample_tenant):
     _done(result)
 
 
-# -- stops: required fields (36), barcode in use (37) ---------------------------------------------------------
+# -- stops: required fields, barcode in use ---------------------------------------------------------------
 async def test_required_fields_stop_listing_every_missing_one(app_client, sample_tenant):
     result = await _post(app_client, sample_tenant, {"ProcedureStep": 1})
-    _stopped(result, 36, -3100, 1)
-    expected = [
-        "Barcode",
-        "PatronCodeID",
-        "OrganizationID",
-        "Registration.NameLast",
-        *(f"Registration.{flag}" for flag in REQUIRED_FLAGS),
-    ]
+    _stopped(result, -3100)
+    # The required booleans are not among them: Json.NET binds a left-out Boolean as false.
+    expected = ["Barcode", "PatronCodeID", "OrganizationID", "Registration.NameLast"]
     assert result["AdditionalMessages"] == expected
     assert result["Message"] == f"Required fields are missing: {', '.join(expected)}."
     assert result["PatronID"] is None
@@ -165,7 +171,7 @@ async def test_each_required_field(app_client, sample_tenant, change, missing):
     body = registration_body()
     registration = {**body["Registration"], **change.pop("Registration", {})}
     result = await _post(app_client, sample_tenant, {**body, **change, "Registration": registration})
-    _stopped(result, 36, -3100, 1)
+    _stopped(result, -3100)
     assert result["AdditionalMessages"] == missing
     assert await _by_barcode(app_client, sample_tenant, body["Barcode"]) == []
 
@@ -184,7 +190,7 @@ async def test_the_first_name_is_required_where_the_branch_says_so(
     body = registration_body(branch, registration={"NameFirst": None, "StaffAcceptedUseSingleName": single_name})
     result = await _post(app_client, sample_tenant, body)
     if required:
-        _stopped(result, 36, -3100, 1)
+        _stopped(result, -3100)
         assert result["AdditionalMessages"] == ["Registration.NameFirst"]
     else:
         _done(result)
@@ -200,7 +206,7 @@ async def test_the_first_name_is_required_where_the_branch_says_so(
 )
 async def test_a_registered_organisation_that_is_not_a_branch_stops(app_client, sample_tenant, organization, why):
     result = await _post(app_client, sample_tenant, registration_body(organization))
-    _stopped(result, 36, -5000, 1)
+    _stopped(result, -5000)
     assert result["Message"] == "Invalid organization ID specified."
     assert result["AdditionalMessages"] == [f"OrganizationID {organization} {why}"]
 
@@ -209,7 +215,7 @@ async def test_a_barcode_another_patron_has_stops_ignoring_case(app_client, samp
     patron = await new_patron(app_client, sample_tenant)
     barcode = (await stored_patron(app_client, sample_tenant, patron))["Barcode"]
     result = await _post(app_client, sample_tenant, registration_body(Barcode=f" {barcode.lower()} "))
-    _stopped(result, 37, -3505, 2)
+    _stopped(result, -3505, barcode_in_use=True)
     assert barcode.lower() in result["Message"]
     # the patron's own barcode is no conflict when it is updated
     _done(await _put(app_client, sample_tenant, patron, registration_body(Barcode=barcode)))
@@ -235,7 +241,7 @@ async def test_a_sample_patrons_stored_registration_sent_back_as_is_passes_the_r
             **{k: patron[k] for k in ("Barcode", "PatronCodeID", "OrganizationID", "Registration")},
         }
         if patron["RecordStatusID"] == 3:
-            _stopped(await _post(app_client, tenant, body), 37, -3505, 2)
+            _stopped(await _post(app_client, tenant, body), -3505, barcode_in_use=True)
             continue
         result = await _put(app_client, tenant, patron["PatronID"], body)
         while result["PAPIAction"] == PROMPT:
@@ -265,7 +271,7 @@ async def test_answer_no_ends_the_conversation_and_saves_nothing(app_client, sam
         result["PAPIStopType"],
         result["PAPIProcedureStatus"],
         result["Success"],
-    ) == (17, -3120, STOP, 3, 4, False)
+    ) == (17, -3120, STOP, STOPPED_BY_USER, EXIT, False)
     assert result["Message"] == "Cancelled at step 17: nothing was saved."
     assert await _by_barcode(app_client, sample_tenant, body["Barcode"]) == []
 
@@ -303,6 +309,58 @@ async def test_postal_codes_are_checked_against_their_countrys_formats(app_clien
         f"Address 2: postal code '{code}' does not have the format of "
     )
     _done(await _post(app_client, sample_tenant, _reply(body, result)))
+
+
+@pytest.mark.parametrize(
+    ("address", "checked_as"),
+    [
+        ({"CountryName": "USA"}, "United States"),  # the seed's example writes its country this way
+        ({"CountryName": " usa "}, "United States"),
+        ({"CountryName": "United States"}, "United States"),
+        ({"CountryName": "CAN"}, "Canada"),
+        ({"CountryName": "Ruritania"}, None),  # not a known country: not checked
+        ({"CountryName": "USA", "CountryID": 2}, "Canada"),  # CountryID names the country first
+        ({"CountryName": "USA", "CountryID": UNKNOWN}, None),
+    ],
+)
+async def test_the_country_name_names_the_country_of_the_postal_code(app_client, sample_tenant, address, checked_as):
+    bad = {"StreetOne": "1 Main Ave", "PostalCode": "1321", **address}
+    body = registration_body(registration={"Addresses": [bad]})
+    result = await _post(app_client, sample_tenant, body)
+    if checked_as is None:
+        _done(result)
+        return
+    _prompted(result, 35, -3111)
+    assert result["AdditionalMessages"][0].startswith(
+        f"Address 1: postal code '1321' does not have the format of {checked_as}"
+    )
+    fitting = {**bad, "PostalCode": "13210" if checked_as == "United States" else "K1A 0B1"}
+    _done(await _post(app_client, sample_tenant, registration_body(registration={"Addresses": [fitting]})))
+
+
+async def test_the_seeds_registration_fields_are_accepted(app_client, sample_tenant):
+    """Gender, the Merge* fields, PatronFirstLastName and PatronFullName (the seed's DtoPatronRegistration):
+    Gender is the client's, the others the server's (names derived, merge fields kept)."""
+    body = registration_body(
+        registration={
+            "NameFirst": "Mary",
+            "NameMiddle": "F",
+            "Gender": 2,
+            "MergeDate": "1/2/2020",
+            "MergeUserID": 7,
+            "MergeBarcode": "X1",
+            "PatronFirstLastName": "Someone Else",
+            "PatronFullName": "Else, Someone",
+        }
+    )
+    result = await _post(app_client, sample_tenant, body)
+    _done(result)
+    last = body["Registration"]["NameLast"]
+    registration = (await stored_patron(app_client, sample_tenant, result["PatronID"]))["Registration"]
+    assert registration["Gender"] == 2
+    assert (registration["PatronFullName"], registration["PatronFirstLastName"]) == (f"{last}, Mary F", f"Mary {last}")
+    assert (registration["MergeDate"], registration["MergeUserID"], registration["MergeBarcode"]) == (None, None, None)
+    assert result["Registration"]["PatronFullName"] == f"{last}, Mary F"
 
 
 async def test_a_passed_address_check_date_asks_to_verify_the_patrons_data(app_client, sample_tenant):
@@ -407,7 +465,7 @@ async def test_the_call_that_saves_records_the_payment_it_carries(app_client, sa
     charge = await _post(app_client, sample_tenant, body)
     _prompted(charge, 15, -3113)
     duplicate = await _post(app_client, sample_tenant, _reply(body, charge, **payment))
-    _prompted(duplicate, 16, -3114)
+    _prompted(duplicate, 16, DUPLICATES)
     result = await _post(app_client, sample_tenant, _reply(body, duplicate, **(payment if resent else {})))
     _done(result)
     assert result["ChargesAmount"] == owed
@@ -466,31 +524,33 @@ async def test_possible_duplicates_prompt_with_their_display_properties(app_clie
         }
     )
     result = await _post(app_client, sample_tenant, body)
-    _prompted(result, 16, -3114)
+    _prompted(result, 16, DUPLICATES)
     [duplicate] = result["DuplicatePatrons"]
+    address = original["Registration"]["Addresses"][0]
+    # the shape of the seed's DuplicatePatrons entries ("" for what the patron does not have); MatchedOn is ours
     assert duplicate == {
         "PatronID": first,
+        "PatronName": f"{last}, Émilie",
         "Barcode": original["Barcode"],
-        "PatronFullName": f"{last}, Émilie",
-        "NameFirst": "Émilie",
-        "NameLast": last,
-        "Birthdate": "1706-12-17T00:00:00+00:00",
-        "EmailAddress": email,
-        "PhoneVoice1": None,
-        "OrganizationID": 3,
-        "OrganizationName": "Riverside Main Branch",
+        "Street": address["StreetOne"],
+        "City": "Riverside",
+        "PostalCode": "92501",
+        "Phone": "",
+        "Email": email,
+        "BirthDate": "1706-12-17T00:00:00+00:00",
+        "BranchID": 3,
+        "BranchName": "Riverside Main Branch",
+        "BranchAbr": "RPL-MAIN",
+        "User1": "",
+        "User2": "",
+        "User3": "",
+        "User4": "",
+        "User5": "",
         "MatchedOn": ["NameAndBirthdate", "EmailAddress", "Phone"],
     }
-    assert [p["Name"] for p in result["DuplicatePatronDisplayProperties"]] == [
-        "Barcode",
-        "PatronFullName",
-        "Birthdate",
-        "EmailAddress",
-        "PhoneVoice1",
-        "OrganizationName",
-        "MatchedOn",
-    ]
-    assert result["Message"] == "1 patron(s) may be the same person. Save this registration anyway?"
+    # the seed's list, as its example answer gives it
+    assert result["DuplicatePatronDisplayProperties"] == SEED.response_example["DuplicatePatronDisplayProperties"]
+    assert result["Message"] == "Duplicate patrons are found, Do you want to continue?"  # the seed's text
     assert result["AdditionalMessages"] == [
         f"{last}, Émilie ({original['Barcode']}): same NameAndBirthdate, EmailAddress, Phone"
     ]
@@ -498,7 +558,7 @@ async def test_possible_duplicates_prompt_with_their_display_properties(app_clie
     _done(saved)
     # An update of the first patron finds the second, never the patron itself.
     result = await _put(app_client, sample_tenant, first, {**original, "Barcode": original["Barcode"]})
-    _prompted(result, 16, -3114)
+    _prompted(result, 16, DUPLICATES)
     assert [d["PatronID"] for d in result["DuplicatePatrons"]] == [saved["PatronID"]]
 
 
@@ -516,35 +576,20 @@ async def test_a_secured_duplicate_is_listed_without_its_details(app_client, sam
     ]
     await secure(app_client, sample_tenant, hidden)
     result = await _post(app_client, sample_tenant, registration_body(registration={"EmailAddress": email}))
-    _prompted(result, 16, -3114)
+    _prompted(result, 16, DUPLICATES)
     first, second = result["DuplicatePatrons"]
-    assert first["PatronID"] == shown and first["Barcode"] and first["NameLast"]
-    assert second == {
-        "PatronID": hidden,
-        "Barcode": None,
-        "PatronFullName": None,
-        "NameFirst": None,
-        "NameLast": None,
-        "Birthdate": None,
-        "EmailAddress": None,
-        "PhoneVoice1": None,
-        "OrganizationID": None,
-        "OrganizationName": None,
-        "MatchedOn": ["EmailAddress"],
-    }
-    assert result["Message"] == (
-        "2 patron(s) may be the same person, 1 of them a secured record whose details are "
-        "not shown. Save this registration anyway?"
-    )
+    assert first["PatronID"] == shown and first["Barcode"] and first["PatronName"]
+    assert second == {**dict.fromkeys(first), "PatronID": hidden, "MatchedOn": ["EmailAddress"]}
+    assert result["Message"] == "Duplicate patrons are found, Do you want to continue?"
     assert result["AdditionalMessages"] == [
-        f"{first['PatronFullName']} ({first['Barcode']}): same EmailAddress",
+        f"{first['PatronName']} ({first['Barcode']}): same EmailAddress",
         f"A secured patron record (PatronID {hidden}): same EmailAddress; its details are not shown",
     ]
     # the sample's secured patron too (Grace Hopper, 1003: phone 555-0103), found by its phone
     result = await _post(app_client, sample_tenant, registration_body(registration={"PhoneVoice3": "555-0103"}))
-    _prompted(result, 16, -3114)
+    _prompted(result, 16, DUPLICATES)
     assert [
-        (d["PatronID"], d["NameLast"], d["MatchedOn"])
+        (d["PatronID"], d["PatronName"], d["MatchedOn"])
         for d in result["DuplicatePatrons"]
         if d["PatronID"] == SECURED_PATRON
     ] == [(SECURED_PATRON, None, ["Phone"])]
@@ -567,10 +612,28 @@ async def test_a_duplicate_by_name_needs_the_same_names_and_birth_date(app_clien
     await _post(app_client, sample_tenant, registration_body(registration=stored))
     result = await _post(app_client, sample_tenant, registration_body(registration={**stored, **change(last)}))
     if matched:
-        _prompted(result, 16, -3114)
+        _prompted(result, 16, DUPLICATES)
         assert result["DuplicatePatrons"][0]["MatchedOn"] == ["NameAndBirthdate"]
     else:
         _done(result)
+
+
+async def test_the_result_carries_the_seeds_fields(app_client, sample_tenant):
+    """RegCharge (the charge, not only inside the prompt's text), DuplicateBarcodeExists, SuggestedUserNames,
+    PAPIActionProcedure, ProcedureStep and Answer, on prompts, stops and the saved answer."""
+    body = registration_body(HILLVIEW_BRANCH)
+    charge = await _post(app_client, sample_tenant, body)
+    _prompted(charge, 15, -3113)
+    assert (charge["RegCharge"], charge["SuggestedUserNames"], charge["PAPIActionProcedure"]) == (5.0, [], 0)
+    assert (charge["ProcedureStep"], charge["Answer"], charge["DuplicateBarcodeExists"]) == (None, None, False)
+    saved = await _post(app_client, sample_tenant, _reply(body, charge))
+    _done(saved)
+    assert (saved["RegCharge"], saved["Answer"], saved["DuplicateBarcodeExists"]) == (5.0, 1, False)
+    taken = await _post(app_client, sample_tenant, {**registration_body(), "Barcode": body["Barcode"]})
+    _stopped(taken, -3505, barcode_in_use=True)
+    assert taken["RegCharge"] == 0.0  # branch 3 charges nothing
+    # in the order of the seed's example answer (RecordStatusID and PAPIProcedureStatus, ours, among them)
+    assert [name for name in saved if name in SEED.response_example] == list(SEED.response_example)
 
 
 # -- the conversation --------------------------------------------------------------------------------------
@@ -591,7 +654,7 @@ async def test_each_answer_resumes_after_the_answered_step_and_asks_nothing_twic
         seen.append((result["PAPIProcedureStep"], result["PAPIReturnCode"], result["PAPIPromptType"]))
         assert await _by_barcode(app_client, sample_tenant, body["Barcode"]) == []
         result = await _post(app_client, sample_tenant, _reply(body, result))
-    assert seen == [(17, -3110, YES_NO), (34, -3112, ACKNOWLEDGE), (15, -3113, YES_NO), (16, -3114, YES_NO)]
+    assert seen == [(17, -3110, YES_NO), (34, -3112, ACKNOWLEDGE), (15, -3113, YES_NO), (16, DUPLICATES, YES_NO)]
     _done(result)
     assert result["ChargesAmount"] == 5.0
     assert len(await _by_barcode(app_client, sample_tenant, body["Barcode"])) == 1
@@ -612,20 +675,90 @@ async def test_a_reply_skips_every_prompt_up_to_the_answered_one(app_client, sam
 async def test_a_reply_cannot_answer_its_way_past_a_stop(app_client, sample_tenant):
     taken = (await _post(app_client, sample_tenant, registration_body()))["Barcode"]
     body = registration_body(Barcode=taken, registration={"Addresses": []})
-    _stopped(await _post(app_client, sample_tenant, {**body, "ProcedureStep": 16, "Answer": 1}), 37, -3505, 2)
+    _stopped(
+        await _post(app_client, sample_tenant, {**body, "ProcedureStep": 16, "Answer": 1}), -3505, barcode_in_use=True
+    )
     body = registration_body(registration={"NameLast": None})
-    _stopped(await _post(app_client, sample_tenant, {**body, "ProcedureStep": 17, "Answer": 1}), 36, -3100, 1)
+    _stopped(await _post(app_client, sample_tenant, {**body, "ProcedureStep": 17, "Answer": 1}), -3100)
 
 
-async def test_the_first_call_ignores_an_answer(app_client, sample_tenant):
-    body = registration_body(answer=0, registration={"Addresses": []})
-    _prompted(await _post(app_client, sample_tenant, body), 17, -3110)
+@pytest.mark.parametrize("answer", [None, -1, 0, 3, 4, 5])
+async def test_the_first_call_ignores_an_answer_that_does_not_go_on(app_client, sample_tenant, answer):
+    """The seed's first call sends Answer "0" with ProcedureStep "1": it starts the conversation."""
+    body = registration_body(answer=answer, registration={"Addresses": []})
+    result = await _post(app_client, sample_tenant, body)
+    _prompted(result, 17, -3110)
+    assert result["Answer"] == answer  # given back, as the seed's example answer gives back its Answer
+
+
+@pytest.mark.parametrize("answer", [1, 2, 6])
+async def test_the_seeds_reply_example_after_a_duplicate_prompt_saves(app_client, sample_tenant, answer):
+    """The seed answers a step-16 prompt with ProcedureStep 1 and Answer 1 (its text says the step "will be
+    set to 2", a step that is not a registration's): a reply to step 1 that goes on accepts the prompt the same
+    body raises first, the one the client was shown, and the patron is saved."""
+    email = f"{uuid.uuid4().hex}@example.org"
+    await _post(app_client, sample_tenant, registration_body(registration={"EmailAddress": email}))
+    body = registration_body(registration={"EmailAddress": email})
+    _prompted(await _post(app_client, sample_tenant, body), 16, DUPLICATES)
+    result = await _post(app_client, sample_tenant, {**body, "ProcedureStep": 1, "Answer": answer})
+    _done(result)
+    assert len(await _by_barcode(app_client, sample_tenant, body["Barcode"])) == 1
+
+
+async def test_a_reply_to_step_one_accepts_only_the_first_prompt(app_client, sample_tenant):
+    """With several prompts ahead, a reply to step 1 accepts the first (17) and asks the next (34); it is the
+    ProcedureStep of the answer that goes past 34."""
+    email = f"{uuid.uuid4().hex}@example.org"
+    body = _doubtful(email)
+    reply = {**body, "ProcedureStep": 1, "Answer": 1}
+    _prompted(await _post(app_client, sample_tenant, reply), 34, -3112, ACKNOWLEDGE)
+    _prompted(await _post(app_client, sample_tenant, reply), 34, -3112, ACKNOWLEDGE)  # again: 17 again, only
+    _prompted(await _post(app_client, sample_tenant, {**body, "ProcedureStep": 34, "Answer": OK}), 15, -3113)
+    assert await _by_barcode(app_client, sample_tenant, body["Barcode"]) == []
+
+
+@pytest.mark.parametrize(
+    ("answer", "then"),
+    [
+        (1, "next"),  # Yes
+        (OK, "next"),  # the answer to an Acknowledge prompt
+        (IGNORE, "next"),
+        (0, "cancelled"),  # No
+        (CANCEL, "cancelled"),
+        (ABORT, "cancelled"),
+        (RETRY, "again"),
+    ],
+)
+async def test_each_prompt_result_answers_a_prompt(app_client, sample_tenant, answer, then):
+    body = registration_body(registration={"AddrCheckDate": PAST})
+    _prompted(await _post(app_client, sample_tenant, body), 34, -3112, ACKNOWLEDGE)
+    result = await _post(app_client, sample_tenant, {**body, "ProcedureStep": 34, "Answer": answer})
+    if then == "next":
+        _done(result)
+    elif then == "again":
+        _prompted(result, 34, -3112, ACKNOWLEDGE)
+    else:
+        assert (result["PAPIReturnCode"], result["PAPIStopType"], result["PAPIProcedureStatus"]) == (
+            -3120,
+            STOPPED_BY_USER,
+            EXIT,
+        )
+    assert result["Answer"] == answer
+    assert len(await _by_barcode(app_client, sample_tenant, body["Barcode"])) == (1 if then == "next" else 0)
+
+
+async def test_a_reply_answering_none_is_refused(app_client, sample_tenant):
+    body = registration_body(step=34, answer=-1, registration={"AddrCheckDate": PAST})
+    await _error(await app_client.post(url("/patrons"), json=body, headers=headers(sample_tenant)), 400, -3003)
 
 
 async def test_a_reply_without_an_answer_is_refused(app_client, sample_tenant):
     resp = await app_client.post(url("/patrons"), json=registration_body(step=17), headers=headers(sample_tenant))
     body = await _error(resp, 400, -3003)
-    assert body["Message"] == "An Answer (1 yes, 0 no) is required when replying to step 17."
+    assert body["Message"] == (
+        "An Answer (PAPIPromptResult: 1 Yes, 2 OK or 6 Ignore to go on, 0 No, 3 Cancel or 4 Abort to end, 5 Retry "
+        "to ask again) is required when replying to step 17."
+    )
 
 
 async def test_two_instances_answer_the_steps_of_one_conversation(aiohttp_client, settings, db_settings, sample_tenant):
@@ -673,7 +806,7 @@ async def test_an_update_replaces_the_registration_and_keeps_what_the_server_own
     after = await stored_patron(app_client, sample_tenant, patron)
     assert after["Barcode"] == body["Barcode"] and after["OrganizationID"] == OTHER_BRANCH
     assert (after["SystemBlocks"], after.get("ChargesAmount"), after.get("CreatorID")) == (256, None, None)
-    assert after["ModifierID"] == USER and after["_version"] == before["_version"] + 1
+    assert after["ModifierID"] is None and after["_version"] == before["_version"] + 1
     registration = after["Registration"]
     assert registration["EmailAddress"] == "new@example.org" and "User1" not in registration
     assert "Password" not in registration and registration["PatronID"] == patron
@@ -755,24 +888,36 @@ async def test_the_right_permissions_are_enough(app_client, sample_tenant):
 @pytest.mark.parametrize(
     "change",
     [
-        {"ProcedureStep": "1"},
+        # what Json.NET refuses to bind, and values the contract does not allow
+        {"ProcedureStep": "one"},
         {"ProcedureStep": 2},
         {"ProcedureStep": None},
+        {"ProcedureStep": ""},  # "" binds as null, and ProcedureStep is not nullable
         {"ProcedureStep": 36},
-        {"Answer": 2},
+        {"ProcedureStep": 1.0},
+        {"Answer": 7},
+        {"Answer": "Yes"},  # Answer is an Int, not an enum: a name does not bind
         {"Answer": True},
-        {"PatronCodeID": "1"},
+        {"Answer": "1.5"},
+        {"PatronCodeID": "1 2"},
+        {"PatronCodeID": "2147483648"},
         {"OrganizationID": None},
         {"Registration": None},
-        {"Registration": {"NameLast": 5}},
-        {"Registration": {"ExcludeFromBills": None}},
-        {"Registration": {"Birthdate": "1990-01-01"}},
+        {"Registration": {"NameLast": 5.5}},
+        {"Registration": {"ExcludeFromInactivePatron": None}},
+        {"Registration": {"ExcludeFromInactivePatron": "yes"}},
+        {"Registration": {"ExcludeFromInactivePatron": "1"}},
+        {"Registration": {"Birthdate": "4/31/2013"}},
+        {"Registration": {"Birthdate": 19900101}},
+        {"Registration": {"TxtPhoneNumber": 256}},
         {"Registration": {"Addresses": [{"CountryID": "US"}]}},
         {"Registration": {"Addresses": [{"Country": "US"}]}},
+        {"Registration": {"Addresses": [{"AddressTypeID": None}]}},
         {"Barcode": "1" * 21},
         {"RegistrationPayment": -1},
+        {"RegistrationPayment": "1.2.3"},
         {"PatronAccountTxnCode": 11},
-        {"PatronAccountTxnCode": "5"},
+        {"PatronAccountTxnCode": "five"},
         {"Unknown": 1},
         {"ReturnReceiptUrl": None},
     ],
@@ -830,7 +975,7 @@ async def test_concurrent_registrations_of_one_barcode_save_exactly_one(app_clie
     assert len(saved) == 1
     for result in results:
         if not result["Success"]:
-            _stopped(result, 37, -3505, 2)
+            _stopped(result, -3505, barcode_in_use=True)
     [stored] = await _by_barcode(app_client, sample_tenant, barcode)
     assert stored["PatronID"] == saved[0]["PatronID"]
 

@@ -155,7 +155,7 @@ async def test_pas_refusals_are_401(app_client, listener, sample_tenant, header)
 async def test_gateway_headers_from_outside_are_never_believed(app_client, listener, sample_tenant):
     gateway = {
         "X-Okapi-Tenant": sample_tenant,
-        "X-Okapi-Permissions": json.dumps(["polaris.patron-status.blocks.display"]),
+        "X-Okapi-Permissions": json.dumps(["polaris.patron-status.blocks.view"]),
         "X-Okapi-User-Id": "2205005b-ca51-4a04-87fd-938eefa8f6de",
     }
     await _refused(await listener.get(site_url(sample_tenant, SUMMARY), params=QUERY, headers=gateway), "PAS")

@@ -72,6 +72,7 @@ async def listing(store: RecordStore, ts: TenantSchema, patron_id: int) -> list[
                 "Note": row.get("Note"),
                 "BlockMe": bool(row.get("BlockMe")),
                 "AllowMe": bool(row.get("AllowMe")),
+                "RecordStatusID": patrons.record_status(other),
                 "OrganizationID": other["OrganizationID"],
             }
         )
@@ -113,7 +114,7 @@ def _new_row(
         "Note": note,
         "BlockMe": block_me,
         "AllowMe": allow_me,
-        "CreatorID": who.user_id,
+        "CreatorID": who.polaris_user_id,
         "CreatorName": who.username,
         "CreationDate": now,
         **who.stamp(now),
@@ -132,6 +133,8 @@ async def get_associations(call: Call) -> web.StreamResponse:
 
 async def post_associations(call: Call) -> web.StreamResponse:
     """POST patrons/{id}/associations: add associations, all or none; answers the full list."""
+    if call.body is None:
+        raise errors.no_associations("DtoPatronAssociationInfo list")
     who = await staff(call)
     ts, patron_id = call.tenant, call.uri["patronId"]
     entries: list[dict[str, Any]] = call.body
@@ -169,6 +172,8 @@ async def post_associations(call: Call) -> web.StreamResponse:
 
 async def put_associations(call: Call) -> web.StreamResponse:
     """PUT patrons/{id}/associations: change existing associations, all or none; answers the full list."""
+    if call.body is None:
+        raise errors.no_associations("DtoPatronAssociationInfo")
     who = await staff(call)
     ts, patron_id = call.tenant, call.uri["patronId"]
     entries: list[dict[str, Any]] = call.body
@@ -179,9 +184,11 @@ async def put_associations(call: Call) -> web.StreamResponse:
         now = now_iso()
         for entry in entries:
             linked_id = entry["LinkedPatronId"]
+            if found[linked_id] is None:
+                raise errors.unknown_linked_patron(linked_id)
             this_side = await tx.get(ts, POLARIS_PATRON_ASSOCIATIONS, _row_id(patron_id, linked_id))
             other_side = await tx.get(ts, POLARIS_PATRON_ASSOCIATIONS, _row_id(linked_id, patron_id))
-            if this_side is None or other_side is None or found[linked_id] is None:
+            if this_side is None or other_side is None:
                 raise errors.no_such_association(patron_id, linked_id)
             patrons.refuse_secured(found[linked_id])
             shared = {**who.stamp(now)}
@@ -212,7 +219,9 @@ async def delete_associations(call: Call) -> web.StreamResponse:
         found = await _locked(tx, ts, patron_id, linked_ids)
         for linked_id in linked_ids:
             this_side = _row_id(patron_id, linked_id)
-            if found[linked_id] is None or await tx.get(ts, POLARIS_PATRON_ASSOCIATIONS, this_side) is None:
+            if found[linked_id] is None:
+                raise errors.unknown_linked_patron(linked_id)
+            if await tx.get(ts, POLARIS_PATRON_ASSOCIATIONS, this_side) is None:
                 raise errors.no_such_association(patron_id, linked_id)
             patrons.refuse_secured(found[linked_id])
             await tx.delete(ts, POLARIS_PATRON_ASSOCIATIONS, this_side)

@@ -108,10 +108,16 @@ async def summary(store: RecordStore, ts: TenantSchema, patron: dict[str, Any]) 
 
 
 async def _detail(
-    store: RecordStore, ts: TenantSchema, block: dict[str, Any], who: Staff, description: dict[str, Any] | None = None
+    store: RecordStore,
+    ts: TenantSchema,
+    patron: dict[str, Any],
+    block: dict[str, Any],
+    who: Staff,
+    description: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A stored block as Polaris' block detail, with the names of its organisation and workstation. Those
-    of the caller (``who``) and the block ``description`` just chosen are not read again."""
+    """A stored block of ``patron`` as Polaris' block detail, with the patron's name and the names of its
+    organisation and workstation. Those of the caller (``who``) and the block ``description`` just chosen
+    are not read again."""
     organization = (
         who.organization
         if block["OrganizationID"] == who.organization_id
@@ -129,6 +135,7 @@ async def _detail(
         text = description["Description"] if description else text
     return {
         "PatronID": block["PatronID"],
+        "PatronFullName": patrons.full_name(patron),
         "BlockType": block["BlockType"],
         "BlockID": block["BlockID"],
         "BlockDescription": text,
@@ -187,7 +194,7 @@ async def _block_detail(call: Call, kind: int) -> web.StreamResponse:
     )
     if block is None or block["PatronID"] != patron["PatronID"]:
         raise errors.unknown_block()
-    return json_response(await _detail(call.store, call.tenant, block, who))
+    return json_response(await _detail(call.store, call.tenant, patron, block, who))
 
 
 async def get_free_text_block(call: Call) -> web.StreamResponse:
@@ -223,7 +230,7 @@ async def post_block(call: Call) -> web.StreamResponse:
         stored = await tx.insert(
             ts, POLARIS_PATRON_BLOCKS, _new_block(who, kind, patron_id, block_id, text), who.user_id
         )
-    return json_response(await _detail(call.store, ts, stored, who, description))
+    return json_response(await _detail(call.store, ts, patron, stored, who, description))
 
 
 def _new_block(who: Staff, kind: int, patron_id: int, block_id: int, text: str) -> dict[str, Any]:
@@ -234,7 +241,7 @@ def _new_block(who: Staff, kind: int, patron_id: int, block_id: int, text: str) 
         "BlockType": kind,
         "BlockID": block_id,
         "BlockDescription": text,
-        "CreatorID": who.user_id,
+        "CreatorID": who.polaris_user_id,
         "CreatorName": who.username,
         "CreationDate": now,
         **who.stamp(now),
@@ -243,15 +250,16 @@ def _new_block(who: Staff, kind: int, patron_id: int, block_id: int, text: str) 
     }
 
 
-async def _changed_block(call: Call, tx: RecordStore, ts: TenantSchema) -> tuple[dict[str, Any], int]:
-    """Lock the patron, find the block the path names; the block and its kind (404/409/400 otherwise)."""
+async def _changed_block(call: Call, tx: RecordStore, ts: TenantSchema) -> tuple[dict[str, Any], int, dict[str, Any]]:
+    """Lock the patron, find the block the path names; the block, its kind and the patron (404/409/400
+    otherwise)."""
     patron = await patrons.load(tx, ts, call.uri["patronId"], for_update=True)
     patrons.refuse_secured(patron)
     kind = _kind(call.uri["blockType"])
     block = await tx.get(ts, POLARIS_PATRON_BLOCKS, _row_id(kind, patron["PatronID"], call.uri["blockId"]))
     if block is None or block["PatronID"] != patron["PatronID"]:
         raise errors.unknown_block()
-    return block, kind
+    return block, kind, patron
 
 
 async def put_block(call: Call) -> web.StreamResponse:
@@ -260,7 +268,7 @@ async def put_block(call: Call) -> web.StreamResponse:
     who = await staff(call)
     ts = call.tenant
     async with call.store.transaction(ts) as tx:
-        block, kind = await _changed_block(call, tx, ts)
+        block, kind, patron = await _changed_block(call, tx, ts)
         if call.body.get("BlockType") is not None and _kind(call.body["BlockType"]) != kind:
             raise errors.invalid_block_type()
         changed = {**block, **who.stamp(now_iso())}
@@ -296,7 +304,7 @@ async def put_block(call: Call) -> web.StreamResponse:
                 )
     if stored is None:  # cannot happen while the patron is locked; answered as the block being gone
         raise errors.unknown_block()
-    return json_response(await _detail(call.store, ts, stored, who, description))
+    return json_response(await _detail(call.store, ts, patron, stored, who, description))
 
 
 def _names_a_system_block(block_type: int, block_id: int) -> bool:
@@ -318,7 +326,7 @@ async def delete_block(call: Call) -> web.StreamResponse:
             cleared = await system_blocks.clear(tx, ts, patron, call.uri["blockType"], call.uri["blockId"], who.user_id)
             block = {"PatronID": patron["PatronID"], "BlockType": cleared.block_type, "BlockID": cleared.block_id}
         else:
-            block, _ = await _changed_block(call, tx, ts)
+            block, _, _ = await _changed_block(call, tx, ts)
             await tx.delete(ts, POLARIS_PATRON_BLOCKS, block["id"])
     # Written once the delete is committed: the row that recorded the block's modifier is gone, the line keeps
     # who deleted it and when.

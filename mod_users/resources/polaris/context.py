@@ -1,9 +1,10 @@
 """Who is calling a Polaris-style route and from where, and the routes' common URL prefix.
 
-Polaris checks the staff user and the workstation. The user's permissions arrive from Okapi in
-``X-Okapi-Permissions`` and are enforced when the route is bound (each route desires its Polaris permission
-in the ModuleDescriptor); the workstation and the logon organisation named in the URL are checked here: an
-unknown or disabled workstation, or an unknown organisation, -> 403.
+Polaris checks the staff user and the workstation. The user's permissions arrive from the gateway in
+``X-Okapi-Permissions`` (or, on the Polaris listener, from the authenticated staff user's Polaris permissions)
+and are enforced when the route is bound (each route desires its Polaris permission in the ModuleDescriptor);
+the workstation and the logon organisation named in the URL are checked here: an unknown or disabled
+workstation, or an unknown organisation, -> 403 saying which.
 """
 
 from __future__ import annotations
@@ -38,14 +39,18 @@ def polaris_route(method: str, resource: str, handler: Callable[[Call], Awaitabl
 @dataclass(frozen=True)
 class Staff:
     """The caller of a Polaris-style route: the FOLIO user, the logon organisation, the workstation (the
-    records as :func:`staff` read them, so that an answer naming them need not read them again)."""
+    records as :func:`staff` read them, so that an answer naming them need not read them again).
+
+    ``polaris_user_id`` is the caller's Polaris staff user id, the integer Polaris writes into CreatorID and
+    ModifierID: on the Polaris listener the authenticated staff user's; through the gateway, where the caller
+    is a FOLIO user (a UUID, ``user_id``, kept in each record's metadata), the staff user's whose FolioUserID
+    names it; None when no staff user stands for the caller.
+    """
 
     user_id: str | None
     username: str | None
     organization: dict[str, Any]
     workstation: dict[str, Any]
-    # The staff user's Polaris user id (the authenticated one on the Polaris listener, the one linked to the
-    # FOLIO user through the gateway); None when no staff user stands for the caller.
     polaris_user_id: int | None = None
 
     @property
@@ -58,7 +63,7 @@ class Staff:
 
     def stamp(self, date: str) -> dict[str, object]:
         """Who changed a record and when (Polaris' Modifier* fields)."""
-        return {"ModifierID": self.user_id, "ModifierName": self.username, "ModificationDate": date}
+        return {"ModifierID": self.polaris_user_id, "ModifierName": self.username, "ModificationDate": date}
 
     def log_fields(self) -> dict[str, object]:
         """Who made a change and from where, for a log line that records it (the line carries the time)."""

@@ -3,6 +3,8 @@
 Polaris documents the texts of some answers but none of its ErrorCode numbers, so the numbers are ours,
 one per condition (listed in the RAML documentation). Where PAPI, Polaris' other API, has a code for the
 same condition we reuse it: -3506 invalid block value, -3507 duplicate block, -5000 invalid organisation.
+Where the seed documents give a text (``tests/seeds``), the message is that text, or begins with it and
+names the values concerned.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ ASSOCIATION_EXISTS = -3802
 NO_SUCH_ASSOCIATION = -3803
 TOO_MANY_ASSOCIATIONS = -3804
 MALFORMED_ID_LIST = -3805
+NO_ASSOCIATIONS = -3806
 INVALID_ORGANIZATION = -5000
 
 
@@ -45,7 +48,12 @@ def patron_id_mismatch(sent: object, patron_id: int) -> PolarisError:
 
 
 def answer_required(step: int) -> PolarisError:
-    return PolarisError(400, f"An Answer (1 yes, 0 no) is required when replying to step {step}.", ANSWER_REQUIRED)
+    return PolarisError(
+        400,
+        f"An Answer (PAPIPromptResult: 1 Yes, 2 OK or 6 Ignore to go on, 0 No, 3 Cancel or 4 Abort to end, 5 Retry "
+        f"to ask again) is required when replying to step {step}.",
+        ANSWER_REQUIRED,
+    )
 
 
 def txn_code_not_for_registration(code: int, name: str, accepted: str) -> PolarisError:
@@ -60,12 +68,18 @@ def invalid_organization() -> PolarisError:
     return PolarisError(404, "Invalid organization ID specified.", INVALID_ORGANIZATION)
 
 
+def no_associations(what: str) -> PolarisError:
+    """400 for a null body where a list of DtoPatronAssociationInfo is expected (``what`` names it as the
+    seed does: "DtoPatronAssociationInfo list" for POST, "DtoPatronAssociationInfo" for PUT)."""
+    return PolarisError(400, f"{what} is null.", NO_ASSOCIATIONS)
+
+
 def invalid_block_type() -> PolarisError:
     return PolarisError(400, "Invalid BlockType.", INVALID_BLOCK_TYPE)
 
 
 def unknown_block() -> PolarisError:
-    return PolarisError(404, "Invalid Block ID.", UNKNOWN_BLOCK)
+    return PolarisError(404, "Invalid BlockID.", UNKNOWN_BLOCK)
 
 
 def system_block() -> PolarisError:
@@ -74,7 +88,7 @@ def system_block() -> PolarisError:
 
 def invalid_block_id(block_id: object, organization_id: int) -> PolarisError:
     if block_id is None:
-        return PolarisError(400, "BlockID is required for a library-defined block.", INVALID_BLOCK_ID)
+        return PolarisError(400, "Invalid BlockID: a library-defined block needs one.", INVALID_BLOCK_ID)
     return PolarisError(
         400, f"Invalid BlockID: {block_id} is not a block of organization {organization_id}.", INVALID_BLOCK_ID
     )
@@ -85,15 +99,15 @@ def duplicate_block() -> PolarisError:
 
 
 def description_required() -> PolarisError:
-    return PolarisError(400, "BlockDescription is required for a free-text block.", DESCRIPTION_REQUIRED)
+    return PolarisError(400, "Null or empty BlockDescription.", DESCRIPTION_REQUIRED)
 
 
 def description_too_long(limit: int) -> PolarisError:
-    return PolarisError(400, f"BlockDescription is longer than {limit} characters.", DESCRIPTION_TOO_LONG)
+    return PolarisError(400, f"BlockDescription longer than {limit} characters.", DESCRIPTION_TOO_LONG)
 
 
 def unknown_linked_patron(patron_id: int) -> PolarisError:
-    return PolarisError(400, f"Invalid linked patron ID: {patron_id}.", UNKNOWN_LINKED_PATRON)
+    return PolarisError(400, f"Invalid linked patronID: {patron_id}.", UNKNOWN_LINKED_PATRON)
 
 
 def self_association() -> PolarisError:
@@ -101,7 +115,12 @@ def self_association() -> PolarisError:
 
 
 def association_exists(patron_id: int, linked_id: int) -> PolarisError:
-    return PolarisError(400, f"Patron {patron_id} is already associated with patron {linked_id}.", ASSOCIATION_EXISTS)
+    return PolarisError(
+        400,
+        f"Associated patron record already exists with id {linked_id} (patron {patron_id} is already associated "
+        "with it).",
+        ASSOCIATION_EXISTS,
+    )
 
 
 def listed_twice(linked_id: int) -> PolarisError:
@@ -109,7 +128,11 @@ def listed_twice(linked_id: int) -> PolarisError:
 
 
 def no_such_association(patron_id: int, linked_id: int) -> PolarisError:
-    return PolarisError(400, f"Patron {patron_id} is not associated with patron {linked_id}.", NO_SUCH_ASSOCIATION)
+    return PolarisError(
+        400,
+        f"Associated patron record does not exist: patron {patron_id} is not associated with patron {linked_id}.",
+        NO_SUCH_ASSOCIATION,
+    )
 
 
 def too_many_associations(patron_id: int, limit: int) -> PolarisError:

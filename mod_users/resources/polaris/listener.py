@@ -11,6 +11,7 @@ routes whose style can authenticate its clients are served here; the two apps sh
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import AsyncIterator, Callable, Mapping
 
 from aiohttp import web
@@ -101,18 +102,17 @@ def init_polaris_app(folio: web.Application) -> web.Application:
     return app
 
 
-def polaris_listener(
-    host: str, port: int, reuse_port: bool = False
-) -> Callable[[web.Application], AsyncIterator[None]]:
-    """A cleanup context for the FOLIO app that runs the Polaris listener on ``host:port`` for the app's
-    lifetime: it starts after the database pool exists and stops, draining its requests, before it closes."""
+def polaris_listener(sock: socket.socket) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A cleanup context for the FOLIO app that runs the Polaris listener on ``sock`` (bound by the caller, so
+    that a port in use is found before anything starts) for the app's lifetime: it starts after the database
+    pool exists and stops, draining its requests, before it closes."""
 
     async def lifetime(folio: web.Application) -> AsyncIterator[None]:
         runner = web.AppRunner(init_polaris_app(folio), access_log=None, shutdown_timeout=30)
         await runner.setup()
         try:
-            await web.TCPSite(runner, host, port, reuse_port=reuse_port or None).start()
-            log.info("Polaris listener listening", extra={"port": port})
+            await web.SockSite(runner, sock).start()
+            log.info("Polaris listener listening", extra={"port": sock.getsockname()[1]})
             yield
         finally:
             await runner.cleanup()

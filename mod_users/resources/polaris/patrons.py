@@ -10,7 +10,7 @@ from mod_users.resources.polaris.ids import PATRON
 from mod_users.storage.records import RecordStore
 from mod_users.storage.tenants import TenantSchema
 
-SECURED = 3
+FINAL, SECURED = 1, 3  # Polaris' RecordStatusID: 1 Final, 3 Secured
 
 
 async def load(store: RecordStore, ts: TenantSchema, patron_id: int, *, for_update: bool = False) -> dict[str, Any]:
@@ -26,6 +26,11 @@ async def lock(store: RecordStore, ts: TenantSchema, patron_ids: list[int]) -> d
     """Lock several patrons, always in ascending PatronID order so that two transactions locking the same
     patrons cannot deadlock; unknown ones map to None."""
     return {n: await PATRON.get(store, ts, n, for_update=True) for n in sorted(set(patron_ids))}
+
+
+def record_status(patron: dict[str, Any]) -> int:
+    """The patron's RecordStatusID; a record that has none is an ordinary (final) one."""
+    return patron.get("RecordStatusID") or FINAL
 
 
 def refuse_secured(patron: dict[str, Any]) -> None:
@@ -48,6 +53,12 @@ def full_name(patron: dict[str, Any]) -> str:
     first, middle, last = _names(patron)
     given = " ".join(p for p in (first, middle) if p)
     return f"{last}, {given}" if given else last
+
+
+def first_last_name(patron: dict[str, Any]) -> str:
+    """First and last name, as Polaris' PatronFirstLastName ("Charles Babbage")."""
+    first, _, last = _names(patron)
+    return " ".join(p for p in (first, last) if p)
 
 
 def display_name(patron: dict[str, Any]) -> str:

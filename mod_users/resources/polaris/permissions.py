@@ -4,8 +4,8 @@ Behind the gateway a Polaris-style route desires FOLIO permissions (the ModuleDe
 user of Polaris clients' own listener holds Polaris permissions by their Polaris names
 (``PatronStatus_DisplayPatronBlocks``). The descriptor is the one place that pairs them: each FOLIO
 permission of a Polaris call names its Polaris permission, and Polaris' numeric ID where Polaris documents
-one, in its displayName or description ("... (PatronStatus_DisplayPatronBlocks, 71)"). Reading the pairs from
-there means a FOLIO permission can be renamed without touching this module.
+one, in its displayName ("Polaris: PatronStatus_DisplayPatronBlocks (ID 71) - display patron blocks").
+Reading the pairs from there means a FOLIO permission can be renamed without touching this module.
 """
 
 from __future__ import annotations
@@ -33,20 +33,14 @@ class PolarisPermissions:
 
     @classmethod
     def from_descriptor(cls, descriptor: Mapping[str, Any]) -> PolarisPermissions:
-        """Pair every FOLIO permission that names exactly one Polaris permission with it: in its displayName,
-        or, when that names none, in its description (which may mention others it goes with). Sets, which
-        have subPermissions, are left out."""
+        """Pair every FOLIO permission whose displayName names exactly one Polaris permission with it. Only
+        the displayName: a description may mention the Polaris permissions a call also needs (an endpoint
+        permission's does), and a set (with subPermissions) stands for none."""
         folio_of: dict[str, str] = {}
         ids: dict[str, int | None] = {}
         for entry in descriptor.get("permissionSets", ()):
-            if entry.get("subPermissions"):
-                continue
-            found: dict[str, str] = {}
-            for text in (entry.get("displayName", ""), entry.get("description", "")):
-                found = dict(_NAMED.findall(text))
-                if found:
-                    break
-            if len(found) != 1:
+            found = dict(_NAMED.findall(entry.get("displayName", "")))
+            if entry.get("subPermissions") or len(found) != 1:
                 continue
             [(name, number)] = found.items()
             folio_of[name] = entry["permissionName"]

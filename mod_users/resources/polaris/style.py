@@ -8,18 +8,20 @@ clients parse that object whatever went wrong.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from aiohttp import web
 
-from mod_users.contract.schemas import FieldError
+from mod_users.contract.schemas import FieldError, SchemaRegistry
 from mod_users.errors import POLARIS_BODY_TOO_LARGE, POLARIS_MALFORMED_REQUEST, PolarisError, not_privileged
+from mod_users.resources.polaris.binding import Binder
 from mod_users.storage.errors import DuplicateRecord
 from mod_users.style import Authenticate, Failure, Style, json_response
 
 
 class PolarisStyle(Style):
-    """Polaris error objects for every failure; a body that breaks its schema is a 400 naming the first
-    failing field (Polaris reports one)."""
+    """Polaris error objects for every failure; a body is bound as Json.NET binds it, and one that then
+    breaks its schema is a 400 naming the first failing field (Polaris reports one)."""
 
     name = "polaris"
     strips_metadata = False  # Polaris bodies have no FOLIO metadata
@@ -57,6 +59,11 @@ class PolarisStyle(Style):
                 answer.headers["Allow"] = exc.headers["Allow"]
             return answer
         return None
+
+    def bind(self, schemas: SchemaRegistry, schema: str, body: Any) -> Any:
+        """The body as Polaris' Json.NET binding reads it: strings converted to the schema's Int32, Decimal,
+        Boolean and DateTime fields, absent Boolean and number fields false and 0 (``binding``)."""
+        return Binder(schemas).bind(schema, body)
 
     def body_invalid(self, errors: Iterable[FieldError]) -> Exception:
         first = next(iter(errors))

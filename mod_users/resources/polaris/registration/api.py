@@ -22,6 +22,8 @@ from mod_users.resources.polaris.ids import PATRON
 from mod_users.resources.polaris.registration import steps
 from mod_users.resources.polaris.registration.outcomes import Outcome, cancelled, done
 from mod_users.resources.polaris.registration.papi import (
+    END,
+    GO_ON,
     REGISTRATION_TXN_CODES,
     AccountTxnCode,
     PromptResult,
@@ -47,7 +49,7 @@ async def _conversation(call: Call, who: Staff, stored: dict[str, Any] | None) -
     branch = body.get("OrganizationID")
     lineage = await organizations.lineage(call.store, call.tenant, branch) if branch else []
     return steps.Conversation(
-        call.store, call.tenant, body, stored, proposed(body, stored, who.user_id, now), lineage, now
+        call.store, call.tenant, body, stored, proposed(body, stored, who.polaris_user_id, now), lineage, now
     )
 
 
@@ -65,14 +67,16 @@ def _refuse_unusable_txn_code(body: dict[str, Any]) -> None:
 async def _reply(c: steps.Conversation) -> Outcome | None:
     """The answer before saving: a cancellation, a prompt or a stop; None when the record may be saved."""
     _refuse_unusable_txn_code(c.body)
-    step = Step(c.body["ProcedureStep"])
-    if step != Step.START:
-        answer = c.body.get("Answer")
-        if answer is None:
-            raise errors.answer_required(step)
-        if answer == PromptResult.NO:
-            return cancelled(step)
-    return await steps.run(c, answered=step)
+    step, answer = Step(c.body["ProcedureStep"]), c.body.get("Answer")
+    if step == Step.START:
+        # The first call (the seed's sends Answer 0, which is ignored) or the seed's reply example, which
+        # answers 1 with ProcedureStep 1: it accepts the prompt this body raises first.
+        return await steps.run(c, Step.START, goes_on=answer in GO_ON)
+    if answer is None or answer == PromptResult.NONE:
+        raise errors.answer_required(step)
+    if answer in END:
+        return cancelled(step)
+    return await steps.run(c, step, goes_on=answer in GO_ON)  # RETRY asks the same question again
 
 
 def _charge_note(c: steps.Conversation, charge: Decimal) -> list[str]:
@@ -101,18 +105,20 @@ async def _converse(
     """One call of a conversation about ``stored`` (None: a new patron): the checks, then, when none of them
     prompts or stops, ``save`` in one transaction."""
     c = await _conversation(call, who, stored)
+    answered = c.body.get("Answer")
     outcome = await _reply(c)
     if outcome is not None:
-        return json_response(outcome.answer(c.record))
+        return json_response(outcome.answer(c.record, c.charge, answered))
     try:
         async with call.store.transaction(call.tenant) as tx:
             saved, charge = await save(tx, c)
     except DuplicateRecord:
         # A concurrent registration took the barcode after this call checked it; the unique index decided.
-        return json_response(steps.barcode_in_use(c.record["Barcode"]).answer(c.record))
+        return json_response(steps.barcode_in_use(c.record["Barcode"]).answer(c.record, c.charge, answered))
     if saved is None:  # cannot happen while the patron is locked
         raise errors.invalid_patron()
-    return json_response(done(f"Patron {saved['PatronID']} {done_verb}.", _charge_note(c, charge)).answer(saved))
+    outcome = done(f"Patron {saved['PatronID']} {done_verb}.", _charge_note(c, charge))
+    return json_response(outcome.answer(saved, charge, answered))
 
 
 async def register(call: Call) -> web.StreamResponse:
@@ -143,7 +149,7 @@ async def update(call: Call) -> web.StreamResponse:
         current = await patrons.load(tx, c.ts, stored["PatronID"], for_update=True)
         patrons.refuse_secured(current)
         charge = c.charge_against(current)
-        record = _charged(c, proposed(c.body, current, who.user_id, c.now), charge)
+        record = _charged(c, proposed(c.body, current, who.polaris_user_id, c.now), charge)
         return await tx.update(c.ts, POLARIS_PATRONS, current["id"], record, who.user_id), charge
 
     return await _converse(call, who, stored, replace, "updated")

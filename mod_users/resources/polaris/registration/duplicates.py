@@ -12,23 +12,29 @@ from __future__ import annotations
 from typing import Any
 
 from mod_users.cql import quote
-from mod_users.resources.polaris import organizations, patrons
+from mod_users.resources.polaris import patrons
+from mod_users.resources.polaris.ids import ORGANIZATION
 from mod_users.storage.records import RecordStore
 from mod_users.storage.tables import POLARIS_PATRONS
 from mod_users.storage.tenants import TenantSchema
 
 NAME_AND_BIRTHDATE, EMAIL, PHONE = "NameAndBirthdate", "EmailAddress", "Phone"
 PHONES = ("PhoneVoice1", "PhoneVoice2", "PhoneVoice3")
-# What a client shows of each duplicate, in this order (DuplicatePatronDisplayProperties).
+# What a client shows of each duplicate, in this order (DuplicatePatronDisplayProperties): the list of the
+# seed's example answer, as it gives it (its labels of User1 and User4 are that library's).
 DISPLAY_PROPERTIES = (
-    {"Name": "Barcode", "Label": "Barcode"},
-    {"Name": "PatronFullName", "Label": "Name"},
-    {"Name": "Birthdate", "Label": "Birth date"},
-    {"Name": "EmailAddress", "Label": "Email"},
-    {"Name": "PhoneVoice1", "Label": "Phone"},
-    {"Name": "OrganizationName", "Label": "Registered at"},
-    {"Name": "MatchedOn", "Label": "Matched on"},
+    {"Name": "PatronName", "Display": "Name"},
+    {"Name": "Street", "Display": "Street"},
+    {"Name": "City", "Display": "City"},
+    {"Name": "PostalCode", "Display": "Postal Code"},
+    {"Name": "BirthDate", "Display": "Birth Date"},
+    {"Name": "Phone", "Display": "Voice Phone 1"},
+    {"Name": "Email", "Display": "E-mail"},
+    {"Name": "User1", "Display": "ID Number"},
+    {"Name": "User4", "Display": "CybraryN Use Only (XXX,YYY)"},
+    {"Name": "BranchName", "Display": "Branch"},
 )
+USER_FIELDS = ("User1", "User2", "User3", "User4", "User5")
 # A prompt lists at most this many; candidates beyond a page of this many are not looked at.
 MAX_SHOWN = 20
 _MAX_CANDIDATES = 200
@@ -93,8 +99,8 @@ async def find(
         key=lambda pair: pair[0]["PatronID"],
     )
     found = [(p, why) for p, why in found if why][:MAX_SHOWN]
-    names = await organizations.names(store, ts, {p["OrganizationID"] for p, _ in found if not _secured(p)})
-    return [_entry(p, why, names) for p, why in found]
+    branches = await ORGANIZATION.get_many(store, ts, {p["OrganizationID"] for p, _ in found if not _secured(p)})
+    return [_entry(p, why, branches) for p, why in found]
 
 
 def _secured(patron: dict[str, Any]) -> bool:
@@ -103,7 +109,7 @@ def _secured(patron: dict[str, Any]) -> bool:
 
 def withheld(entry: dict[str, Any]) -> bool:
     """Whether a DuplicatePatrons entry is a secured patron's, whose details are not shown."""
-    return entry["PatronFullName"] is None  # every other entry has a name: NameLast is required
+    return entry["PatronName"] is None  # every other entry has a name: NameLast is required
 
 
 def describe(entry: dict[str, Any]) -> str:
@@ -111,22 +117,33 @@ def describe(entry: dict[str, Any]) -> str:
     why = ", ".join(entry["MatchedOn"])
     if withheld(entry):
         return f"A secured patron record (PatronID {entry['PatronID']}): same {why}; its details are not shown"
-    return f"{entry['PatronFullName']} ({entry['Barcode']}): same {why}"
+    return f"{entry['PatronName']} ({entry['Barcode']}): same {why}"
 
 
-def _entry(patron: dict[str, Any], why: list[str], names: dict[int, str]) -> dict[str, Any]:
+def _text_or_empty(value: Any) -> str:
+    # The seed's example answer writes a value the patron does not have as "", not null.
+    return value if isinstance(value, str) else ""
+
+
+def _entry(patron: dict[str, Any], why: list[str], branches: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    """A DuplicatePatrons entry, in the shape of the seed's example (its first address; MatchedOn is ours)."""
     registration = patron.get("Registration") or {}
+    address = next(iter(registration.get("Addresses") or []), None) or {}
+    branch = branches.get(patron["OrganizationID"]) or {}
     entry = {
         "PatronID": patron["PatronID"],
+        "PatronName": patrons.full_name(patron),
         "Barcode": patron["Barcode"],
-        "PatronFullName": patrons.full_name(patron),
-        "NameFirst": registration.get("NameFirst"),
-        "NameLast": registration.get("NameLast"),
-        "Birthdate": registration.get("Birthdate"),
-        "EmailAddress": registration.get("EmailAddress"),
-        "PhoneVoice1": registration.get("PhoneVoice1"),
-        "OrganizationID": patron["OrganizationID"],
-        "OrganizationName": names.get(patron["OrganizationID"]),
+        "Street": _text_or_empty(address.get("StreetOne")),
+        "City": _text_or_empty(address.get("City")),
+        "PostalCode": _text_or_empty(address.get("PostalCode")),
+        "Phone": _text_or_empty(registration.get("PhoneVoice1")),
+        "Email": _text_or_empty(registration.get("EmailAddress")),
+        "BirthDate": registration.get("Birthdate"),
+        "BranchID": patron["OrganizationID"],
+        "BranchName": branch.get("Name"),
+        "BranchAbr": branch.get("Abbreviation"),
+        **{name: _text_or_empty(registration.get(name)) for name in USER_FIELDS},
         "MatchedOn": why,
     }
     if _secured(patron):

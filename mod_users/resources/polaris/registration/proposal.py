@@ -3,8 +3,10 @@ update, the stored patron): the server keeps no conversation state, so every cal
 
 The client owns Barcode, PatronCodeID, OrganizationID and the Registration (which replaces the stored one
 as a whole, as Polaris' update DTO carries the whole registration). The server owns the rest: ids, who
-and when, record status, system blocks, circulation counts and account totals; what a request says about
-those is ignored. A password is never kept.
+(CreatorID and ModifierID, the Polaris staff user's integer id) and when, record status, system blocks,
+circulation counts and account totals, and in the registration the names it derives (PatronFullName,
+PatronFirstLastName) and what a patron merge records (Merge*); what a request says about those is
+ignored. A password is never kept.
 """
 
 from __future__ import annotations
@@ -13,17 +15,18 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from mod_users.resources.polaris import patrons
 from mod_users.resources.polaris.registration.papi import WAIVES, AccountTxnCode
 
-# The result's patron fields (DtoPatronResult), in the order Polaris' patron record has them.
+# The result's patron fields (DtoPatronResult), in the order of the seed's example answer (RecordStatusID,
+# which the example does not show, last but one).
 PATRON_FIELDS = (
     "PatronID",
-    "Barcode",
     "PatronCodeID",
     "OrganizationID",
     "CreatorID",
     "ModifierID",
-    "RecordStatusID",
+    "Barcode",
     "SystemBlocks",
     "YTDCircCount",
     "LifetimeCircCount",
@@ -32,8 +35,12 @@ PATRON_FIELDS = (
     "LostItemCount",
     "ChargesAmount",
     "CreditsAmount",
+    "RecordStatusID",
     "Registration",
 )
+# Registration fields the server keeps from the stored record whatever a request says: a registration
+# never merges patrons.
+_MERGE_FIELDS = ("MergeDate", "MergeUserID", "MergeBarcode")
 _NEW_PATRON: dict[str, Any] = {
     "PatronID": None,
     "RecordStatusID": 1,
@@ -61,13 +68,19 @@ def instant(value: Any) -> datetime | None:
     return datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
 
 
-def proposed(body: dict[str, Any], stored: dict[str, Any] | None, user_id: str | None, now: datetime) -> dict[str, Any]:
+def proposed(body: dict[str, Any], stored: dict[str, Any] | None, user_id: int | None, now: datetime) -> dict[str, Any]:
     """The record that saving ``body`` would store: over ``stored`` for an update, else a new patron
-    (whose PatronID is None until it is allocated)."""
+    (whose PatronID is None until it is allocated); ``user_id`` is the Polaris staff user (None: a FOLIO
+    user, who has no integer id)."""
     base = dict(stored) if stored is not None else {**_NEW_PATRON, "CreatorID": user_id}
     kept = (stored or {}).get("Registration") or {}
     registration = {k: v for k, v in (body.get("Registration") or {}).items() if k != "Password"}
-    registration["PatronID"] = base["PatronID"]
+    # An Int that is not nullable in the DTO: 0 until a new patron's PatronID is allocated.
+    registration["PatronID"] = base["PatronID"] or 0
+    registration.update({name: kept.get(name) for name in _MERGE_FIELDS})
+    names = {"Registration": registration}
+    registration["PatronFullName"] = patrons.full_name(names) or None
+    registration["PatronFirstLastName"] = patrons.first_last_name(names) or None
     registration["RegistrationDate"] = kept.get("RegistrationDate") if stored is not None else iso(now)
     registration["UpdateDate"] = iso(now)
     if stored is None and not registration.get("EntryDate"):

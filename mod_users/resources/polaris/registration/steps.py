@@ -1,10 +1,12 @@
-"""The checks of a patron registration, in order, each its own PAPIProcedureStep.
+"""The checks of a patron registration, in order: two stops, then the prompts, each its own PAPIProcedureStep.
 
-Two stops come first and run on every call, whatever step a reply answers: a client cannot answer its way
-past missing fields or a barcode in use. Then the prompts, each a question a person decides: an empty
+The two stops come first and run on every call, whatever step a reply answers: a client cannot answer its
+way past missing fields or a barcode in use. Then the prompts, each a question a person decides: an empty
 address, a postal code that does not fit its country, a passed address check date, the registration
-charge and possible duplicate patrons. A reply (Answer 1 to step N) resumes after N: the prompts up to
-and including N count as answered yes (that is how a client gets there), so none of them is asked again.
+charge and possible duplicate patrons. A reply that goes on (Answer 1 to step N) resumes after N: the
+prompts up to and including N count as answered yes (that is how a client gets there), so none of them is
+asked again. A reply to step 1 (Start) that goes on, as the seed's reply example is written, accepts the
+first prompt this same body raises, the one the client was shown.
 """
 
 from __future__ import annotations
@@ -20,22 +22,12 @@ from mod_users.cql import quote
 from mod_users.resources.polaris import organizations
 from mod_users.resources.polaris.registration import duplicates, postal_codes
 from mod_users.resources.polaris.registration.outcomes import Outcome, prompt, stop
-from mod_users.resources.polaris.registration.papi import PromptType, ReturnCode, Step, StopType
+from mod_users.resources.polaris.registration.papi import PromptType, ReturnCode, Step
 from mod_users.resources.polaris.registration.proposal import CENT, instant, renews
 from mod_users.storage.records import RecordStore
 from mod_users.storage.tables import POLARIS_PATRONS
 from mod_users.storage.tenants import TenantSchema
 
-# Booleans a registration must carry (Polaris' DTO has them non-nullable: its clients always send them).
-REQUIRED_FLAGS = (
-    "ExcludeFromOverdues",
-    "ExcludeFromHolds",
-    "ExcludeFromBills",
-    "ExcludeFromAlmostOverdueAutoRenew",
-    "ExcludeFromPatronRecExpiration",
-    "ExcludeFromInactivePatron",
-    "StaffAcceptedUseSingleName",
-)
 _ADDRESS_LINES = ("StreetOne", "StreetTwo", "StreetThree", "City", "PostalCode")
 
 
@@ -94,15 +86,14 @@ def _blank(value: Any) -> bool:
 
 # -- stops ---------------------------------------------------------------------------------------------
 async def required_fields(c: Conversation) -> Outcome | None:
-    """Step 36: every required field is there (a registered branch that is unknown or not a branch stops
-    too: its settings decide whether a first name is required)."""
+    """Every required field is there (a registered branch that is unknown or not a branch stops too: its
+    settings decide whether a first name is required). The required booleans are not checked: the binding
+    gives an absent one false, as Json.NET does (``resources/polaris/binding.py``)."""
     organization_id = c.body.get("OrganizationID")
     if organization_id and not c.at_a_branch:
         # PAPI's one code for both; the detail tells a typo from a library or system id.
         why = "is not a branch" if c.organizations else "is not a known organisation"
         return stop(
-            Step.REQUIRED_FIELDS,
-            StopType.INVALID_DATA,
             ReturnCode.INVALID_ORGANIZATION,
             "Invalid organization ID specified.",
             [f"OrganizationID {organization_id} {why}"],
@@ -119,11 +110,8 @@ async def required_fields(c: Conversation) -> Outcome | None:
         and _blank(sent.get("NameFirst"))
     ):
         missing.append("Registration.NameFirst")
-    missing += [f"Registration.{name}" for name in REQUIRED_FLAGS if sent.get(name) is None]
     if missing:
         return stop(
-            Step.REQUIRED_FIELDS,
-            StopType.INVALID_DATA,
             ReturnCode.REQUIRED_FIELDS_MISSING,
             f"Required fields are missing: {', '.join(missing)}.",
             missing,
@@ -132,17 +120,16 @@ async def required_fields(c: Conversation) -> Outcome | None:
 
 
 def barcode_in_use(barcode: str) -> Outcome:
-    """Step 37's stop (also what a save answers when a concurrent registration took the barcode first)."""
+    """The barcode stop (also what a save answers when a concurrent registration took the barcode first)."""
     return stop(
-        Step.BARCODE_IN_USE,
-        StopType.CONFLICT,
         ReturnCode.BARCODE_IN_USE,
         f"Duplicate barcode: {barcode} is already used by another patron.",
+        barcode_in_use=True,
     )
 
 
 async def barcode_free(c: Conversation) -> Outcome | None:
-    """Step 37: no other patron has the barcode (ignoring case, as the unique index does)."""
+    """No other patron has the barcode (ignoring case, as the unique index does)."""
     barcode = c.record["Barcode"]
     page = await c.store.search(c.ts, POLARIS_PATRONS, f"Barcode=={quote(barcode)}", 0, 2)
     if any(p["PatronID"] != c.patron_id for p in page.records):
@@ -151,13 +138,17 @@ async def barcode_free(c: Conversation) -> Outcome | None:
 
 
 # -- prompts -------------------------------------------------------------------------------------------
+# The seed's text of the duplicate prompt (its example answer's Message), as it writes it.
+DUPLICATES_MESSAGE = "Duplicate patrons are found, Do you want to continue?"
+
+
 async def address_given(c: Conversation) -> Outcome | None:
     """Step 17: the patron has an address with something in it."""
     addresses = c.registration.get("Addresses") or []
     if any(not _blank(a.get(line)) for a in addresses for line in _ADDRESS_LINES):
         return None
     return prompt(
-        Step.ADDRESS_EMPTY,
+        Step.PATRON_ADDRESS_EMPTY,
         PromptType.YES_NO,
         ReturnCode.ADDRESS_EMPTY,
         "The patron has no address. Save the registration without one?",
@@ -170,7 +161,7 @@ async def postal_codes_fit(c: Conversation) -> Outcome | None:
     if not misfits:
         return None
     return prompt(
-        Step.POSTAL_CODE_FORMAT,
+        Step.INVALID_POSTALCODE_FORMAT,
         PromptType.YES_NO,
         ReturnCode.POSTAL_CODE_FORMAT,
         "A postal code does not have the format of its country. Save it as it is?",
@@ -184,7 +175,7 @@ async def patron_data_verified(c: Conversation) -> Outcome | None:
     if check is None or check > c.now:
         return None
     return prompt(
-        Step.VERIFY_PATRON_DATA,
+        Step.VERIFY_PATRON_DATA_BLOCK,
         PromptType.ACKNOWLEDGE,
         ReturnCode.VERIFY_PATRON_DATA,
         f"The address check date ({check.date().isoformat()}) has passed: verify the patron's name, "
@@ -210,7 +201,7 @@ async def charge_accepted(c: Conversation) -> Outcome | None:
     if not c.charge:
         return None
     return prompt(
-        Step.REGISTRATION_CHARGE,
+        Step.PATRON_REGISTRATION_CHARGE,
         PromptType.YES_NO,
         ReturnCode.REGISTRATION_CHARGE,
         f"A registration charge of {c.charge:.2f} applies. Accept it?",
@@ -223,13 +214,11 @@ async def no_duplicates(c: Conversation) -> Outcome | None:
     found = await duplicates.find(c.store, c.ts, c.registration, c.patron_id)
     if not found:
         return None
-    secured = sum(duplicates.withheld(d) for d in found)
-    of_them = f", {secured} of them a secured record whose details are not shown" if secured else ""
     return prompt(
         Step.DUPLICATE_PATRONS,
         PromptType.YES_NO,
         ReturnCode.DUPLICATE_PATRONS,
-        f"{len(found)} patron(s) may be the same person{of_them}. Save this registration anyway?",
+        DUPLICATES_MESSAGE,
         [duplicates.describe(d) for d in found],
         found,
     )
@@ -237,32 +226,38 @@ async def no_duplicates(c: Conversation) -> Outcome | None:
 
 @dataclass(frozen=True)
 class Check:
-    """One step: its number, whether it asks (a prompt) or refuses (a stop), and the check."""
+    """One prompt: its step and the check that asks it."""
 
     step: Step
-    asks: bool
     run: Callable[[Conversation], Awaitable[Outcome | None]]
 
 
-STEPS: tuple[Check, ...] = (
-    Check(Step.REQUIRED_FIELDS, False, required_fields),
-    Check(Step.BARCODE_IN_USE, False, barcode_free),
-    Check(Step.ADDRESS_EMPTY, True, address_given),
-    Check(Step.POSTAL_CODE_FORMAT, True, postal_codes_fit),
-    Check(Step.VERIFY_PATRON_DATA, True, patron_data_verified),
-    Check(Step.REGISTRATION_CHARGE, True, charge_accepted),
-    Check(Step.DUPLICATE_PATRONS, True, no_duplicates),
+STOPS: tuple[Callable[[Conversation], Awaitable[Outcome | None]], ...] = (required_fields, barcode_free)
+PROMPTS: tuple[Check, ...] = (
+    Check(Step.PATRON_ADDRESS_EMPTY, address_given),
+    Check(Step.INVALID_POSTALCODE_FORMAT, postal_codes_fit),
+    Check(Step.VERIFY_PATRON_DATA_BLOCK, patron_data_verified),
+    Check(Step.PATRON_REGISTRATION_CHARGE, charge_accepted),
+    Check(Step.DUPLICATE_PATRONS, no_duplicates),
 )
+PROMPT_STEPS = tuple(check.step for check in PROMPTS)
 
 
-async def run(c: Conversation, answered: Step) -> Outcome | None:
-    """The first check that prompts or stops, going on after the prompt step ``answered`` (Step.START: from
-    the beginning); None when every check passes and the record may be saved."""
-    after = next((i for i, check in enumerate(STEPS) if check.step == answered), -1)
-    for i, check in enumerate(STEPS):
-        if check.asks and i <= after:
-            continue
-        outcome = await check.run(c)
-        if outcome is not None:
+async def run(c: Conversation, answered: Step, goes_on: bool) -> Outcome | None:
+    """The first stop or prompt, going on after the prompt step ``answered`` when its answer ``goes_on``
+    (else asking it again); ``answered`` START with an answer that goes on accepts the first prompt the
+    checks raise. None when nothing stops or prompts and the record may be saved."""
+    for stops in STOPS:
+        if (outcome := await stops(c)) is not None:
             return outcome
+    position = PROMPT_STEPS.index(answered) if answered in PROMPT_STEPS else -1
+    first = position + 1 if goes_on else max(position, 0)
+    accept_first = answered == Step.START and goes_on
+    for check in PROMPTS[first:]:
+        if (outcome := await check.run(c)) is None:
+            continue
+        if accept_first:  # the prompt the client was shown and answered
+            accept_first = False
+            continue
+        return outcome
     return None
