@@ -82,6 +82,13 @@ def _convert(node: Any, here: str) -> Any:
             out[key] = {name: _convert(v, here) for name, v in value.items()}
         elif key in _KEEP:
             out[key] = _convert(value, here) if isinstance(value, (dict, list)) and key != "enum" else value
+    alternatives = out.get("anyOf")
+    if isinstance(alternatives, list) and any(a.get("type") == "null" for a in alternatives):
+        # OpenAPI 3.0 has no null type: "X or null" is X, nullable (an anyOf of one is the one).
+        kept = [a for a in alternatives if a.get("type") != "null"]
+        out.pop("anyOf")
+        out = {**kept[0], **out} if len(kept) == 1 else {**out, "anyOf": kept}
+        out["nullable"] = True
     types = out.get("type")
     if isinstance(types, list):
         non_null = [t for t in types if t != "null"]

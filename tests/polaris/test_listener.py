@@ -203,5 +203,5 @@ async def test_the_listener_refuses_to_start_when_a_route_desires_an_unpaired_pe
     template.write_text(json.dumps(descriptor))
     elsewhere = dataclasses.replace(settings, contract_dir=tmp_path)
     folio = init_app(elsewhere, db_settings, contract_of(elsewhere.contract_dir))
-    with pytest.raises(RuntimeError, match=r"polaris\.patron-status\.blocks\.display"):
+    with pytest.raises(RuntimeError, match=r"polaris\.patron-status\.blocks\.view"):
         init_polaris_app(folio)

@@ -28,7 +28,7 @@ async def test_the_patron_record(folio, sample_tenant):
         folio,
         sample_tenant,
         PatronCodeID=2,
-        CreatorID="2205005b-ca51-4a04-87fd-938eefa8f6de",
+        CreatorID=7,
         Registration={"NameFirst": "Ada", "NameLast": "King", "NameTitle": "Countess", "Password": None},
     )
     data = await _get(folio, sample_tenant, f"/patrons/{patron_id}", 200)
@@ -40,7 +40,7 @@ async def test_the_patron_record(folio, sample_tenant):
         3,
     )
     assert data["PatronCode"] == {"PatronCodeID": 2, "Description": None}
-    assert data["CreatorID"] is None  # a FOLIO user id is no Polaris user id
+    assert (data["CreatorID"], data["ModifierID"]) == (7, None)  # Polaris user ids
     assert (data["SystemBlocks"], data["RecordStatusID"], data["ChargesAmount"]) == (0, 1, 0)
     registration = data["Registration"]
     assert registration["NameTitle"] == {"NameTitleID": None, "Description": "Countess"}

@@ -211,6 +211,14 @@ class Binder:
         if resolved is None:
             return value
         rel, node = resolved
+        alternatives = node.get("anyOf")
+        if isinstance(alternatives, list) and "type" not in node:
+            # "X or null": bound as the alternative of the value's own JSON kind (or the first, for a scalar)
+            kind = "object" if isinstance(value, dict) else "array" if isinstance(value, list) else None
+            chosen = next(
+                (a for a in alternatives if isinstance(a, dict) and (kind is None or kind in _types(a))), None
+            )
+            return value if chosen is None else self._value(rel, chosen, value)
         if isinstance(value, dict) and "object" in _types(node):
             return self._object(rel, node, value)
         if isinstance(value, list) and "array" in _types(node) and isinstance(node.get("items"), dict):

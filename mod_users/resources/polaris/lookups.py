@@ -48,7 +48,7 @@ def _registration(patron: dict[str, Any]) -> dict[str, Any]:
         "NameTitle": None if title is None else {"NameTitleID": stored.get("NameTitleID"), "Description": title},
         "Password": None,
         "PatronFullName": patrons.full_name(patron),
-        "PatronFirstLastName": patrons.display_name(patron),
+        "PatronFirstLastName": patrons.first_last_name(patron),
     }
 
 
