@@ -24,9 +24,12 @@ COPY --from=build /src/constraints.txt /tmp/constraints.txt
 COPY --from=build /dist/ /tmp/dist/
 RUN pip install --no-cache-dir --constraint /tmp/constraints.txt /tmp/dist/*.whl && rm -r /tmp/dist /tmp/constraints.txt
 ENV HTTP_PORT=8081 \
+    POLARIS_PORT=8082 \
     PYTHONUNBUFFERED=1
 WORKDIR /home/folio
-EXPOSE 8081
+# 8081: the FOLIO port (behind Okapi / Eureka); 8082: Polaris clients' own listener (PAS, PWS), to publish
+# where those clients reach it, behind TLS.
+EXPOSE 8081 8082
 # Okapi and Eureka's sidecar ask the same: 200 when the service and its database answer.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD python -c "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/admin/health' % os.environ.get('HTTP_PORT', '8081'), timeout=4)"

@@ -117,10 +117,12 @@ def _post(url: str, body: dict[str, Any]) -> tuple[int, dict[str, str]]:
 class Service:
     """`mod-users serve` in its own process group, on the benchmark's database."""
 
-    def __init__(self, db: Any, workers: int) -> None:
+    def __init__(self, db: Any, workers: int, polaris_port: int = 0) -> None:
         self.port = free_port()
+        self.polaris_port = polaris_port
         env = dict(
             os.environ,
+            POLARIS_PORT=str(polaris_port),
             DB_HOST=db.host,
             DB_PORT=str(db.port),
             DB_USERNAME=db.username,

@@ -8,11 +8,13 @@ import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from mod_users.config import DatabaseSettings, Settings
 from mod_users.contract import Contract, load_contract
 from mod_users.contract.openapi import build_openapi
-from mod_users.descriptor import Handler, handler_for, handlers, module_version, render_descriptor, sample_path
+from mod_users.descriptor import Handler as DescriptorHandler
+from mod_users.descriptor import handler_for, handlers, module_version, render_descriptor, sample_path
 from mod_users.middlewares import error_mapping, okapi_context
 from mod_users.resources import automated_blocks, patron_block_conditions, polaris
 from mod_users.resources.contract_files import add_system_routes
@@ -41,7 +43,7 @@ class ContractMismatch(RuntimeError):
 Desired = Mapping[tuple[str, str], tuple[str, ...]]
 
 
-def desired_permissions(routes: Iterable[Route], descriptor_handlers: list[Handler]) -> Desired:
+def desired_permissions(routes: Iterable[Route], descriptor_handlers: list[DescriptorHandler]) -> Desired:
     """The permissions each route's descriptor handler desires (what Okapi grants in X-Okapi-Permissions)."""
     out = {}
     for route in routes:
@@ -50,14 +52,25 @@ def desired_permissions(routes: Iterable[Route], descriptor_handlers: list[Handl
     return out
 
 
+# What a listener puts around a bound route (the Polaris listener authenticates its own clients).
+Wrap = Callable[[Route, Handler], Handler]
+
+
 def add_routes(
-    app: web.Application, contract: Contract, routes: Iterable[Route], desired: Desired | None = None
+    app: web.Application,
+    contract: Contract,
+    routes: Iterable[Route],
+    desired: Desired | None = None,
+    *,
+    elsewhere: Iterable[Route] = (),
+    wrap: Wrap | None = None,
 ) -> None:
-    """Register ``routes``, each bound to its RAML endpoint and to the permissions it desires; fail
-    unless code and RAML agree."""
+    """Register ``routes``, each bound to its RAML endpoint and to the permissions it desires (and wrapped
+    by ``wrap``); fail unless code and RAML agree: the RAML has exactly these routes and those served
+    ``elsewhere``, on the module's other listener."""
     routes = list(routes)
     declared = {(e.method, e.path): e for e in contract.endpoints()}
-    served = {(r.method, r.path) for r in routes}
+    served = {(r.method, r.path) for r in [*routes, *elsewhere]}
     missing_in_raml = sorted(served - set(declared))
     missing_in_code = sorted(set(declared) - served)
     if missing_in_raml or missing_in_code:
@@ -68,7 +81,7 @@ def add_routes(
     for route in routes:
         permissions = (desired or {}).get((route.method, route.path), ())
         handler = bind(route, declared[(route.method, route.path)], contract, permissions)
-        app.router.add_route(route.method, route.aiohttp_path(), handler)
+        app.router.add_route(route.method, route.aiohttp_path(), wrap(route, handler) if wrap else handler)
 
 
 async def health(request: web.Request) -> web.StreamResponse:
@@ -114,7 +127,7 @@ def init_app(settings: Settings, db: DatabaseSettings, contract: Contract | None
     version = module_version(settings.contract_dir)
     descriptor = render_descriptor(settings.contract_dir / "descriptors" / "ModuleDescriptor-template.json", version)
     desired = desired_permissions(ROUTES, handlers(descriptor))
-    add_routes(app, contract, ROUTES, desired)
+    add_routes(app, contract, ROUTES, desired, elsewhere=polaris.LISTENER_ROUTES)
     app[STYLES] = tuple({id(r.style): r.style for r in ROUTES}.values())
     openapi = build_openapi(contract, version, [(r.method, r.path) for r in ROUTES], desired)
     app[OPENAPI] = json.dumps(openapi, ensure_ascii=False).encode()

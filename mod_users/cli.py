@@ -72,41 +72,71 @@ def listening_socket(host: str, port: int, reuse_port: bool = False) -> socket.s
     return sock
 
 
-def _run_worker(settings: Settings, db: DatabaseSettings, host: str, port: int, sock: socket.socket | None) -> None:
-    """One serving process: the app on ``sock`` (or its own SO_REUSEPORT socket on ``host:port``) until
-    SIGTERM/SIGINT, then a graceful drain. "listening" is logged once the server accepts connections."""
+def _run_worker(
+    settings: Settings,
+    db: DatabaseSettings,
+    host: str,
+    port: int,
+    sock: socket.socket | None,
+    polaris_sock: socket.socket | None = None,
+) -> None:
+    """One serving process: the app on ``sock`` (or its own SO_REUSEPORT socket on ``host:port``), and Polaris
+    clients' listener on ``polaris_sock`` (or its own on POLARIS_PORT, unless that is 0), until SIGTERM/SIGINT,
+    then a graceful drain. "listening" is logged once the server accepts connections."""
     from aiohttp import web
 
     from mod_users.app import init_app
+    from mod_users.resources.polaris.listener import polaris_listener
 
     configure_logging(settings.log_level)
     sock = sock or listening_socket(host, port, reuse_port=True)
     address = f"{host}:{sock.getsockname()[1]}"
+    app = init_app(settings, db)
+    if settings.polaris_port:
+        polaris_sock = polaris_sock or listening_socket(host, settings.polaris_port, reuse_port=True)
+        app.cleanup_ctx.append(polaris_listener(polaris_sock))
 
     def listening(_banner: str) -> None:
         where = f"{db.host}:{db.port}/{db.database}"
         log.info("mod-users listening", extra={"address": address, "pid": os.getpid(), "database": where})
 
-    web.run_app(init_app(settings, db), sock=sock, print=listening, shutdown_timeout=30, access_log=None)
+    web.run_app(app, sock=sock, print=listening, shutdown_timeout=30, access_log=None)
+
+
+def _cannot_listen(host: str, port: int, exc: OSError) -> int:
+    reason = "address already in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
+    print(f"mod-users: cannot listen on {host}:{port}: {reason}", file=sys.stderr)
+    return 1
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     port = args.port if args.port is not None else settings.http_port
     host = args.host or settings.http_host
     workers = args.workers or settings.workers
+    if args.polaris_port is not None:
+        from dataclasses import replace
+
+        settings = replace(settings, polaris_port=args.polaris_port)
+    # Both ports bound before anything starts: a port in use is one line and exit 1, not a traceback.
     try:
-        # Bound before anything starts: a port in use is one line and exit 1, not a traceback.
         sock = listening_socket(host, port, reuse_port=workers > 1)
     except OSError as exc:
-        reason = "address already in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
-        print(f"mod-users: cannot listen on {host}:{port}: {reason}", file=sys.stderr)
-        return 1
+        return _cannot_listen(host, port, exc)
+    polaris_sock = None
+    if settings.polaris_port:
+        try:
+            polaris_sock = listening_socket(host, settings.polaris_port, reuse_port=workers > 1)
+        except OSError as exc:
+            sock.close()
+            return _cannot_listen(host, settings.polaris_port, exc)
     with sock, database(settings) as db:
         if workers == 1:
-            _run_worker(settings, db, host, port, sock)
+            _run_worker(settings, db, host, port, sock, polaris_sock)
             return 0
         bound = sock.getsockname()[1]  # the port the kernel chose, for HTTP_PORT=0
-        sock.close()  # each worker binds its own SO_REUSEPORT socket to it
+        sock.close()  # each worker binds its own SO_REUSEPORT sockets
+        if polaris_sock is not None:
+            polaris_sock.close()
         return _serve_workers(settings, db, host, bound, workers)
 
 
@@ -340,6 +370,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the HTTP service")
     serve.add_argument("--port", type=int, help="HTTP port (default HTTP_PORT or 8081)")
     serve.add_argument("--host", help="address to listen on (default HTTP_HOST or 0.0.0.0)")
+    serve.add_argument(
+        "--polaris-port", type=int, help="Polaris clients' listener (default POLARIS_PORT or 8082; 0 turns it off)"
+    )
     serve.add_argument("--workers", type=int, help="serving processes sharing the port (default WORKERS or 1)")
     serve.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)
     serve.set_defaults(run=_serve)

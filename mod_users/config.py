@@ -63,6 +63,13 @@ class Settings:
     kafka_host: str | None = None
     kafka_port: int = 9092
     env: str = "folio"
+    # Polaris clients' own listener (Polaris-style routes, PAS/PWS authentication); 0 turns it off.
+    polaris_port: int = 8082
+    # Polaris domains (a URL's siteDomain, a staff login's user domain, a PAPI AccessID's @domain) that name
+    # another tenant than the one of their own name, lower-cased: {"polaris": "diku"}.
+    polaris_domains: Mapping[str, str] = field(default_factory=dict)
+    # How long a staff user's access token lives (Polaris' and PAPI's tokens live 24 hours).
+    polaris_token_seconds: int = 86_400
 
     @property
     def ramls_dir(self) -> Path:
@@ -131,6 +138,21 @@ def _int(env: Mapping[str, str], key: str, default: int, minimum: int = 0, maxim
     return value
 
 
+def _domains(env: Mapping[str, str], key: str) -> dict[str, str]:
+    """``domain=tenant,domain=tenant`` as a mapping (domains compared in lower case, as Windows domains and
+    Polaris site domains are case-insensitive); ConfigError naming the entry that is malformed."""
+    out: dict[str, str] = {}
+    for entry in (env.get(key) or "").split(","):
+        if not entry.strip():
+            continue
+        domain, sep, tenant = entry.partition("=")
+        domain, tenant = domain.strip().lower(), tenant.strip()
+        if not sep or not domain or not tenant or any(c in domain for c in ":@\\/ "):
+            raise ConfigError(f"{key} must be domain=tenant pairs separated by commas, got {entry.strip()!r}")
+        out[domain] = tenant
+    return out
+
+
 def _pem(env: Mapping[str, str], key: str) -> str | None:
     raw = env.get(key) or None
     if raw is not None and "-----BEGIN CERTIFICATE-----" not in raw:
@@ -168,6 +190,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         kafka_host=env.get("KAFKA_HOST") or None,
         kafka_port=_int(env, "KAFKA_PORT", 9092, 1, 65535),
         env=_folio_env(env),
+        polaris_port=_int(env, "POLARIS_PORT", 8082, 0, 65535),
+        polaris_domains=_domains(env, "MOD_USERS_POLARIS_DOMAINS"),
+        polaris_token_seconds=_int(env, "MOD_USERS_POLARIS_TOKEN_SECONDS", 86_400, 60, 31_536_000),
     )
 
 

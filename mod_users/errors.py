@@ -84,29 +84,41 @@ POLARIS_NOT_PRIVILEGED = -2
 POLARIS_BODY_TOO_LARGE = -3
 POLARIS_SERVER_ERROR = -4
 POLARIS_UNAVAILABLE = -5
+# The Polaris listener's 401: no credentials, malformed ones, or ones that do not authenticate.
+POLARIS_UNAUTHORIZED = -6
 NOT_PRIVILEGED = "User or workstation is not privileged."
 
 
 class PolarisError(Exception):
     """An error in the Polaris ApplicationServices shape, with its HTTP status and ErrorCode."""
 
-    def __init__(self, status: int, message: str, error_code: int = 0) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        error_code: int = 0,
+        detail: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.error_code = error_code
+        self.detail = detail
+        self.headers = headers or {}
 
     def body(self) -> dict[str, Any]:
         return {
             "ErrorCode": self.error_code,
             "Message": self.message,
-            "MessageDetail": None,
+            "MessageDetail": self.detail,
             "StackTrace": None,
             "InnerException": None,
             "Data": None,
         }
 
 
-def not_privileged() -> PolarisError:
-    """403 as Polaris answers a call its staff user or workstation may not make."""
-    return PolarisError(403, NOT_PRIVILEGED, POLARIS_NOT_PRIVILEGED)
+def not_privileged(detail: str | None = None) -> PolarisError:
+    """403 as Polaris answers a call its staff user or workstation may not make; ``detail`` (the
+    MessageDetail) says which check failed: "permission: ...", "workstation: ...", "organization: ..."."""
+    return PolarisError(403, NOT_PRIVILEGED, POLARIS_NOT_PRIVILEGED, detail)

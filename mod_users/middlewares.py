@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable, Mapping
 
 from aiohttp import web
 
 from mod_users.errors import ClientGone
 from mod_users.logs import request_id_var, tenant_var
-from mod_users.okapi import REQUEST_ID, context_from_headers
+from mod_users.okapi import REQUEST_ID, OkapiContext, context_from_headers
 from mod_users.routing import OKAPI_KEY, STYLE_KEY
 from mod_users.state import STYLES
 from mod_users.style import FOLIO, Style
@@ -21,10 +22,18 @@ log = logging.getLogger("mod_users.http")
 CLIENT_WENT_AWAY = 499
 
 
-@web.middleware
-async def okapi_context(request: web.Request, handler: web.Handler) -> web.StreamResponse:
-    """Read the X-Okapi-* headers once, log the request, echo its request id in the response."""
-    okapi = context_from_headers(request.headers)
+def request_context(read: Callable[[Mapping[str, str]], OkapiContext]) -> web.Middleware:
+    """A middleware that reads the caller's context from the headers with ``read``, logs the request and
+    echoes its request id in the response (behind the gateway: the X-Okapi-* headers)."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: web.Handler) -> web.StreamResponse:
+        return await _logged(request, handler, read(request.headers))
+
+    return middleware
+
+
+async def _logged(request: web.Request, handler: web.Handler, okapi: OkapiContext) -> web.StreamResponse:
     request[OKAPI_KEY] = okapi
     rid_token = request_id_var.set(okapi.request_id)
     tenant_token = tenant_var.set(okapi.tenant_name[:64] if okapi.tenant_name else None)
@@ -54,6 +63,10 @@ async def okapi_context(request: web.Request, handler: web.Handler) -> web.Strea
         )
         request_id_var.reset(rid_token)
         tenant_var.reset(tenant_token)
+
+
+# Behind the gateway: the X-Okapi-* headers say who calls.
+okapi_context = request_context(context_from_headers)
 
 
 def style_of(request: web.Request) -> Style:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, NamedTuple
 
 from aiohttp import web
@@ -28,6 +28,7 @@ from mod_users.errors import (
     folio_error,
     schema_failure,
 )
+from mod_users.okapi import OkapiContext
 from mod_users.storage.errors import (
     CONNECTION_ERRORS,
     DatabaseUnavailable,
@@ -88,12 +89,20 @@ def classify(exc: Exception) -> Failure | None:
 INTERNAL = Failure(500, "Internal server error, contact administrator", POLARIS_SERVER_ERROR)
 
 
+# Who calls, for a route served outside the gateway: the style reads its clients' credentials (Polaris'
+# PAS or PWS) into the same context the gateway's headers give, or raises the style's 401.
+Authenticate = Callable[[web.Request], Awaitable[OkapiContext]]
+
+
 class Style:
     """FOLIO's style (RMB's shapes). Subclasses override what their clients read differently."""
 
     name = "folio"
     # RMB sets ``metadata`` itself: a client's well-formed one is replaced, never stored.
     strips_metadata = True
+    # Routes whose style authenticates its own clients are also served on those clients' own listener (the
+    # Polaris port); FOLIO's clients come through the gateway, which has authenticated them.
+    authenticate: Authenticate | None = None
 
     def claims(self, path: str) -> bool:
         """Whether a URL no route matched belongs to this style's clients (FOLIO's is the default)."""
@@ -135,4 +144,4 @@ class Style:
 
 FOLIO = Style()
 
-__all__ = ["FOLIO", "INTERNAL", "Failure", "Style", "classify", "json_response", "text_response"]
+__all__ = ["FOLIO", "INTERNAL", "Authenticate", "Failure", "Style", "classify", "json_response", "text_response"]

@@ -17,10 +17,12 @@ from mod_users.config import PROJECT_ROOT
 from mod_users.contract import load_contract
 from mod_users.contract.checker import response_problems
 from mod_users.contract.probe import TenantNotUsable, check_instance
+from mod_users.resources.polaris import LISTENER_ROUTES
 from mod_users.storage import jobs
 from mod_users.storage.records import RecordStore
 from tests.automated_blocks.provocations import PROVOKE as AUTOMATED_BLOCKS_PROVOKE
 from tests.conftest import unique_tenant
+from tests.polaris.listener_provocations import LISTENER_PROVOKE
 from tests.polaris.provocations import PROVOKE as POLARIS_PROVOKE
 
 CONTRACT = load_contract(PROJECT_ROOT / "ramls", PROJECT_ROOT / "schemas")
@@ -270,10 +272,16 @@ def _stalled_body(method: str, path: str) -> Provocation:
 _DOCUMENTED_CODES = [(e.method, e.path, s) for e in CONTRACT.endpoints() for s in e.responses]
 PROVOKE.update({(m, p, s): _without_database(m, p) for m, p, s in _DOCUMENTED_CODES if s == 503})
 PROVOKE.update({(m, p, s): _stalled_body(m, p) for m, p, s in _DOCUMENTED_CODES if s == 408})
+# What the Polaris listener brought, its own routes' 503s (on the listener) included.
+PROVOKE.update(LISTENER_PROVOKE)
 
 DOCUMENTED = sorted((e.method, e.path, status) for e in CONTRACT.endpoints() for status in e.responses)
-# The business routes (the tenant API is Okapi's to call, not the contract checker's).
-DOCUMENTED_ROUTES = sorted({(m, p) for m, p, _ in DOCUMENTED if not p.startswith("/_/")})
+# The business routes of the FOLIO port (the tenant API is Okapi's to call, not the contract checker's; the
+# Polaris listener's own routes are not served there).
+_LISTENER_ONLY = {(r.method, r.path) for r in LISTENER_ROUTES}
+DOCUMENTED_ROUTES = sorted(
+    {(m, p) for m, p, _ in DOCUMENTED if not p.startswith("/_/") and (m, p) not in _LISTENER_ONLY}
+)
 POLARIS_ROUTES = [(m, p) for m, p in DOCUMENTED_ROUTES if p.startswith("/polaris.applicationservices/")]
 
 
@@ -283,8 +291,8 @@ def test_no_provocation_for_an_undocumented_answer():
 
 # The Polaris-style routes need the sample data, so they run in the session's sample tenant (their
 # provocations change only records they create); everything else gets a tenant of its own.
-POLARIS = [key for key in DOCUMENTED if key[1].startswith("/polaris")]
-OTHERS = [key for key in DOCUMENTED if not key[1].startswith("/polaris")]
+POLARIS = [key for key in DOCUMENTED if key[1].startswith(("/polaris", "/PAPIService"))]
+OTHERS = [key for key in DOCUMENTED if not key[1].startswith(("/polaris", "/PAPIService"))]
 
 
 async def _check(client, tenant, monkeypatch, method, path, status):
@@ -344,6 +352,8 @@ async def test_contract_checker_reports_a_broken_answer(app_client, fresh_tenant
             "/polaris/workstations",
             "/polaris/patrons",
             "/polaris/countries",
+            "/polaris/staff-users",
+            "/polaris/papi-keys",
         )
         for probe in ("example",)
     } | {("GET", PBC, "tenant check")}

@@ -93,7 +93,7 @@ def test_polaris_routes_reach_okapi_in_any_casing_with_their_permissions(casing)
     # serves every casing a client sends, and the module checks the segment itself.
     all_handlers = handlers(DESCRIPTOR)
     polaris = [r for r in ROUTES if r.case_insensitive_prefix]
-    assert len(polaris) == 13
+    assert len(polaris) == 17
     for route in polaris:
         assert route.path.startswith("/polaris.applicationservices/api/")
         sent = "/" + casing + route.path[len("/polaris.applicationservices") :]
@@ -271,6 +271,7 @@ async def test_a_route_that_desires_a_permission_refuses_calls_without_it(
     from mod_users.contract import load_contract
     from mod_users.descriptor import Handler
     from mod_users.middlewares import error_mapping, okapi_context
+    from mod_users.resources.polaris import LISTENER_ROUTES
     from mod_users.state import BACKGROUND, CONTRACT, POOL, STORE
     from mod_users.storage.database import create_pool
     from mod_users.storage.records import RecordStore
@@ -280,7 +281,7 @@ async def test_a_route_that_desires_a_permission_refuses_calls_without_it(
     app[CONTRACT] = contract
     app[BACKGROUND] = set()
     wanted = Handler("patron-block-conditions", ("GET",), "/patron-block-conditions", (), ("pbc.read.extra",))
-    add_routes(app, contract, ROUTES, desired_permissions(ROUTES, [wanted]))
+    add_routes(app, contract, ROUTES, desired_permissions(ROUTES, [wanted]), elsewhere=LISTENER_ROUTES)
     app.router.add_get("/admin/health", health)
 
     async def pool(app):

@@ -36,6 +36,7 @@ def _call(port, method, path, body=None, tenant="servetest"):
 def _start(port, data_dir, *extra):
     env = {k: v for k, v in os.environ.items() if not k.startswith("DB_")}
     env["MOD_USERS_DATA_DIR"] = str(data_dir)
+    env.setdefault("POLARIS_PORT", "0")  # no Polaris listener on the shared default port (tests/polaris test it)
     proc = subprocess.Popen(
         [sys.executable, "-m", "mod_users.cli", "serve", "--port", str(port), *extra],
         env=env,
@@ -188,7 +189,9 @@ def test_serve_starts_before_its_configured_database_and_answers_503(tmp_path):
     # folder is one the postgres user cannot enter (as root), which must not matter: no embedded cluster.
     port, db_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DB_", "MOD_USERS_DATA_DIR"))}
-    env.update(DB_HOST="127.0.0.1", DB_PORT=str(db_port), PYTHONPATH=str(Path(__file__).parent.parent))
+    env.update(
+        DB_HOST="127.0.0.1", DB_PORT=str(db_port), PYTHONPATH=str(Path(__file__).parent.parent), POLARIS_PORT="0"
+    )
     proc = subprocess.Popen(
         [sys.executable, "-m", "mod_users.cli", "serve", "--port", str(port)],
         cwd=tmp_path,

@@ -221,14 +221,17 @@ def build_openapi(
     tenant_routes: Iterable[tuple[str, str]],
     desired: Mapping[tuple[str, str], tuple[str, ...]],
 ) -> dict[str, Any]:
-    """The OpenAPI 3.0 document of ``contract``; ``tenant_routes`` are the (method, path) pairs that
-    require ``X-Okapi-Tenant``, ``desired`` the permissions each (method, path) desires."""
+    """The OpenAPI 3.0 document of the endpoints of ``contract`` that ``tenant_routes`` names: the (method,
+    path) pairs the listener serves, each requiring ``X-Okapi-Tenant`` (the Polaris listener's own routes
+    are not the FOLIO port's); ``desired`` the permissions each (method, path) desires."""
     needs_tenant = set(tenant_routes)
     paths: dict[str, dict[str, Any]] = {}
     for endpoint in contract.endpoints():
         key = (endpoint.method, endpoint.path)
+        if key not in needs_tenant:
+            continue
         paths.setdefault(endpoint.path, {})[endpoint.method.lower()] = _operation(
-            contract, endpoint, key in needs_tenant, desired.get(key, ())
+            contract, endpoint, True, desired.get(key, ())
         )
     schemas = {}
     for rel in contract.schemas.paths():

@@ -24,6 +24,7 @@ from mod_users.storage.tables import (
     POLARIS_PATRON_BLOCKS,
     POLARIS_PATRONS,
     POLARIS_SEQUENCES,
+    POLARIS_STAFF_USER_IDS,
     Table,
 )
 from mod_users.storage.tenants import IDENTIFIER, TenantSchema, lock_tenant
@@ -79,6 +80,21 @@ def strings_to_null(
     return apply
 
 
+def in_order(
+    *steps: Callable[..., Callable[[asyncpg.Connection, TenantSchema], Awaitable[None]]],
+) -> Callable[..., Callable[[asyncpg.Connection, TenantSchema], Awaitable[None]]]:
+    """Several migration steps over the same names as one (a new sequence, then its bounds)."""
+
+    def over(*names: str) -> Callable[[asyncpg.Connection, TenantSchema], Awaitable[None]]:
+        async def apply(con: asyncpg.Connection, ts: TenantSchema) -> None:
+            for step in steps:
+                await step(*names)(con, ts)
+
+        return apply
+
+    return over
+
+
 # One-off changes in the order they were introduced; ids are never reused or reordered.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001-polaris-id-sequences", create_sequences(*POLARIS_SEQUENCES)),
@@ -90,6 +106,7 @@ MIGRATIONS: tuple[Migration, ...] = (
             (POLARIS_PATRONS, POLARIS_PATRON_BLOCKS, POLARIS_PATRON_ASSOCIATIONS), "CreatorID", "ModifierID"
         ),
     ),
+    Migration("0005-polaris-staff-user-id-sequence", in_order(create_sequences, int32_cycling)(POLARIS_STAFF_USER_IDS)),
 )
 
 

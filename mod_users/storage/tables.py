@@ -127,6 +127,30 @@ USER_SUMMARIES = Table("user_summaries", optimistic_locking=True)
 # delivery of the same event finds its row and changes nothing.
 PATRON_BLOCK_EVENTS = Table("patron_block_events", indexes=(Index("userId", "btree"),))
 SYNCHRONIZATION_JOBS = Table("synchronization_jobs", indexes=(Index("status", "btree"),))
+# -- Polaris clients' own listener: staff users, their logins and tokens, PAPI access keys ----------------
+# Staff users (the row id derived from PolarisUserID); FolioUserID links one to a FOLIO user.
+POLARIS_STAFF_USERS = Table(
+    "polaris_staff_users",
+    indexes=(Index("UserName", "btree"), Index("FolioUserID", "unique")),
+    server_choice=("UserName", "UserDomain"),
+    optimistic_locking=True,
+)
+# One row per login name ("DOMAIN\\user", the row id derived from it, so a login reads it by primary key):
+# the staff user it names, the password's salted slow hash, and the failed attempts (kept for unknown
+# names too, so that a locked name tells nothing about whether it exists).
+POLARIS_STAFF_LOGINS = Table(
+    "polaris_staff_logins", indexes=(Index("StaffUserID", "btree"), Index("ForgetAfter", "btree"))
+)
+# Issued access tokens (the row id derived from the AccessToken): only a hash of the AccessSecret is kept.
+POLARIS_STAFF_TOKENS = Table(
+    "polaris_staff_tokens", indexes=(Index("StaffUserID", "btree"), Index("ExpiresAt", "btree"))
+)
+# PAPI access keys (the row id derived from the AccessID), and apart from them the keys themselves: PWS signs
+# with the key (HMAC), so the server must hold it; it never travels with the record.
+POLARIS_PAPI_KEYS = Table("polaris_papi_keys", server_choice=("AccessID", "Name"), optimistic_locking=True)
+POLARIS_PAPI_KEY_SECRETS = Table("polaris_papi_key_secrets")
+# System blocks derived from a date (address check, registration expiry) that staff cleared, by patron.
+POLARIS_SYSTEM_BLOCK_CLEARANCES = Table("polaris_system_block_clearances", indexes=(Index("PatronID", "btree"),))
 
 ALL_TABLES: tuple[Table, ...] = (
     PATRON_BLOCK_CONDITIONS,
@@ -141,6 +165,12 @@ ALL_TABLES: tuple[Table, ...] = (
     USER_SUMMARIES,
     PATRON_BLOCK_EVENTS,
     SYNCHRONIZATION_JOBS,
+    POLARIS_STAFF_USERS,
+    POLARIS_STAFF_LOGINS,
+    POLARIS_STAFF_TOKENS,
+    POLARIS_PAPI_KEYS,
+    POLARIS_PAPI_KEY_SECRETS,
+    POLARIS_SYSTEM_BLOCK_CLEARANCES,
 )
 
 # Per-tenant sequences that hand out new Polaris integer ids (created by a versioned migration).
@@ -150,6 +180,7 @@ POLARIS_WORKSTATION_IDS = "polaris_workstation_id_seq"
 POLARIS_PATRON_IDS = "polaris_patron_id_seq"
 POLARIS_FREE_TEXT_BLOCK_IDS = "polaris_free_text_block_id_seq"
 POLARIS_COUNTRY_IDS = "polaris_country_id_seq"
+POLARIS_STAFF_USER_IDS = "polaris_staff_user_id_seq"
 # The sequences of migration 0001 (later ones have their own migrations).
 POLARIS_SEQUENCES: tuple[str, ...] = (
     POLARIS_ORGANIZATION_IDS,

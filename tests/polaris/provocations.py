@@ -355,7 +355,7 @@ def _polaris() -> dict[tuple[str, str, int], Provocation]:
                 c, t, mp, "PUT", "/patrons/1001/blocks/1/1", {"BlockDescription": "x"}
             ),
             ("DELETE", BLOCK, 200): _delete_block,
-            ("DELETE", BLOCK, 400): lambda c, t, mp: c.delete(url("/patrons/1002/blocks/3/64"), headers=headers(t)),
+            ("DELETE", BLOCK, 400): lambda c, t, mp: c.delete(url("/patrons/1002/blocks/4/1024"), headers=headers(t)),
             ("DELETE", BLOCK, 403): lambda c, t, mp: c.delete(url("/patrons/1001/blocks/1/1"), headers=headers(t, ())),
             ("DELETE", BLOCK, 404): lambda c, t, mp: c.delete(
                 url(f"/patrons/1001/blocks/1/{UNKNOWN}"), headers=headers(t)

@@ -23,7 +23,12 @@ from mod_users.resources.polaris.ids import (
     WORKSTATION,
 )
 from mod_users.routing import Call
-from mod_users.storage.tables import POLARIS_PATRON_ASSOCIATIONS, POLARIS_PATRON_BLOCKS, Table
+from mod_users.storage.tables import (
+    POLARIS_PATRON_ASSOCIATIONS,
+    POLARIS_PATRON_BLOCKS,
+    POLARIS_SYSTEM_BLOCK_CLEARANCES,
+    Table,
+)
 
 # Fragments of every 422 message of these collections that no schema can state (a reference to a missing
 # record, a misplaced organisation, a changed id; "already exists" for duplicates): how a client, or a
@@ -52,6 +57,7 @@ def _patron_dependents(patron: dict[str, Any]) -> tuple[tuple[Table, str], ...]:
     return (
         (POLARIS_PATRON_BLOCKS, f"PatronID=={patron_id}"),
         (POLARIS_PATRON_ASSOCIATIONS, f"PatronID=={patron_id} or LinkedPatronID=={patron_id}"),
+        (POLARIS_SYSTEM_BLOCK_CLEARANCES, f"PatronID=={patron_id}"),
     )
 
 

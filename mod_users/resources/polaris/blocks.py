@@ -2,9 +2,10 @@
 details, and placing, changing and removing blocks.
 
 A patron's blocks are free-text blocks (BlockType 1, their own BlockID from a sequence), library-defined
-blocks (BlockType 2, BlockID = the block description's) and system blocks (BlockType 3, the bits of the
-patron's SystemBlocks mask, not rows). Every change locks the patron's row first, so that the secured
-check, the de-duplication and the write cannot interleave with another change to the same patron.
+blocks (BlockType 2, BlockID = the block description's) and system blocks (:mod:`system_blocks`: the bits of
+the patron's SystemBlocks mask and the blocks derived from its registration dates, not rows). Every change
+locks the patron's row first, so that the secured check, the de-duplication and the write cannot interleave
+with another change to the same patron.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
-from mod_users.resources.polaris import associations, errors, organizations, patrons
+from mod_users.resources.polaris import associations, errors, organizations, patrons, system_blocks
 from mod_users.resources.polaris.context import MAX_ROWS, Staff, polaris_route, staff
 from mod_users.resources.polaris.ids import BLOCK_DESCRIPTION, ORGANIZATION, WORKSTATION, row_id
 from mod_users.routing import Call, json_response
@@ -22,7 +23,7 @@ from mod_users.storage.records import RecordStore, now_iso
 from mod_users.storage.tables import POLARIS_FREE_TEXT_BLOCK_IDS, POLARIS_PATRON_BLOCKS
 from mod_users.storage.tenants import TenantSchema
 
-FREE_TEXT, LIBRARY, SYSTEM = 1, 2, 3
+FREE_TEXT, LIBRARY = 1, 2
 # Polaris clients name the two kinds staff can place by either number.
 _KINDS = {1: FREE_TEXT, 101: FREE_TEXT, 2: LIBRARY, 100: LIBRARY}
 DESCRIPTION_LIMIT = 255
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 
 def _kind(block_type: Any) -> int:
     """FREE_TEXT or LIBRARY for a BlockType a client sent; 400 for a system block or anything else."""
-    if block_type == SYSTEM:
+    if block_type in (system_blocks.VERIFY_PATRON_DATA, system_blocks.PROTECTED):
         raise errors.system_block()
     kind = _KINDS.get(block_type) if isinstance(block_type, int) and not isinstance(block_type, bool) else None
     if kind is None:
@@ -95,13 +96,13 @@ async def summary(store: RecordStore, ts: TenantSchema, patron: dict[str, Any]) 
     rows += [
         {
             **common,
-            "BlockType": SYSTEM,
-            "BlockID": bit,
-            "BlockDescription": text,
+            "BlockType": block.block_type,
+            "BlockID": block.block_id,
+            "BlockDescription": block.description,
             "PatronBranchID": patron["OrganizationID"],
             "CreationDate": None,
         }
-        for bit, text in patrons.system_blocks(patron)
+        for block in await system_blocks.of(store, ts, patron)
     ]
     return rows
 
@@ -306,13 +307,27 @@ async def put_block(call: Call) -> web.StreamResponse:
     return json_response(await _detail(call.store, ts, patron, stored, who, description))
 
 
+def _names_a_system_block(block_type: int, block_id: int) -> bool:
+    # 100 is also library-defined blocks' alias; a derived block's BlockID 0 is no library-defined block's.
+    if block_type == system_blocks.REGISTRATION_EXPIRED:
+        return block_id == system_blocks.DERIVED_BLOCK_ID
+    return block_type in system_blocks.KINDS
+
+
 async def delete_block(call: Call) -> web.StreamResponse:
-    """DELETE patrons/{patronid}/blocks/{blocktype}/{blockid}: answers true, as Polaris does."""
+    """DELETE patrons/{patronid}/blocks/{blocktype}/{blockid}: answers true, as Polaris does. A system block
+    the summary lists as one a client may clear (see :mod:`system_blocks`) goes too; others stay (400)."""
     who = await staff(call)
     ts = call.tenant
     async with call.store.transaction(ts) as tx:
-        block, _, _ = await _changed_block(call, tx, ts)
-        await tx.delete(ts, POLARIS_PATRON_BLOCKS, block["id"])
+        if _names_a_system_block(call.uri["blockType"], call.uri["blockId"]):
+            patron = await patrons.load(tx, ts, call.uri["patronId"], for_update=True)
+            patrons.refuse_secured(patron)
+            cleared = await system_blocks.clear(tx, ts, patron, call.uri["blockType"], call.uri["blockId"], who.user_id)
+            block = {"PatronID": patron["PatronID"], "BlockType": cleared.block_type, "BlockID": cleared.block_id}
+        else:
+            block, _, _ = await _changed_block(call, tx, ts)
+            await tx.delete(ts, POLARIS_PATRON_BLOCKS, block["id"])
     # Written once the delete is committed: the row that recorded the block's modifier is gone, the line keeps
     # who deleted it and when.
     log.info(

@@ -1,5 +1,5 @@
-"""Patrons as the Polaris-style routes see them: looked up by PatronID, refused when secured, named the
-way Polaris names them, and blocked by the bits of their SystemBlocks mask."""
+"""Patrons as the Polaris-style routes see them: looked up by PatronID, refused when secured, and named the
+way Polaris names them (their system blocks: :mod:`system_blocks`)."""
 
 from __future__ import annotations
 
@@ -11,17 +11,6 @@ from mod_users.storage.records import RecordStore
 from mod_users.storage.tenants import TenantSchema
 
 FINAL, SECURED = 1, 3  # Polaris' RecordStatusID: 1 Final, 3 Secured
-# The SystemBlocks bits and their texts: PAPI names 64 to 512 ("Self-Registration from PAC Block", ...);
-# the meaning of 1024 to 4096 comes from our issue, the wording is ours.
-SYSTEM_BLOCKS: dict[int, str] = {
-    64: "Self-registration from PAC",
-    128: "Address update from PAC",
-    256: "Express registration",
-    512: "Offline registration",
-    1024: "Sent to collection agency",
-    2048: "Registration renewal",
-    4096: "Registration fee due",
-}
 
 
 async def load(store: RecordStore, ts: TenantSchema, patron_id: int, *, for_update: bool = False) -> dict[str, Any]:
@@ -75,9 +64,3 @@ def first_last_name(patron: dict[str, Any]) -> str:
 def display_name(patron: dict[str, Any]) -> str:
     """First name first, as Polaris lists associated patrons ("Charles Babbage")."""
     return " ".join(p for p in _names(patron) if p)
-
-
-def system_blocks(patron: dict[str, Any]) -> list[tuple[int, str]]:
-    """The patron's system blocks as (bit, text), lowest bit first."""
-    mask = patron.get("SystemBlocks") or 0
-    return [(bit, text) for bit, text in SYSTEM_BLOCKS.items() if mask & bit]

@@ -16,7 +16,7 @@ from mod_users.contract.schemas import FieldError, SchemaRegistry
 from mod_users.errors import POLARIS_BODY_TOO_LARGE, POLARIS_MALFORMED_REQUEST, PolarisError, not_privileged
 from mod_users.resources.polaris.binding import Binder
 from mod_users.storage.errors import DuplicateRecord
-from mod_users.style import Failure, Style, json_response
+from mod_users.style import Authenticate, Failure, Style, json_response
 
 
 class PolarisStyle(Style):
@@ -25,20 +25,25 @@ class PolarisStyle(Style):
 
     name = "polaris"
     strips_metadata = False  # Polaris bodies have no FOLIO metadata
+    # The shape of the error body (PAPI's routes answer PAPI results: resources.polaris.papi_style).
+    error: type[PolarisError] = PolarisError
 
-    def __init__(self, first_segment: str) -> None:
+    def __init__(self, first_segment: str, authenticate: Authenticate | None = None) -> None:
         # Clients write the prefix in any letter case.
         self._prefix = "/" + first_segment.lower() + "/"
+        # How the Polaris listener authenticates a call of these routes (PAS, or the login's Basic).
+        self.authenticate = authenticate
 
     def claims(self, path: str) -> bool:
         return path.lower().startswith(self._prefix)
 
     def render(self, failure: Failure) -> web.Response:
-        return json_response(PolarisError(*failure).body(), status=failure.status)
+        return json_response(self.error(*failure).body(), status=failure.status)
 
     def answer(self, exc: Exception) -> web.StreamResponse:
         if isinstance(exc, PolarisError):
-            return json_response(exc.body(), status=exc.status)
+            shaped = self.error(exc.status, exc.message, exc.error_code, exc.detail)
+            return json_response(shaped.body(), status=exc.status, headers=exc.headers or None)
         if isinstance(exc, DuplicateRecord):
             return self.render(Failure(400, str(exc), POLARIS_MALFORMED_REQUEST))
         return super().answer(exc)
@@ -63,7 +68,7 @@ class PolarisStyle(Style):
     def body_invalid(self, errors: Iterable[FieldError]) -> Exception:
         first = next(iter(errors))
         where = f"'{first.field}': " if first.field else ""
-        return PolarisError(400, f"Invalid request body: {where}{first.message}", POLARIS_MALFORMED_REQUEST)
+        return self.error(400, f"Invalid request body: {where}{first.message}", POLARIS_MALFORMED_REQUEST)
 
     def forbidden(self, missing: Iterable[str]) -> Exception:
-        return not_privileged()
+        return not_privileged(f"permission: {', '.join(missing)} required")
