@@ -79,7 +79,7 @@ class StaffUsers(Collection):
 
     async def create(self, call: Call) -> web.StreamResponse:
         record = await self.prepare(call, call.body, None)  # type: ignore[misc]
-        await self.check(call, record)
+        await self.check(call.store, call.tenant, record)
         password = record.pop("Password")
         digest = await VERIFIER.hash(password)
         async with call.store.transaction(call.tenant) as tx:
@@ -96,7 +96,7 @@ class StaffUsers(Collection):
         if stored is None:
             raise self.not_found(record_id)
         record = await self.prepare(call, record, stored)  # type: ignore[misc]
-        await self.check(call, record)
+        await self.check(call.store, call.tenant, record)
         password = record.pop("Password", None)
         digest = await VERIFIER.hash(password) if password else None
         ts = call.tenant
