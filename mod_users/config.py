@@ -53,6 +53,8 @@ class Settings:
     log_level: str = "INFO"
     # Polaris-style API: the most associations one patron may have (both sides of a link count).
     polaris_max_associations: int = 20
+    # A tenant job whose runner has given no sign of life for this long is ended as interrupted.
+    tenant_job_lease_ms: int = 30_000
 
     @property
     def ramls_dir(self) -> Path:
@@ -147,4 +149,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         max_body_bytes=_int(env, "MOD_USERS_MAX_BODY_BYTES", 1_048_576, 1024),
         log_level=(env.get("LOG_LEVEL") or "INFO").upper(),
         polaris_max_associations=_int(env, "MOD_USERS_POLARIS_MAX_ASSOCIATIONS", 20, 1, 10_000),
+        tenant_job_lease_ms=_int(env, "MOD_USERS_TENANT_JOB_LEASE_MS", 30_000, 100),
     )
