@@ -1,8 +1,9 @@
-"""A tenant purged while its writers run (issue 12, item 5): the purge and the requests took table locks in
+"""A tenant upgraded, then purged, while its writers run (issue 12, item 5): the purge and the requests took table locks in
 orders that crossed, and PostgreSQL broke the deadlocks by failing one side: 500s from the purge and from
 block POSTs (2 purges and 3 POSTs in 25 cycles). Every request transaction now takes the tenant's lock in
-shared mode before any table, the lock a purge or an upgrade holds exclusively: a purge always answers 204,
-and a request racing it answers 2xx, a 4xx (the tenant is gone) or 503, never another 5xx."""
+shared mode before any table, the lock a purge or an upgrade holds exclusively: an upgrade completes, a
+purge always answers 204, and a request racing either answers 2xx, a 4xx (the tenant is gone) or 503,
+never another 5xx."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ INIT = {
 LIBRARY_BLOCK = {"BlockType": 2, "BlockID": 3}
 
 
-async def test_purge_during_traffic_never_deadlocks(app_client):
+async def test_upgrade_and_purge_during_traffic_never_deadlock(app_client):
     tenant = unique_tenant("purge")
     h = {"X-Okapi-Tenant": tenant}
     answers: collections.Counter[tuple[str, int]] = collections.Counter()
@@ -64,7 +65,16 @@ async def test_purge_during_traffic_never_deadlocks(app_client):
             writers = [asyncio.create_task(library_blocks(p, stop)) for p in (1001, 1004, 1005, 1006) * 2]
             writers += [asyncio.create_task(free_text_blocks(p, stop)) for p in (1001, 1004)]
             writers += [asyncio.create_task(conditions(stop)) for _ in range(3)]
-            await asyncio.sleep(0.25)
+            await asyncio.sleep(0.1)
+            # an upgrade (same lock as a purge) while the writers run: it completes without error
+            resp = await app_client.post(
+                "/_/tenant", json={"module_from": "mod-users-0.1.0", "module_to": "mod-users-0.1.0"}, headers=h
+            )
+            upgrade = await (
+                await app_client.get(f"/_/tenant/{(await resp.json())['id']}?wait=60000", headers=h)
+            ).json()
+            assert upgrade["complete"] and "error" not in upgrade, upgrade
+            await asyncio.sleep(0.1)
             purge = await app_client.post(
                 "/_/tenant", json={"module_from": "mod-users-0.1.0", "purge": True}, headers=h
             )
