@@ -35,7 +35,7 @@ from mod_users.config import DatabaseSettings  # noqa: E402
 from mod_users.storage.database import connect_kwargs, ensure_database  # noqa: E402
 from mod_users.storage.embedded import EmbeddedPostgres, free_port  # noqa: E402
 from mod_users.storage.tenants import TenantSchema  # noqa: E402
-from tests.faults import WAYS, Target, TcpProxy, Writes, condition  # noqa: E402
+from tests.faults import WAYS, Target, TcpProxy, Writes, condition, insert_conditions  # noqa: E402
 from tests.polaris.support import headers as staff_headers  # noqa: E402
 from tests.polaris.support import url as polaris_url  # noqa: E402
 
@@ -148,18 +148,7 @@ async def big_pages(
     """Six concurrent ``limit=2147483647`` pages of ``rows`` records: the service's peak memory."""
     tenant = f"pages{uuid.uuid4().hex[:8]}"
     await init_tenant(session, tenant, {"module_to": INIT["module_to"]})
-    con = await asyncpg.connect(**connect_kwargs(db))
-    try:
-        table = TenantSchema(tenant).table("patron_block_conditions")
-        await con.execute(
-            f"INSERT INTO {table} (id, jsonb) SELECT u, jsonb_build_object('id', u::text, 'name', 'page ' || i, "
-            "'blockBorrowing', true, 'blockRenewals', false, 'blockRequests', false, 'valueType', 'Integer', "
-            "'message', repeat('m', 120)) FROM (SELECT gen_random_uuid() AS u, i FROM generate_series(1, $1) i) s",
-            rows,
-        )
-        await con.execute(f"ANALYZE {table}")
-    finally:
-        await con.close()
+    await insert_conditions(db, tenant, rows, message_length=120)
     before = peak_rss_mb(service.pids())
 
     async def page() -> tuple[int, int]:

@@ -287,3 +287,22 @@ class Writes:
         finally:
             await con.close()
         return [rid for rid in self.acknowledged if rid not in ids] + [t for t in self.placed if t not in texts]
+
+
+async def insert_conditions(db: DatabaseSettings, tenant: str, rows: int, message_length: int = 200) -> None:
+    """Store ``rows`` patron block conditions named ``condition 000001`` ... in one statement, then ANALYZE
+    (the records that big pages are made of)."""
+    table = TenantSchema(tenant).table("patron_block_conditions")
+    con = await asyncpg.connect(**connect_kwargs(db))
+    try:
+        await con.execute(
+            f"INSERT INTO {table} (id, jsonb) "
+            "SELECT u, jsonb_build_object('id', u::text, 'name', 'condition ' || lpad(i::text, 6, '0'), "
+            "'blockBorrowing', true, 'blockRenewals', false, 'blockRequests', false, 'valueType', 'Integer', "
+            "'message', repeat('m', $2)) FROM (SELECT gen_random_uuid() AS u, i FROM generate_series(1, $1) i) s",
+            rows,
+            message_length,
+        )
+        await con.execute(f"ANALYZE {table}")
+    finally:
+        await con.close()

@@ -23,24 +23,11 @@ from mod_users.storage import jobs
 from mod_users.storage.database import _SHARED_DDL_LOCK, connect_kwargs, create_pool
 from mod_users.storage.embedded import free_port
 from mod_users.storage.tenants import TenantSchema
-from tests.conftest import unique_tenant
+from tests.conftest import _purge_tenant, unique_tenant
+from tests.test_serve import _call
 
 LEASE_MS = 1500
 INIT = b'{"module_to":"mod-users-0.1.0","parameters":[{"key":"loadReference","value":"true"}]}'
-
-
-def _call(port: int, method: str, path: str, tenant: str, body: bytes | None = None) -> tuple[int, str]:
-    req = urllib.request.Request(
-        f"http://127.0.0.1:{port}{path}",
-        data=body,
-        method=method,
-        headers={"X-Okapi-Tenant": tenant, "Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            return resp.status, resp.read().decode()
-    except urllib.error.HTTPError as err:
-        return err.code, err.read().decode()
 
 
 def _serve(port: int, db) -> subprocess.Popen:
@@ -76,23 +63,15 @@ def _serve(port: int, db) -> subprocess.Popen:
 
 
 @pytest.fixture
-def killed_tenant(db_settings):
-    """A tenant name, its schema dropped after the test."""
+def job_tenant(db_settings):
+    """A tenant name, purged after the test."""
     name = unique_tenant("k")
     yield name
-
-    async def drop() -> None:
-        con = await asyncpg.connect(**connect_kwargs(db_settings))
-        try:
-            await con.execute(f"DROP SCHEMA IF EXISTS {TenantSchema(name).schema} CASCADE")
-        finally:
-            await con.close()
-
-    asyncio.run(drop())
+    asyncio.run(_purge_tenant(db_settings, name))
 
 
-def test_a_job_whose_service_was_killed_ends_with_an_error(db_settings, killed_tenant):
-    tenant = killed_tenant
+def test_a_job_whose_service_was_killed_ends_with_an_error(db_settings, job_tenant):
+    tenant = job_tenant
     port = free_port()
 
     async def hold_ddl_lock() -> asyncpg.Connection:
@@ -106,7 +85,7 @@ def test_a_job_whose_service_was_killed_ends_with_an_error(db_settings, killed_t
     blocker = loop.run_until_complete(hold_ddl_lock())
     proc = _serve(port, db_settings)
     try:
-        status, body = _call(port, "POST", "/_/tenant", tenant, INIT)
+        status, body = _call(port, "POST", "/_/tenant", INIT, tenant=tenant)
         assert status == 201, body
         job_id = json.loads(body)["id"]
         time.sleep(0.03)
@@ -121,26 +100,26 @@ def test_a_job_whose_service_was_killed_ends_with_an_error(db_settings, killed_t
     proc = _serve(port, db_settings)
     try:
         started = time.monotonic()
-        status, body = _call(port, "GET", f"/_/tenant/{job_id}?wait=10000", tenant)
+        status, body = _call(port, "GET", f"/_/tenant/{job_id}?wait=10000", tenant=tenant)
         waited = time.monotonic() - started
         job = json.loads(body)
         assert status == 200 and job["complete"] is True, job
         assert job["error"].startswith("Interrupted"), job
         assert waited < 10  # ended once the lease lapsed, not at the end of the wait
         # and an init run again works
-        status, body = _call(port, "POST", "/_/tenant", tenant, INIT)
+        status, body = _call(port, "POST", "/_/tenant", INIT, tenant=tenant)
         assert status == 201
-        status, body = _call(port, "GET", f"/_/tenant/{json.loads(body)['id']}?wait=30000", tenant)
+        status, body = _call(port, "GET", f"/_/tenant/{json.loads(body)['id']}?wait=30000", tenant=tenant)
         assert json.loads(body)["complete"] is True and "error" not in json.loads(body), body
-        status, body = _call(port, "GET", "/patron-block-conditions", tenant)
+        status, body = _call(port, "GET", "/patron-block-conditions", tenant=tenant)
         assert status == 200 and json.loads(body)["totalRecords"] == 6
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
 
 
-async def test_a_job_whose_lease_is_renewed_stays_running(db_settings, killed_tenant):
-    ts = TenantSchema(killed_tenant)
+async def test_a_job_whose_lease_is_renewed_stays_running(db_settings, job_tenant):
+    ts = TenantSchema(job_tenant)
     pool = await create_pool(db_settings)
     try:
         async with pool.acquire() as con:
@@ -160,7 +139,7 @@ async def test_a_job_whose_lease_is_renewed_stays_running(db_settings, killed_te
         await pool.close()
 
 
-async def test_a_job_cut_off_by_shutdown_says_so(aiohttp_client, settings, db_settings, killed_tenant, monkeypatch):
+async def test_a_job_cut_off_by_shutdown_says_so(aiohttp_client, settings, db_settings, job_tenant, monkeypatch):
     from mod_users.app import init_app
     from mod_users.tenant import api
     from tests.conftest import contract_of
@@ -174,14 +153,14 @@ async def test_a_job_cut_off_by_shutdown_says_so(aiohttp_client, settings, db_se
     monkeypatch.setattr(api, "run_init", endless)
     app = init_app(settings, db_settings, contract_of(settings.contract_dir))
     client = await aiohttp_client(app)
-    resp = await client.post("/_/tenant", data=INIT, headers={"X-Okapi-Tenant": killed_tenant})
+    resp = await client.post("/_/tenant", data=INIT, headers={"X-Okapi-Tenant": job_tenant})
     job_id = uuid.UUID((await resp.json())["id"])
     task = next(iter(app[api.BACKGROUND]))
     task.cancel()  # as shutdown does with a job still running after its grace period
     await asyncio.gather(task, return_exceptions=True)
     pool = await create_pool(db_settings)
     try:
-        job = await jobs.get_job(pool, TenantSchema(killed_tenant), job_id)
+        job = await jobs.get_job(pool, TenantSchema(job_tenant), job_id)
     finally:
         await pool.close()
     assert job["complete"] is True and job["error"] == api.SHUT_DOWN

@@ -11,33 +11,15 @@ import tempfile
 import tracemalloc
 
 import aiohttp
-import asyncpg
 import pytest
 
-from mod_users.storage.database import connect_kwargs
 from mod_users.storage.errors import DatabaseUnavailable
 from mod_users.storage.records import PAGE_CHUNK, PageReader, RecordStore
-from mod_users.storage.tenants import TenantSchema
 from tests.conftest import _init_tenant, _purge_tenant, unique_tenant
+from tests.faults import insert_conditions
 
 PATH = "/patron-block-conditions"
 ROWS = 20 * PAGE_CHUNK + 357
-
-
-async def _fill(db, tenant: str) -> None:
-    con = await asyncpg.connect(**connect_kwargs(db))
-    try:
-        table = TenantSchema(tenant).table("patron_block_conditions")
-        await con.execute(
-            f"INSERT INTO {table} (id, jsonb) "
-            "SELECT u, jsonb_build_object('id', u::text, 'name', 'condition ' || lpad(i::text, 6, '0'), "
-            "'blockBorrowing', true, 'blockRenewals', false, 'blockRequests', false, 'valueType', 'Integer', "
-            "'message', repeat('m', 200)) FROM (SELECT gen_random_uuid() AS u, i FROM generate_series(1, $1) i) s",
-            ROWS,
-        )
-        await con.execute(f"ANALYZE {table}")
-    finally:
-        await con.close()
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +27,7 @@ def big_tenant(db_settings, settings):
     """A tenant of this module's own with ROWS patron block conditions (inserted in one statement)."""
     name = unique_tenant("big")
     asyncio.run(_init_tenant(db_settings, name, settings, reference=False))
-    asyncio.run(_fill(db_settings, name))
+    asyncio.run(insert_conditions(db_settings, name, ROWS))
     yield name
     asyncio.run(_purge_tenant(db_settings, name))
 

@@ -1,9 +1,9 @@
-"""A tenant upgraded, then purged, while its writers run (issue 12, item 5): the purge and the requests took table locks in
-orders that crossed, and PostgreSQL broke the deadlocks by failing one side: 500s from the purge and from
-block POSTs (2 purges and 3 POSTs in 25 cycles). Every request transaction now takes the tenant's lock in
-shared mode before any table, the lock a purge or an upgrade holds exclusively: an upgrade completes, a
-purge always answers 204, and a request racing either answers 2xx, a 4xx (the tenant is gone) or 503,
-never another 5xx."""
+"""A tenant upgraded, then purged, while its writers run (issue 12, item 5): the purge and the requests
+took table locks in orders that crossed, and PostgreSQL broke the deadlocks by failing one side: 500s from
+the purge and from block POSTs (2 purges and 3 POSTs in 25 cycles). Every request transaction now takes
+the tenant's lock in shared mode before any table, the lock a purge or an upgrade holds exclusively: an
+upgrade completes, a purge always answers 204, and a request racing either answers 2xx, a 4xx (the tenant
+is gone) or 503, never another 5xx."""
 
 from __future__ import annotations
 
