@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import hdrs, web
-from aiohttp.http_exceptions import ContentLengthError, TransferEncodingError
+from aiohttp.http_exceptions import ContentEncodingError, ContentLengthError, TransferEncodingError
 
 from mod_users.contract import Contract, Endpoint, ParamError, parse_params
 from mod_users.errors import BadRequest, ClientGone, RequestTimeout
@@ -103,8 +103,11 @@ def _payload_error(request: web.Request, exc: web.RequestPayloadError) -> Except
         return ClientGone()
     if isinstance(cause, TransferEncodingError):
         return BadRequest("Request body is not valid chunked transfer encoding")
-    encoding = shorten(request.headers.get(hdrs.CONTENT_ENCODING, ""), 40)
-    return BadRequest(f"Request body cannot be decoded as its Content-Encoding ({encoding!r}) declares")
+    if isinstance(cause, ContentEncodingError):
+        encoding = shorten(request.headers.get(hdrs.CONTENT_ENCODING, ""), 40)
+        return BadRequest(f"Request body cannot be decoded as its Content-Encoding ({encoding!r}) declares")
+    reason = getattr(cause, "message", None) or str(exc)
+    return BadRequest(f"Request body cannot be read: {shorten(str(reason))}")
 
 
 async def read_json(request: web.Request) -> Any:
