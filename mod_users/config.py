@@ -70,6 +70,8 @@ class Settings:
     polaris_domains: Mapping[str, str] = field(default_factory=dict)
     # How long a staff user's access token lives (Polaris' and PAPI's tokens live 24 hours).
     polaris_token_seconds: int = 86_400
+    # A tenant job whose runner has given no sign of life for this long is ended as interrupted.
+    tenant_job_lease_ms: int = 30_000
 
     @property
     def ramls_dir(self) -> Path:
@@ -193,6 +195,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         polaris_port=_int(env, "POLARIS_PORT", 8082, 0, 65535),
         polaris_domains=_domains(env, "MOD_USERS_POLARIS_DOMAINS"),
         polaris_token_seconds=_int(env, "MOD_USERS_POLARIS_TOKEN_SECONDS", 86_400, 60, 31_536_000),
+        tenant_job_lease_ms=_int(env, "MOD_USERS_TENANT_JOB_LEASE_MS", 30_000, 100),
     )
 
 

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from mod_users.contract.schemas import FieldError
+from mod_users.texts import MESSAGE, shorten
 
 
 class ApiError(Exception):
@@ -19,6 +20,7 @@ class ApiError(Exception):
     status = 400
 
     def __init__(self, message: str) -> None:
+        message = shorten(message, MESSAGE)
         super().__init__(message)
         self.message = message
 
@@ -58,9 +60,10 @@ class ValidationFailed(Exception):
 
 def folio_error(message: str, key: str | None = None, value: Any = None, code: str = "-1") -> dict[str, Any]:
     """One entry of FOLIO's ``errors`` array (the shape of RMB's errors.schema)."""
-    entry: dict[str, Any] = {"message": message, "type": "1", "code": code}
+    entry: dict[str, Any] = {"message": shorten(message, MESSAGE), "type": "1", "code": code}
     if key is not None:
-        entry["parameters"] = [{"key": key, "value": "null" if value is None else _as_text(value)}]
+        shown = "null" if value is None else shorten(_as_text(value))
+        entry["parameters"] = [{"key": shorten(key), "value": shown}]
     return entry
 
 
@@ -100,6 +103,7 @@ class PolarisError(Exception):
         detail: str | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
+        message = shorten(message, MESSAGE)
         super().__init__(message)
         self.status = status
         self.message = message

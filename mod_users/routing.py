@@ -11,11 +11,13 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import web
+from aiohttp import hdrs, web
+from aiohttp.http_exceptions import ContentEncodingError, ContentLengthError, TransferEncodingError
 
 from mod_users.contract import Contract, Endpoint, ParamError, parse_params
 from mod_users.errors import BadRequest, ClientGone, RequestTimeout
@@ -25,6 +27,7 @@ from mod_users.state import SETTINGS, STORE
 from mod_users.storage.records import RecordStore
 from mod_users.storage.tenants import TenantSchema
 from mod_users.style import FOLIO, Style, json_response, text_response
+from mod_users.texts import shorten
 
 Handler = Callable[["Call"], Awaitable[web.StreamResponse]]
 
@@ -84,8 +87,27 @@ class Call:
         return self.request.match_info[name]
 
 
+class _NotJson(ValueError):
+    """A constant Python's json module reads but JSON does not have (NaN, Infinity, -Infinity)."""
+
+
 def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
+    raise _NotJson(f"{name} is not valid JSON")
+
+
+def _payload_error(request: web.Request, exc: web.RequestPayloadError) -> Exception:
+    """What a body aiohttp could not read means: the client's framing or encoding is broken (a 400 in the
+    route's style), or the client left before sending all it announced (nobody to answer)."""
+    cause = exc.__cause__
+    if isinstance(cause, ContentLengthError):
+        return ClientGone()
+    if isinstance(cause, TransferEncodingError):
+        return BadRequest("Request body is not valid chunked transfer encoding")
+    if isinstance(cause, ContentEncodingError):
+        encoding = shorten(request.headers.get(hdrs.CONTENT_ENCODING, ""), 40)
+        return BadRequest(f"Request body cannot be decoded as its Content-Encoding ({encoding!r}) declares")
+    reason = getattr(cause, "message", None) or str(exc)
+    return BadRequest(f"Request body cannot be read: {shorten(str(reason))}")
 
 
 async def read_json(request: web.Request) -> Any:
@@ -104,6 +126,8 @@ async def read_json(request: web.Request) -> Any:
         raise RequestTimeout(f"Request body not received within {BODY_SECONDS} seconds") from None
     except ConnectionResetError:
         raise ClientGone() from None
+    except web.RequestPayloadError as exc:
+        raise _payload_error(request, exc) from None
     if not raw.strip():
         raise BadRequest("Request body is empty; a JSON document is required")
     try:
@@ -114,8 +138,12 @@ async def read_json(request: web.Request) -> Any:
         body = json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
         raise BadRequest(f"Malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
-    except ValueError as exc:
+    except _NotJson as exc:
         raise BadRequest(f"Malformed JSON: {exc}") from None
+    except ValueError:
+        # Python refuses integers of more than 4,300 digits, with advice about sys.set_int_max_str_digits()
+        # that means nothing to a client: say what is wrong in the API's terms.
+        raise BadRequest(f"Malformed JSON: a number has more than {sys.get_int_max_str_digits()} digits") from None
     except RecursionError:
         raise BadRequest("Malformed JSON: nested too deeply") from None
     if ("\\u0000" in text or "\\ud" in text.lower()) and _unstorable(body):

@@ -22,6 +22,7 @@ from mod_users.storage import jobs
 from mod_users.storage.records import RecordStore
 from tests.automated_blocks.provocations import PROVOKE as AUTOMATED_BLOCKS_PROVOKE
 from tests.conftest import unique_tenant
+from tests.faults import injected_failure
 from tests.polaris.listener_provocations import LISTENER_PROVOKE
 from tests.polaris.provocations import PROVOKE as POLARIS_PROVOKE
 
@@ -48,10 +49,7 @@ async def _created(client, tenant):
 
 
 def _broken(monkeypatch, target, name):
-    async def fail(*args, **kwargs):
-        raise RuntimeError("injected failure")
-
-    monkeypatch.setattr(target, name, fail)
+    monkeypatch.setattr(target, name, injected_failure)
 
 
 async def _job(client, tenant):
@@ -94,7 +92,7 @@ async def _delete_item(c, t, mp):
 
 
 async def _fail_search(c, t, mp):
-    _broken(mp, RecordStore, "search")
+    _broken(mp, RecordStore, "open_page")
     return await c.get(PBC, headers={H: t})
 
 
@@ -333,15 +331,21 @@ async def test_contract_checker_refuses_a_tenant_that_is_not_usable(app_client):
 
 
 async def test_contract_checker_reports_a_broken_answer(app_client, fresh_tenant, monkeypatch):
-    from mod_users.storage.records import Page
+    import contextlib
 
+    from mod_users.storage.records import PageReader
+
+    @contextlib.asynccontextmanager
     async def corrupt(self, *args, **kwargs):
-        return Page([{"name": 42}], 1)
+        async def total(read):
+            return 1
 
-    monkeypatch.setattr(RecordStore, "search", corrupt)
+        yield PageReader(['{"name": 42}'], None, total)
+
+    monkeypatch.setattr(RecordStore, "open_page", corrupt)
     report = await check_instance(str(app_client.make_url("")), fresh_tenant, CONTRACT)
     broken = {(f.method, f.url, f.probe): f.problems for f in report.broken}
-    # every collection listing answers the corrupted page; nothing else reads through search here
+    # every collection listing answers the corrupted page; nothing else reads through open_page here
     assert set(broken) == {
         ("GET", path, probe)
         for path in (

@@ -8,6 +8,7 @@ goes through jsonschema, which lists every failing field for the 422.
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import re
 from collections.abc import Callable
@@ -23,10 +24,14 @@ from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
+from mod_users.texts import MESSAGE, shorten
+
 # Schemas get file URIs rooted at this fake folder so that relative $refs between them resolve
 # exactly as they do on disk, whatever folder the project lives in.
 _BASE = "file:///schemas/"
 SCHEMA_SUFFIXES = (".json", ".schema")
+# The most failing fields one answer lists.
+MAX_FIELD_ERRORS = 100
 
 
 _DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
@@ -131,7 +136,10 @@ class SchemaRegistry:
             return []
         except fastjsonschema.JsonSchemaException:
             pass  # invalid (or a case the fast validator judges differently): ask jsonschema for the details
-        found = [f for e in self.validator(rel).iter_errors(instance) for f in _field_errors(e)]
+        # A body of thousands of bad entries would otherwise answer thousands of errors: the first ones
+        # say what is wrong.
+        failures = itertools.islice(self.validator(rel).iter_errors(instance), MAX_FIELD_ERRORS)
+        found = [f for e in failures for f in _field_errors(e)][:MAX_FIELD_ERRORS]
         found.sort(key=lambda e: (e.field, e.keyword))
         return found
 
@@ -158,17 +166,30 @@ def _field_errors(error: ValidationError) -> list[FieldError]:
             FieldError(
                 _dotted([*path, name]),
                 error.instance[name],
-                f'Unrecognized field "{name}" (not allowed by the schema)',
+                f'Unrecognized field "{shorten(name)}" (not allowed by the schema)',
                 keyword,
             )
             for name in sorted(k for k in error.instance if k not in allowed)
         ]
-    return [FieldError(_dotted(path), error.instance, _message(error), keyword)]
+    return [FieldError(_dotted(path), error.instance, shorten(_message(error), MESSAGE), keyword)]
 
 
 def _json(value: Any, limit: int = 80) -> str:
-    text = json.dumps(value, ensure_ascii=False)
+    # Containers are cut before they are encoded: a 5,000-element array must not be written out whole
+    # only to be cut to 80 characters.
+    text = json.dumps(_head(value, limit), ensure_ascii=False)
     return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _head(value: Any, limit: int) -> Any:
+    """As much of ``value`` as can show in ``limit`` characters of JSON (a few entries of a container)."""
+    if isinstance(value, list):
+        return [_head(v, limit) for v in value[:limit]]
+    if isinstance(value, dict):
+        return {k[:limit]: _head(v, limit) for k, v in itertools.islice(value.items(), limit)}
+    if isinstance(value, str):
+        return value[: limit + 1]
+    return value
 
 
 def _message(error: ValidationError) -> str:
@@ -192,4 +213,15 @@ def _message(error: ValidationError) -> str:
             return f"{value} is not a valid {expected}"
         case "pattern":
             return f"{value} does not match the pattern {_json(expected, 200)}"
+        case "minItems" | "maxItems":
+            bound = "at least" if error.validator == "minItems" else "at most"
+            return f"{value} must have {bound} {expected} items"
+        case "minProperties" | "maxProperties":
+            bound = "at least" if error.validator == "minProperties" else "at most"
+            return f"{value} must have {bound} {expected} properties"
+        case "uniqueItems":
+            return f"{value} has non-unique elements"
+        case "anyOf" | "oneOf" | "not":
+            return f"{value} is not valid under the schemas that {error.validator} allows"
+    # Any other keyword: jsonschema's text, whose quoted value (Python's repr of it, however large) is cut.
     return error.message

@@ -40,8 +40,16 @@ from mod_users.cql.nodes import (
 _UNSENDABLE = re.compile("[\x00\ud800-\udfff]")
 NAMED_RELATIONS = frozenset({"adj", "all", "any", "within", "encloses", "exact"})
 
-# Parentheses nest recursively; bound them so that a hostile query cannot exhaust the stack.
+# Bounds on every way a query nests, so that a hostile query can neither exhaust the stack nor make us
+# build a huge tree. Parentheses and prefix assignments (``>p=x query``, which takes the rest of the query
+# as its scope) recurse, and share one depth bound, checked before each recursion. A chain of booleans
+# is read iteratively but is a tree as deep as it is long: it gets a bound of its own, the translator's
+# bound on bind values (each clause of a chain needs one, an id list merged into IN too), far above what a
+# URL can carry (aiohttp refuses request lines over 8 KB). Modifier lists are flat, but nothing needs more
+# than a handful.
 MAX_NESTING = 100
+MAX_BOOLEANS = 10_000
+MAX_MODIFIERS = 32
 
 
 @dataclass(frozen=True)
@@ -81,6 +89,7 @@ class _Parser:
         self.tokens = tokens
         self.i = 0
         self.depth = 0
+        self.booleans = 0
 
     @property
     def tok(self) -> Token:
@@ -119,6 +128,9 @@ class _Parser:
             if self.tok.kind not in BOOLEANS:
                 raise self.fail("a boolean operator (and, or, not) between search clauses")
             op = self.advance()
+            self.booleans += 1
+            if self.booleans > MAX_BOOLEANS:
+                raise CQLError(f"more than {MAX_BOOLEANS} boolean operators (and, or, not, prox)", op.position)
             modifiers = self.modifiers()
             right = self.term(ctx, op)
             node = BooleanNode(op.text.lower(), node, right, op.position, modifiers)
@@ -182,11 +194,18 @@ class _Parser:
             )
         return self.symbol(f"a sort key after '{sortby.text}'" if first else "a sort key")
 
-    def parenthesised(self, ctx: _Context) -> Node:
-        opening = self.advance()
+    def nest(self, opening: Token) -> None:
+        """Enter one level of parentheses or prefix scope; refuse to go deeper than MAX_NESTING."""
         self.depth += 1
         if self.depth > MAX_NESTING:
-            raise CQLError(f"parentheses nested deeper than {MAX_NESTING} levels", opening.position)
+            raise CQLError(
+                f"parentheses and prefix assignments ('>') nested deeper than {MAX_NESTING} levels",
+                opening.position,
+            )
+
+    def parenthesised(self, ctx: _Context) -> Node:
+        opening = self.advance()
+        self.nest(opening)
         node = self.clauses(ctx)
         if self.tok.kind is not Kind.RPAREN:
             raise self.fail(f"')' to close the '(' at column {opening.position}")
@@ -203,7 +222,10 @@ class _Parser:
             prefix, identifier = name.text, uri.text
         else:
             prefix, identifier = None, name.text
-        return PrefixNode(prefix, identifier, self.clauses(ctx), marker.position)
+        self.nest(marker)
+        scope = self.clauses(ctx)
+        self.depth -= 1
+        return PrefixNode(prefix, identifier, scope, marker.position)
 
     def join_words(self, text: str) -> str:
         # cql-java glues following unquoted words onto a term ("lang = au dk" has the term "au dk").
@@ -226,6 +248,8 @@ class _Parser:
         found: list[Modifier] = []
         while self.tok.kind is Kind.SLASH:
             slash = self.advance()
+            if len(found) == MAX_MODIFIERS:
+                raise CQLError(f"more than {MAX_MODIFIERS} modifiers in a row", slash.position)
             if self.tok.kind is not Kind.WORD:
                 raise self.fail("a modifier name after '/'")
             name = self.advance()

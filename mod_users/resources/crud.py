@@ -6,7 +6,10 @@ record."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import json
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -16,9 +19,12 @@ from aiohttp import web
 from mod_users import cql
 from mod_users.errors import BadRequest, NotFound, ValidationFailed, folio_error
 from mod_users.routing import Call, Route, json_response
-from mod_users.storage.records import RecordStore
+from mod_users.state import SETTINGS
+from mod_users.storage.records import PageReader, RecordStore
 from mod_users.storage.tables import Table
 from mod_users.storage.tenants import TenantSchema
+
+log = logging.getLogger(__name__)
 
 # A business rule looks at a valid record and returns FOLIO error entries (empty when it passes).
 Rule = Callable[[dict[str, Any]], list[dict[str, Any]]]
@@ -74,13 +80,16 @@ class Collection:
 
     # handlers ------------------------------------------------------------------------------------
     async def list(self, call: Call) -> web.StreamResponse:
+        params = call.params
         try:
-            page = await call.store.search(
-                call.tenant, self.table, call.params.get("query"), call.params["offset"], call.params["limit"]
-            )
+            async with call.store.open_page(
+                call.tenant, self.table, params.get("query"), params["offset"], params["limit"]
+            ) as page:
+                if page.complete:
+                    return _page_response(self.key, page.first, await page.total(len(page.first)))
+                return await _stream_page(call, self.key, page)
         except cql.CQLError as exc:
             raise BadRequest(f"unable to list {self.path.strip('/')} -- malformed parameter 'query', {exc}") from None
-        return json_response({self.key: page.records, "totalRecords": page.total})
 
     async def create(self, call: Call) -> web.StreamResponse:
         record = call.body
@@ -144,3 +153,42 @@ class Collection:
             Route("PUT", self.item_path, self.replace),
             Route("DELETE", self.item_path, self.remove),
         )
+
+
+def _page_response(key: str, records: list[str], total: int) -> web.Response:
+    """The collection document (records are JSON texts as the database gave them)."""
+    body = f'{{{json.dumps(key)}: [{", ".join(records)}], "totalRecords": {total}}}'
+    return web.Response(body=body.encode(), content_type="application/json")
+
+
+async def _stream_page(call: Call, key: str, page: PageReader) -> web.StreamResponse:
+    """Send a page larger than one chunk as it is read: the records of each chunk go out before the next
+    chunk is fetched, and totalRecords follows them (as RMB's streamGet writes it), so that memory stays
+    that of one chunk whatever ``limit`` is (a 2147483647 limit on 207,000 records took 1.4 GB).
+
+    A failure once the 200 has gone out cannot become an error answer: the connection is then closed
+    without ending the body, so the client sees a broken transfer rather than a short list that looks
+    whole. The whole page must go out within DB_QUERYTIMEOUT, as a statement must: a client that reads
+    slowly cannot hold a database connection for longer.
+    """
+    response = web.StreamResponse(headers={"Content-Type": "application/json"})
+    response.enable_chunked_encoding()
+    await response.prepare(call.request)
+    read = 0
+    try:
+        async with asyncio.timeout(call.request.app[SETTINGS].db.query_timeout_ms / 1000):
+            await response.write(f"{{{json.dumps(key)}: [".encode())
+            await response.write(", ".join(page.first).encode())
+            read = len(page.first)
+            assert page.rest is not None
+            async for chunk in page.rest:
+                await response.write((", " + ", ".join(chunk)).encode())
+                read += len(chunk)
+            total = await page.total(read)
+            await response.write(f'], "totalRecords": {total}}}'.encode())
+    except Exception as exc:  # the status is sent: nothing left to do but cut the transfer off
+        log.warning("streamed page cut off", extra={"records": read, "error": f"{exc.__class__.__name__}: {exc}"})
+        transport = call.request.transport
+        if transport is not None:
+            transport.abort()
+    return response

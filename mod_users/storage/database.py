@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import json
 import ssl
+from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
 
 from mod_users.config import DatabaseSettings
+from mod_users.storage.fairness import TenantGate
 
 # The advisory lock key that serialises database-wide DDL (extensions, shared functions) between
 # concurrent tenant inits and between several module instances.
@@ -79,18 +82,11 @@ async def _keep_session(con: asyncpg.Connection) -> None:
     locks are transaction-scoped)."""
 
 
-class BoundedPool:
-    """The connection pool, from which every borrower waits at most ``timeout`` seconds for a connection:
-    a database that hangs, or a pool all of whose connections are stuck, answers DatabaseUnavailable (503)
-    in bounded time instead of queueing requests behind it. asyncpg applies the same timeout to a
-    release, which bounds the wait for a stuck query's cancellation too."""
+class _Borrower:
+    """One-statement calls, each on a connection borrowed for it (``acquire`` says how)."""
 
-    def __init__(self, pool: asyncpg.Pool, timeout: float) -> None:
-        self._pool = pool
-        self._timeout = timeout
-
-    def acquire(self) -> Any:
-        return self._pool.acquire(timeout=self._timeout)
+    def acquire(self) -> contextlib.AbstractAsyncContextManager[asyncpg.Connection]:
+        raise NotImplementedError
 
     async def fetchval(self, sql: str, *args: Any) -> Any:
         async with self.acquire() as con:
@@ -108,11 +104,62 @@ class BoundedPool:
         async with self.acquire() as con:
             return await con.execute(sql, *args)
 
+
+class BoundedPool(_Borrower):
+    """The connection pool, from which every borrower waits at most ``timeout`` seconds for a connection:
+    a database that hangs, or a pool all of whose connections are stuck, answers DatabaseUnavailable (503)
+    in bounded time instead of queueing requests behind it. asyncpg applies the same timeout to a
+    release, which bounds the wait for a stuck query's cancellation too.
+
+    Tenants borrow through :meth:`for_tenant`, and a :class:`TenantGate` keeps one tenant from holding
+    every connection; calls of the module itself (health, tenant jobs) borrow directly."""
+
+    def __init__(self, pool: asyncpg.Pool, timeout: float, share: int | None = None) -> None:
+        self._pool = pool
+        self._timeout = timeout
+        self.gate = TenantGate(pool.get_max_size(), share)
+
+    def acquire(self, tenant: str | None = None) -> contextlib.AbstractAsyncContextManager[asyncpg.Connection]:
+        """A connection for one of ``tenant``'s calls (None: the module's own), within the timeout."""
+        return self._borrow(tenant)
+
+    @contextlib.asynccontextmanager
+    async def _borrow(self, tenant: str | None) -> AsyncIterator[asyncpg.Connection]:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._timeout
+        # The pool is entered only once the gate let us in, with what is left of the timeout.
+        async with (
+            self.gate.slot(tenant, self._timeout),
+            self._pool.acquire(timeout=max(0.001, deadline - loop.time())) as con,
+        ):
+            try:
+                yield con
+            except asyncpg.InternalClientError:
+                # The protocol lost track of the connection (the server died mid-exchange): it must not
+                # go back to the pool for the next borrower to fail on.
+                con.terminate()
+                raise
+
+    def for_tenant(self, tenant: str) -> TenantPool:
+        """The pool as one tenant's calls use it: within the tenant's share of connections."""
+        return TenantPool(self, tenant)
+
     async def close(self) -> None:
         await self._pool.close()
 
     def terminate(self) -> None:
         self._pool.terminate()
+
+
+class TenantPool(_Borrower):
+    """:class:`BoundedPool` seen by one tenant: every borrowing counts against the tenant's share."""
+
+    def __init__(self, pool: BoundedPool, tenant: str) -> None:
+        self._pool = pool
+        self.tenant = tenant
+
+    def acquire(self) -> contextlib.AbstractAsyncContextManager[asyncpg.Connection]:
+        return self._pool.acquire(self.tenant)
 
 
 async def create_pool(db: DatabaseSettings, min_size: int = 1) -> BoundedPool:

@@ -7,6 +7,11 @@ import asyncpg
 # Inside a database call these can only mean the database went away or will not let us in: refused,
 # reset, timed out, shut down, or (an operator's to fix, not a client's) the database is missing or the
 # credentials were changed. All of them are "unavailable" (503), never a 500.
+#
+# InternalClientError is asyncpg's protocol losing track of a connection whose server died in the middle
+# of an exchange ("cannot switch to state 12; another operation (2) is in progress", after a kill -9 of
+# the postmaster or a pg_terminate_backend): the connection is dead, not our request wrong. The pool
+# terminates such a connection rather than lend it again (storage/database.py).
 CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
     TimeoutError,
@@ -17,6 +22,7 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.CrashShutdownError,
     asyncpg.InvalidCatalogNameError,
     asyncpg.InvalidAuthorizationSpecificationError,
+    asyncpg.InternalClientError,
 )
 
 

@@ -54,5 +54,14 @@ _LOCK_NAMESPACE = 0x6D75
 
 async def lock_tenant(con: Any, ts: TenantSchema) -> None:
     """Take the tenant's schema lock until the end of the current transaction: two inits, or an init
-    and a purge, never interleave."""
+    and a purge, never interleave; and since every request transaction holds the same lock in shared
+    mode (:func:`share_tenant`) before it touches a table, a purge or upgrade that holds it exclusively
+    has no request transaction left to deadlock with."""
     await con.execute("SELECT pg_advisory_xact_lock($1, hashtext($2))", _LOCK_NAMESPACE, ts.schema)
+
+
+async def share_tenant(con: Any, ts: TenantSchema) -> None:
+    """Take the tenant's schema lock in shared mode until the end of the current transaction, before the
+    transaction touches any table: it then waits for a purge or upgrade in progress, and one that starts
+    waits for it, instead of the two taking table locks in orders that can cross."""
+    await con.execute("SELECT pg_advisory_xact_lock_shared($1, hashtext($2))", _LOCK_NAMESPACE, ts.schema)

@@ -29,6 +29,8 @@ from mod_users.storage.tenants import TenantSchema
 from mod_users.tenant.data_sets import REFERENCE_DATA, SAMPLE_DATA, load_data_sets
 
 log = logging.getLogger(__name__)
+# The error of a job cut off by the service's shutdown.
+SHUT_DOWN = "Interrupted: the service stopped before the job finished; run the install again"
 
 
 def _flag(attributes: dict[str, Any], key: str) -> bool:
@@ -60,12 +62,23 @@ async def run_init(
 async def _run_job(app: web.Application, ts: TenantSchema, job: dict[str, Any]) -> None:
     messages: list[str] = []
     try:
-        await run_init(app, ts, job["tenantAttributes"], messages)
+        # The lease tells pollers that the job is being worked on; one that lapses means it never will.
+        async with jobs.lease(app[POOL], ts, job, app[SETTINGS].tenant_job_lease_ms):
+            await run_init(app, ts, job["tenantAttributes"], messages)
         error = None
         log.info("tenant init done", extra={"job": job["id"], "steps": len(messages)})
+    except asyncio.CancelledError:  # shutdown ran out of time: say so now rather than when the lease lapses
+        await _finish(app, ts, job, messages, SHUT_DOWN)
+        raise
     except Exception as exc:  # the job reports any failure; nothing may escape a background task
         log.exception("tenant init failed", extra={"job": job["id"]})
         error = f"{exc.__class__.__name__}: {exc}"
+    await _finish(app, ts, job, messages, error)
+
+
+async def _finish(
+    app: web.Application, ts: TenantSchema, job: dict[str, Any], messages: list[str], error: str | None
+) -> None:
     try:
         async with app[POOL].acquire() as con:
             await jobs.finish_job(con, ts, job, messages, error)
@@ -123,7 +136,8 @@ def _job_id(call: Call) -> uuid.UUID:
 
 async def get_tenant_job(call: Call) -> web.StreamResponse:
     job_id = _job_id(call)
-    job = await jobs.get_job(call.request.app[POOL], call.tenant, job_id, call.params["wait"] or 0)
+    lease_ms = call.request.app[SETTINGS].tenant_job_lease_ms
+    job = await jobs.get_job(call.request.app[POOL], call.tenant, job_id, call.params["wait"] or 0, lease_ms)
     if job is None:
         raise NotFound(f"Job not found: {job_id}")
     return json_response(job)

@@ -12,6 +12,7 @@ from mod_users.resources.automated_blocks import ingest
 from mod_users.resources.automated_blocks.computation import MAX_NUMBER_OF_LOST_ITEMS
 from mod_users.storage.records import RecordStore
 from tests.automated_blocks.support import checked_out, condition_body, new_id
+from tests.faults import injected_failure
 
 Provocation = Callable[..., Awaitable[Any]]
 H = "X-Okapi-Tenant"
@@ -26,10 +27,7 @@ JOB_ITEM = JOB + "/{syncJobId}"
 
 
 def _broken(monkeypatch: Any, target: Any, name: str) -> None:
-    async def fail(*args: Any, **kwargs: Any) -> Any:
-        raise RuntimeError("injected failure")
-
-    monkeypatch.setattr(target, name, fail)
+    monkeypatch.setattr(target, name, injected_failure)
 
 
 def _limit(condition: str = MAX_NUMBER_OF_LOST_ITEMS, **extra: Any) -> dict[str, Any]:
@@ -122,7 +120,7 @@ async def _event_failing(handler_path: str, c, t, mp):
 PROVOKE: dict[tuple[str, str, int], Provocation] = {
     ("GET", LIMITS, 200): lambda c, t, mp: c.get(LIMITS, headers={H: t}),
     ("GET", LIMITS, 400): lambda c, t, mp: c.get(LIMITS, params={"query": "patronGroupId=="}, headers={H: t}),
-    ("GET", LIMITS, 500): lambda c, t, mp: _failing(mp, "search", lambda: c.get(LIMITS, headers={H: t})),
+    ("GET", LIMITS, 500): lambda c, t, mp: _failing(mp, "open_page", lambda: c.get(LIMITS, headers={H: t})),
     ("POST", LIMITS, 201): _post_limit,
     ("POST", LIMITS, 400): lambda c, t, mp: c.post(LIMITS, data=b"{", headers={H: t}),
     ("POST", LIMITS, 413): lambda c, t, mp: c.post(LIMITS, json=_limit(x=HUGE), headers={H: t}),

@@ -7,6 +7,25 @@ import pytest
 from mod_users.cql import CQLError, parse
 from mod_users.cql.lexer import Kind, tokenize
 from mod_users.cql.nodes import BooleanNode, Modifier, PrefixNode, SearchClause, SortKey
+from mod_users.cql.parser import MAX_BOOLEANS, MAX_MODIFIERS, MAX_NESTING
+
+# The parser recurses through at most this many frames per level of nesting (clauses, term, and
+# parenthesised or prefix); the tests give it a stack with room for exactly the bound and a margin.
+_FRAMES_PER_LEVEL = 3
+_MARGIN = 60
+
+
+def _with_stack_for_nesting(run):
+    """Run ``run()`` with a recursion limit just above what MAX_NESTING levels need."""
+    import inspect
+    import sys
+
+    previous = sys.getrecursionlimit()
+    sys.setrecursionlimit(len(inspect.stack(0)) + _FRAMES_PER_LEVEL * MAX_NESTING + _MARGIN)
+    try:
+        return run()
+    finally:
+        sys.setrecursionlimit(previous)
 
 
 def clause(query: str) -> SearchClause:
@@ -195,8 +214,52 @@ class TestErrors:
             parse("(" * 101 + "a" + ")" * 101)
 
     def test_long_chains_parse_without_recursion(self) -> None:
-        root = parse(" or ".join(f"t{i}" for i in range(5000))).root
+        # A chain as long as the bound parses even when the stack has room for little more than the
+        # deepest nesting allowed: booleans are read in a loop, not by recursion.
+        query = " or ".join(f"t{i}" for i in range(MAX_BOOLEANS + 1))
+        root = _with_stack_for_nesting(lambda: parse(query)).root
         assert isinstance(root, BooleanNode)
+
+    @pytest.mark.parametrize(
+        ("kind", "build"),
+        [
+            ("parentheses", lambda n: "(" * n + "a" + ")" * n),
+            ("prefixes", lambda n: ">p=x " * n + "a"),
+            ("prefixes without a name", lambda n: ">x " * n + "a"),
+            ("mixed", lambda n: "(>p=x " * (n // 2) + ("(" if n % 2 else "") + "a" + ")" * ((n + 1) // 2)),
+            ("boolean operands", lambda n: "a and (" * n + "b" + ")" * n),
+            ("prefixed operands", lambda n: "a or >x " * n + "b"),
+        ],
+    )
+    def test_every_way_of_nesting_is_bounded(self, kind: str, build) -> None:
+        # Up to the bound the parser stays within a stack that only just holds the bound's recursion
+        # (so it cannot recurse past it); one level more is a CQLError naming the bound, and so is a
+        # nesting far beyond it (issue 12: 330 prefixes were a RecursionError, a 500).
+        _with_stack_for_nesting(lambda: parse(build(MAX_NESTING)))
+        with pytest.raises(CQLError, match=f"nested deeper than {MAX_NESTING} levels"):
+            _with_stack_for_nesting(lambda: parse(build(MAX_NESTING + 1)))
+        with pytest.raises(CQLError, match=f"nested deeper than {MAX_NESTING} levels"):
+            parse(build(20_000))
+
+    def test_the_issue_query_is_a_syntax_error(self) -> None:
+        query = ">a " * 330 + "x"
+        assert len(query) == 991
+        with pytest.raises(CQLError) as raised:
+            parse(query)
+        assert raised.value.position == 3 * MAX_NESTING + 1
+
+    def test_boolean_chains_are_bounded(self) -> None:
+        with pytest.raises(CQLError, match=f"more than {MAX_BOOLEANS} boolean operators") as raised:
+            parse(" or ".join(["t"] * (MAX_BOOLEANS + 2)))
+        assert raised.value.position == 5 * (MAX_BOOLEANS + 1) - 2  # the column of the operator past the bound
+
+    def test_modifier_lists_are_bounded(self) -> None:
+        parse("a =" + "/m" * MAX_MODIFIERS + " b")
+        for query in ("a =" + "/m" * (MAX_MODIFIERS + 1) + " b", "a and" + "/m" * 10_000 + " b"):
+            with pytest.raises(CQLError, match=f"more than {MAX_MODIFIERS} modifiers"):
+                parse(query)
+        with pytest.raises(CQLError, match=f"more than {MAX_MODIFIERS} modifiers"):
+            parse("a sortBy b" + "/m" * (MAX_MODIFIERS + 1))
 
     def test_not_a_string(self) -> None:
         with pytest.raises(TypeError):

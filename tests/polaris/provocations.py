@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from mod_users.storage.records import RecordStore
+from tests.faults import injected_failure
 from tests.polaris.support import (
     DISABLED_WORKSTATION,
     SECURED_PATRON,
@@ -28,10 +29,7 @@ HUGE = "x" * 2_000_000
 
 
 def _broken(monkeypatch: Any, name: str) -> None:
-    async def fail(*args: Any, **kwargs: Any) -> Any:
-        raise RuntimeError("injected failure")
-
-    monkeypatch.setattr(RecordStore, name, fail)
+    monkeypatch.setattr(RecordStore, name, injected_failure)
 
 
 # -- the configuration collections ---------------------------------------------------------------------
@@ -98,7 +96,7 @@ def _collection(path: str, item_param: str, make: Callable[[], dict[str, Any]]) 
     return {
         ("GET", path, 200): lambda c, t, mp: c.get(path, params={"limit": "3"}, headers=h(t)),
         ("GET", path, 400): lambda c, t, mp: c.get(path, params={"query": "Name=="}, headers=h(t)),
-        ("GET", path, 500): lambda c, t, mp: broken(c, t, mp, "search", "GET", None),
+        ("GET", path, 500): lambda c, t, mp: broken(c, t, mp, "open_page", "GET", None),
         ("POST", path, 201): lambda c, t, mp: c.post(path, json=make(), headers=h(t)),
         ("POST", path, 400): lambda c, t, mp: c.post(path, data=b"{", headers=h(t)),
         ("POST", path, 413): lambda c, t, mp: c.post(path, json={**make(), "x": HUGE}, headers=h(t)),

@@ -4,7 +4,8 @@ Polaris names its records by integers (OrganizationID, BlockID, WorkstationID, P
 row's uuid is derived from the kind of record and that integer (uuid5), so a lookup by Polaris id, or by a set
 of them, is a primary-key lookup and no integer can be stored twice. New integers come from per-tenant sequences;
 an explicit id sent to the configuration API moves its sequence past it, sample data is stored as it is (its
-sequences do not move), and allocation skips any number that is taken.
+sequences do not move), and allocation takes the lowest free number after a taken one (see
+``RecordStore.claim_free_number``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 from mod_users.errors import ValidationFailed, folio_error
 from mod_users.routing import Call
-from mod_users.storage.records import RecordStore
+from mod_users.storage.records import INT32_MAX, RecordStore
 from mod_users.storage.tables import (
     POLARIS_BLOCK_DESCRIPTION_IDS,
     POLARIS_BLOCK_DESCRIPTIONS,
@@ -37,8 +38,6 @@ NAMESPACE = uuid.UUID("679df5c5-9abb-4b7c-92cd-0a243271e00b")
 # What a client reads when an id breaks a rule (text fragments: the messages name the field and value).
 ID_CANNOT_CHANGE = "cannot be changed"
 ID_IS_DERIVED = "id is derived from"
-# Allocation gives up after this many taken numbers in a row (only a concurrent or hand-made id can be).
-_MAX_SKIPS = 1000
 
 
 def row_id(kind: str, *numbers: int) -> str:
@@ -74,12 +73,18 @@ class IdKind:
         return {record[self.field]: record for record in found}
 
     async def allocate(self, store: RecordStore, ts: TenantSchema) -> int:
-        """A new integer id that no stored record has."""
-        for _ in range(_MAX_SKIPS):
-            number = await store.next_value(ts, self.sequence)
-            if await store.get(ts, self.table, self.row_id(number)) is None:
-                return number
-        raise RuntimeError(f"no free {self.field} after {_MAX_SKIPS} tries")
+        """A new integer id that no stored record has; 422 when every 32-bit id is taken."""
+        number = await store.next_value(ts, self.sequence)
+        if await store.get(ts, self.table, self.row_id(number)) is None:
+            return number  # the usual case: one sequence step and one primary-key lookup
+        # Taken (an explicit id, or the sequence started over past the top): one statement finds the
+        # lowest free number and moves the sequence there.
+        found = await store.claim_free_number(ts, self.table, self.field, self.sequence)
+        if found is None:
+            raise ValidationFailed(
+                [folio_error(f"every {self.field} from 1 to {INT32_MAX} is taken; none can be allocated", self.field)]
+            )
+        return found
 
     async def prepare(self, call: Call, record: dict[str, Any], stored: dict[str, Any] | None) -> dict[str, Any]:
         """Fill the integer id (allocated when a new record has none) and the row id derived from it.
