@@ -19,12 +19,12 @@ import pytest
 from mod_users.storage.embedded import EmbeddedPostgres, free_port
 
 
-def _call(port, method, path, body=None, tenant="servetest"):
+def _call(port, method, path, body=None, tenant="servetest", headers=None):
     req = urllib.request.Request(
         f"http://127.0.0.1:{port}{path}",
         data=body,
         method=method,
-        headers={"X-Okapi-Tenant": tenant, "Content-Type": "application/json"},
+        headers={"X-Okapi-Tenant": tenant, "Content-Type": "application/json", **(headers or {})},
     )
     try:
         with urllib.request.urlopen(req, timeout=30) as resp:
