@@ -18,7 +18,7 @@ from mod_users.descriptor import handler_for, handlers, module_version, render_d
 from mod_users.middlewares import error_mapping, okapi_context
 from mod_users.resources import automated_blocks, patron_block_conditions, polaris
 from mod_users.resources.contract_files import add_system_routes
-from mod_users.routing import Route, bind, text_response
+from mod_users.routing import SERVER_ARGS, Route, bind, text_response
 from mod_users.state import BACKGROUND, CONTRACT, OPENAPI, POOL, SETTINGS, STORE, STYLES
 from mod_users.storage.database import create_pool
 from mod_users.storage.records import RecordStore
@@ -120,7 +120,9 @@ def _database(db: DatabaseSettings) -> Callable[[web.Application], AsyncIterator
 def init_app(settings: Settings, db: DatabaseSettings, contract: Contract | None = None) -> web.Application:
     """Build the application (the CLI and the tests both call this)."""
     contract = contract or load_contract(settings.ramls_dir, settings.schemas_dir)
-    app = web.Application(middlewares=[okapi_context, error_mapping], client_max_size=settings.max_body_bytes)
+    app = web.Application(
+        middlewares=[okapi_context, error_mapping], client_max_size=settings.max_body_bytes, handler_args=SERVER_ARGS
+    )
     app[SETTINGS] = settings
     app[CONTRACT] = contract
     app[BACKGROUND] = set()

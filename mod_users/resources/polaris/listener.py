@@ -26,7 +26,7 @@ from mod_users.okapi import OkapiContext, new_request_id
 from mod_users.resources.polaris import LISTENER_ROUTES
 from mod_users.resources.polaris.caller import STAFF_USER
 from mod_users.resources.polaris.permissions import PolarisPermissions, permissions_for
-from mod_users.routing import OKAPI_KEY, STYLE_KEY, Route
+from mod_users.routing import OKAPI_KEY, SERVER_ARGS, STYLE_KEY, Route
 from mod_users.state import CONTRACT, POOL, SETTINGS, STORE, STYLES
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,9 @@ def init_polaris_app(folio: web.Application) -> web.Application:
     app has started) its database pool."""
     settings, contract = folio[SETTINGS], folio[CONTRACT]
     app = web.Application(
-        middlewares=[request_context(_anonymous), error_mapping], client_max_size=settings.max_body_bytes
+        middlewares=[request_context(_anonymous), error_mapping],
+        client_max_size=settings.max_body_bytes,
+        handler_args=SERVER_ARGS,
     )
     app[SETTINGS] = settings
     app[CONTRACT] = contract
