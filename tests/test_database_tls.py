@@ -97,6 +97,13 @@ def test_with_db_server_pem_the_connection_is_tls_1_3_to_the_certified_server(tl
     assert asyncio.run(through_the_pool()) is True
 
 
+@pytest.mark.parametrize("pem", [["server.crt"], ["server.crt", "ca.pem"]], ids=["the server's own", "the chain"])
+def test_db_server_pem_may_be_the_servers_certificate_or_the_chain_as_in_rmb(tls_cluster, pem):
+    db, certs = tls_cluster
+    secured = replace(db, server_pem="".join((certs / name).read_text() for name in pem))
+    assert asyncio.run(_ssl_in_use(secured)) == (True, "TLSv1.3")
+
+
 def test_a_certificate_the_pem_does_not_vouch_for_is_refused(tls_cluster):
     db, certs = tls_cluster
     stranger = replace(db, server_pem=(certs / "other.pem").read_text())

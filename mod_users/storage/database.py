@@ -46,6 +46,9 @@ def tls_context(server_pem: str) -> ssl.SSLContext:
     """TLS as RMB sets it up for DB_SERVER_PEM: TLS 1.3 only, the server's certificate checked against the
     given PEM certificate(s) and its name against the host connected to; no unencrypted fallback."""
     context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cadata=server_pem)
+    # RMB takes "the server certificate, the root CA certificate, or the chain"; Java trusts any of them as an
+    # anchor, OpenSSL only a self-signed root unless partial chains are allowed.
+    context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
     context.minimum_version = ssl.TLSVersion.TLSv1_3
     return context
 
