@@ -210,9 +210,7 @@ def _data(settings: Settings, args: argparse.Namespace) -> int:
     if args.action == "list":
         for path, origin in [(folder.path, "this folder's default"), *moved_data_folders()]:
             if path.exists():
-                cluster = EmbeddedPostgres(path)
-                state = f"in use by process {cluster.owner()}" if cluster.owner() is not None else "not running"
-                print(f"{path}\t{origin}\t{state}")
+                print(f"{path}\t{origin}\t{_data_state(EmbeddedPostgres(path))}")
         return 0
     if not folder.path.exists():
         print(f"nothing to clean: {folder.path} does not exist")
@@ -220,6 +218,18 @@ def _data(settings: Settings, args: argparse.Namespace) -> int:
     EmbeddedPostgres(folder.path).remove()
     print(f"removed {folder.path}")
     return 0
+
+
+def _data_state(cluster: EmbeddedPostgres) -> str:
+    users = cluster.users()
+    postmaster = cluster.postmaster()
+    if users:
+        return f"in use by process {', '.join(str(pid) for pid in users)}"
+    if postmaster is not None and cluster.owner() is not None:
+        return f"not in use; PostgreSQL left running by a process that ended (PID {postmaster}; clean stops it)"
+    if postmaster is not None:
+        return f"not in use by mod-users; PostgreSQL started by hand runs on it (PID {postmaster})"
+    return "not in use"
 
 
 def _cql(settings: Settings, args: argparse.Namespace) -> int:
@@ -408,9 +418,9 @@ def build_parser() -> argparse.ArgumentParser:
         "data",
         help="where the embedded PostgreSQL keeps its data; list or delete it",
         description="where: the folder serve and tenant use; list: it and every folder under "
-        "/var/lib/mod-users standing in for an unreachable default, with whether a server runs on it; clean: "
-        "delete the folder (a server still running on it is stopped if the process that started it has ended, "
-        "refused otherwise).",
+        "/var/lib/mod-users standing in for an unreachable default, with the mod-users processes using it; clean: "
+        "delete the folder, refused while a mod-users process uses it (a server left running by one that has "
+        "ended is stopped first; one started by hand is refused).",
     )
     data.add_argument("action", choices=["where", "list", "clean"], help="what to do (see above)")
     data.add_argument("--data-dir", type=Path, help=DATA_DIR_HELP)

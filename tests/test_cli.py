@@ -97,21 +97,16 @@ def test_data_where_and_clean_name_the_folder_serve_uses():
     assert data("where").stdout.strip() == str(folder)
     assert data("clean").stdout.strip() == f"removed {folder}"  # an empty folder
     assert "nothing to clean" in data("clean").stdout
-    EmbeddedPostgres(folder, durable=False).start()  # started by this process, which goes on running
+    cluster = EmbeddedPostgres(folder, durable=False)
+    cluster.start()  # used by this process, which goes on running
     try:
         listed = data("list").stdout
         assert f"{folder}\t" in listed and f"in use by process {os.getpid()}" in listed
         refused = data("clean")
-        assert refused.returncode == 1 and "running, started by process" in refused.stderr
+        assert refused.returncode == 1 and f"in use by mod-users process {os.getpid()}; stop it first" in refused.stderr
+        assert (folder / "pgdata" / "PG_VERSION").exists()
     finally:
-        _stop_cluster(folder)
+        cluster.stop()
+    assert "not in use" in data("list").stdout
     assert data("clean").stdout.strip() == f"removed {folder}"
     assert not folder.exists()
-
-
-def _stop_cluster(folder):
-    from mod_users.storage.embedded import EmbeddedPostgres
-
-    cluster = EmbeddedPostgres(folder)
-    cluster.started_here = True  # the test started it: stop it as its starter would
-    cluster.stop()

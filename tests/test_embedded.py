@@ -145,16 +145,43 @@ def test_as_root_an_unreachable_default_folder_moves_and_says_so(tmp_path, monke
         EmbeddedPostgres(hidden / "data").start()
 
 
-def test_remove_refuses_a_cluster_its_starter_still_runs_and_removes_a_stopped_one(cluster_root):
+def test_remove_refuses_a_cluster_in_use_and_removes_a_stopped_one(cluster_root):
     cluster = EmbeddedPostgres(cluster_root, durable=False)
     cluster.start()
     try:
-        with pytest.raises(EmbeddedPostgresError, match=f"started by process {os.getpid()}"):
+        with pytest.raises(EmbeddedPostgresError, match=f"in use by mod-users process {os.getpid()}"):
             EmbeddedPostgres(cluster_root).remove()
     finally:
         cluster.stop()
     EmbeddedPostgres(cluster_root).remove()
     assert not cluster_root.exists()
+
+
+def test_the_last_user_stops_the_server_whoever_started_it(cluster_root):
+    starter = EmbeddedPostgres(cluster_root, durable=False)
+    db = starter.start()
+    guest = EmbeddedPostgres(cluster_root)
+    assert guest.start().port == db.port
+    assert EmbeddedPostgres(cluster_root).users() == [os.getpid()]
+    asyncio.run(ensure_database(db))
+    starter.stop()  # the guest still uses it
+    assert asyncio.run(_query(db, "SELECT 1")) == 1
+    guest.stop()
+    assert EmbeddedPostgres(cluster_root).postmaster() is None
+    assert not (cluster_root / "pgdata" / "postmaster.pid").exists()
+
+
+def test_remove_refuses_a_server_started_by_hand(cluster_root):
+    cluster = EmbeddedPostgres(cluster_root, durable=False)
+    cluster.start()
+    cluster.owner_file.unlink()  # as if someone had run pg_ctl start on the folder
+    cluster._leave()
+    try:
+        with pytest.raises(EmbeddedPostgresError, match="started by a process mod-users did not start"):
+            EmbeddedPostgres(cluster_root).remove()
+        assert (cluster_root / "pgdata" / "PG_VERSION").exists()
+    finally:
+        cluster._run("pg_ctl", "stop", "-D", str(cluster.pgdata), "-m", "fast", "-w")
 
 
 def test_missing_binaries_are_reported(cluster_root, monkeypatch):

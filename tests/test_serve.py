@@ -119,7 +119,9 @@ def test_sigterm_drains_in_flight_requests_then_stops_the_database(data_dir):
     try:
         assert _call(port, "POST", "/_/tenant", b'{"module_to":"mod-users-0.1.0"}', tenant="drain")[0] == 201
         # A job that never completes keeps a `?wait=` request in flight for its whole wait.
-        db = EmbeddedPostgres(data_dir).start()  # the running cluster, reused
+        guest = EmbeddedPostgres(data_dir)
+        db = guest.start()  # the running cluster, reused; left at once so that serve remains its only user
+        guest.stop()
         job = str(uuid.uuid4())
 
         async def stuck_job():
@@ -155,6 +157,46 @@ def test_sigterm_drains_in_flight_requests_then_stops_the_database(data_dir):
     assert status == 200 and '"complete": false' in body
     assert answer["seconds"] >= 2.5  # it was answered after its wait, not cut off by the shutdown
     assert not (data_dir / "pgdata" / "postmaster.pid").exists()
+
+
+def _data(data_dir, *args):
+    env = {**os.environ, "MOD_USERS_DATA_DIR": str(data_dir)}
+    return subprocess.run(
+        [sys.executable, "-m", "mod_users.cli", "data", *args], capture_output=True, text=True, env=env
+    )
+
+
+def test_two_serves_share_one_folder_and_clean_refuses_while_either_runs(data_dir):
+    first_port, second_port = free_port(), free_port()
+    first = _start(first_port, data_dir)
+    second = None
+    try:
+        second = _start(second_port, data_dir)  # the same data folder: it shares the running cluster
+        listed = _data(data_dir, "list").stdout
+        assert f"in use by process {min(first.pid, second.pid)}, {max(first.pid, second.pid)}" in listed, listed
+        refused = _data(data_dir, "clean")
+        assert refused.returncode == 1 and f"is in use by mod-users process {first.pid}" in refused.stderr
+        assert data_dir.exists()
+        _stop(first)  # the first one out leaves the cluster running for the other
+        assert _call(second_port, "GET", "/admin/health")[0] == 200
+        refused = _data(data_dir, "clean")
+        assert refused.returncode == 1 and f"in use by mod-users process {second.pid}" in refused.stderr
+        second.kill()  # ends without stopping anything: its lock goes with it, its PostgreSQL stays
+        second.wait(timeout=30)
+        assert "PostgreSQL left running by a process that ended" in _data(data_dir, "list").stdout
+        postmaster = EmbeddedPostgres(data_dir).postmaster()
+        assert postmaster is not None
+        cleaned = _data(data_dir, "clean")
+        assert cleaned.returncode == 0 and cleaned.stdout.strip() == f"removed {data_dir}", cleaned.stderr
+        assert not data_dir.exists()
+        with pytest.raises(ProcessLookupError):
+            for _ in range(100):  # the postmaster ends; pg_ctl stop -w returned once it had
+                os.kill(postmaster, 0)
+                time.sleep(0.1)
+    finally:
+        for proc in (first, second):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
 
 
 def _children(pid):

@@ -3,12 +3,19 @@
 The cluster listens on 127.0.0.1 only, authenticates with a generated password (kept in the data
 folder, mode 0600) and is reused across restarts, so a library's data survives them. PostgreSQL refuses
 to run as root, so when we are root every server binary runs as the ``postgres`` OS user.
+
+Several processes may use one folder at once (two ``serve``, a ``tenant init`` beside a ``serve``): each holds
+a shared lock on ``users.lock`` for as long as it uses the cluster, the kernel dropping it however the process
+ends (kill -9 included). The last one out stops the server; ``data clean`` refuses while any holds it. Every
+change of state (create, start, stop, delete) happens under an exclusive lock on ``transition.lock``, so two
+never interleave.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import glob
 import hashlib
 import logging
@@ -85,6 +92,8 @@ class EmbeddedPostgres:
         # Which process started the running server, so that a server left by a process that died (kill -9)
         # is adopted, and stopped, by the next one instead of running on forever.
         self.owner_file = self.root / "owner.pid"
+        self.users_file = self.root / "users.lock"
+        self._users_fd: int | None = None  # our shared lock on users_file while we use the cluster
         self.requested_port = port
         self.durable = durable
         self._bin_dir = bin_dir
@@ -201,7 +210,18 @@ class EmbeddedPostgres:
         return int(lines[3]) if len(lines) > 3 and lines[3].strip().isdigit() else None
 
     def start(self) -> DatabaseSettings:
-        """Create the cluster if needed, start it (or reuse a running one), return how to connect."""
+        """Create the cluster if needed, start it (or reuse a running one), return how to connect.
+
+        From here until ``stop()`` this process counts as one of the cluster's users."""
+        with self._transition():
+            self._join()
+            try:
+                return self._start()
+            except BaseException:
+                self._leave()
+                raise
+
+    def _start(self) -> DatabaseSettings:
         if not self.initialised():
             log.info("creating embedded PostgreSQL cluster", extra={"pgdata": str(self.pgdata)})
             self._initdb()
@@ -231,6 +251,66 @@ class EmbeddedPostgres:
             self._own()
             log.info("started embedded PostgreSQL", extra={"port": self.port})
         return self.settings()
+
+    # -- who uses the folder ------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _transition(self) -> Iterator[None]:
+        """Hold the folder's exclusive transition lock (creating the folder) for the block."""
+        fd = _locked(self.root / "transition.lock", fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            os.close(fd)
+
+    def _join(self) -> None:
+        if self._users_fd is None:
+            self._users_fd = _locked(self.users_file, fcntl.LOCK_SH)
+
+    def _leave(self) -> None:
+        if self._users_fd is not None:
+            os.close(self._users_fd)
+            self._users_fd = None
+
+    def _in_use(self) -> bool:
+        """Whether a process (this one included, if it joined) uses the cluster. Call under ``_transition``."""
+        try:
+            fd = os.open(self.users_file, os.O_RDWR)
+        except FileNotFoundError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+        return False
+
+    def users(self) -> list[int]:
+        """The processes using the cluster now (from the kernel's table of locks; empty if none)."""
+        try:
+            st = self.users_file.stat()
+            table = Path("/proc/locks").read_text()
+        except OSError:
+            return []
+        where = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+        # "1: FLOCK  ADVISORY  READ  1234 08:01:5678 0 EOF"; waiting requests carry "->" and are not holders.
+        return sorted(
+            {int(f[4]) for f in (line.split() for line in table.splitlines()) if len(f) > 5 and f[5] == where}
+        )
+
+    def postmaster(self) -> int | None:
+        """The PID of a live postmaster on this folder (its postmaster.pid names a running process), if any."""
+        try:
+            pid = int((self.pgdata / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            pass  # alive, under another user (postgres)
+        return pid
 
     def _own(self) -> None:
         self.started_here = True
@@ -264,14 +344,22 @@ class EmbeddedPostgres:
         )
 
     def stop(self, mode: str = "fast") -> None:
-        """Stop the server if this object started it (a reused server belongs to whoever started it).
+        """Stop using the cluster; the last of its users stops the server, if mod-users started it (one
+        started by hand is left alone).
 
         ``mode`` is pg_ctl's: "fast" (clean), or "immediate" (as if the server crashed)."""
-        if not self.started_here:
+        if not self.root.exists():
             return
-        self._run("pg_ctl", "stop", "-D", str(self.pgdata), "-m", mode, "-w", "-t", "60", check=False)
-        self.owner_file.unlink(missing_ok=True)
-        self.started_here = False
+        with self._transition():
+            self._leave()
+            self.started_here = False
+            if self._in_use():
+                log.info("embedded PostgreSQL left running for its other users", extra={"users": self.users()})
+                return
+            if self.owner() is None:
+                return
+            self._run("pg_ctl", "stop", "-D", str(self.pgdata), "-m", mode, "-w", "-t", "60", check=False)
+            self.owner_file.unlink(missing_ok=True)
         log.info("stopped embedded PostgreSQL")
 
     def destroy(self) -> None:
@@ -281,16 +369,44 @@ class EmbeddedPostgres:
             shutil.rmtree(self.root)
 
     def remove(self) -> None:
-        """Delete the cluster's folder (``mod-users data clean``). A server left running by a process that
-        ended is stopped first; one whose starter still runs, or that someone started by hand, is refused."""
-        if self.initialised() and self._running_port() is not None:
-            if not self._owner_died():
-                owner = self.owner()
-                by = f"process {owner}" if owner is not None else "a process mod-users did not start"
-                raise EmbeddedPostgresError(f"the cluster in {self.root} is running, started by {by}; stop it first")
-            self.started_here = True
-            self.stop()
-        self.destroy()
+        """Delete the cluster's folder (``mod-users data clean``). Refused while a process uses it, or while a
+        server someone started by hand runs on it; a server left by a process that ended is stopped first."""
+        with self._transition():
+            if self._in_use():
+                pids = ", ".join(str(p) for p in self.users()) or "unknown"
+                raise EmbeddedPostgresError(
+                    f"the cluster in {self.root} is in use by mod-users process {pids}; stop it first"
+                )
+            postmaster = self.postmaster()
+            if postmaster is not None:
+                if self.owner() is None:
+                    raise EmbeddedPostgresError(
+                        f"the cluster in {self.root} is running (postmaster PID {postmaster}), started by a "
+                        "process mod-users did not start; stop it first"
+                    )
+                self._run("pg_ctl", "stop", "-D", str(self.pgdata), "-m", "fast", "-w", "-t", "60")
+                log.info("stopped embedded PostgreSQL left running by a process that ended")
+            with contextlib.suppress(FileNotFoundError):
+                shutil.rmtree(self.root)
+
+
+def _locked(path: Path, operation: int) -> int:
+    """An open descriptor of ``path`` (created, with its folder, if missing) holding ``flock(operation)``."""
+    while True:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, operation)
+            # The folder may have been deleted (data clean) while we waited: a lock on a removed file guards
+            # nothing, so lock the new one.
+            if os.stat(path).st_ino == os.fstat(fd).st_ino:
+                return fd
+        except FileNotFoundError:
+            pass
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)
 
 
 # Where `serve` keeps its cluster unless told otherwise (MOD_USERS_DATA_DIR, --data-dir): in the working folder.
