@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import re
 import sys
 import zlib
@@ -96,6 +97,20 @@ def _reject_constant(name: str) -> Any:
     raise _NotJson(f"{name} is not valid JSON")
 
 
+class _OutOfRange(ValueError):
+    """A JSON number too large for a double (1e400): Python reads it as infinity, which jsonb cannot hold."""
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _OutOfRange(
+            f"Number {shorten(text, 40)} in the request body is out of range: "
+            f"a number's magnitude may be at most {sys.float_info.max}"
+        )
+    return value
+
+
 def _payload_error(request: web.Request, exc: web.RequestPayloadError) -> Exception:
     """What a body aiohttp could not read means: the client's framing or encoding is broken (a 400 in the
     route's style), or the client left before sending all it announced (nobody to answer)."""
@@ -171,9 +186,11 @@ async def read_json(request: web.Request) -> Any:
     except UnicodeDecodeError as exc:
         raise BadRequest(f"Request body is not valid UTF-8 (byte {exc.start})") from None
     try:
-        body = json.loads(text, parse_constant=_reject_constant)
+        body = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     except json.JSONDecodeError as exc:
         raise BadRequest(f"Malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    except _OutOfRange as exc:
+        raise BadRequest(str(exc)) from None
     except _NotJson as exc:
         raise BadRequest(f"Malformed JSON: {exc}") from None
     except ValueError:

@@ -251,6 +251,24 @@ async def test_malformed_json_is_400_text_with_position(app_client, tenant, raw)
         assert "line 1, column" in text
 
 
+@pytest.mark.parametrize("number", [b"1e400", b"-1e400", b"1" + b"0" * 400 + b".5", b"NaN", b"Infinity", b"-Infinity"])
+async def test_a_number_json_cannot_hold_is_400_naming_it(app_client, fresh_tenant, number):
+    # Python reads 1e400 as infinity, which jsonb cannot store: refused before anything reaches PostgreSQL
+    # (a fee/fine balance event's was 'a value cannot be stored: invalid input syntax for type json').
+    h = {"X-Okapi-Tenant": fresh_tenant, "Content-Type": "application/json"}
+    user = str(uuid.uuid4())
+    raw = b'{"userId": "%s", "feeFineId": "%s", "balance": %s}' % (user.encode(), str(uuid.uuid4()).encode(), number)
+    resp = await app_client.post("/automated-patron-blocks/handlers/fee-fine-balance-changed", data=raw, headers=h)
+    assert resp.status == 400 and resp.content_type == "text/plain"
+    text = await resp.text()
+    if number.lstrip(b"-")[:1].isdigit():
+        assert text.startswith(f"Number {number[:40].decode()}") and "is out of range" in text, text
+    else:
+        assert text == f"Malformed JSON: {number.decode()} is not valid JSON", text
+    assert len(text) < 200  # the 400-digit number is quoted cut short
+    assert (await app_client.get(f"/user-summary/{user}", headers=h)).status == 404
+
+
 async def test_json_that_is_not_an_object_is_422(app_client, tenant):
     resp = await app_client.post(PATH, json=[1, 2], headers={"X-Okapi-Tenant": tenant})
     assert resp.status == 422

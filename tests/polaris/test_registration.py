@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 import uuid
 from typing import Any
 
@@ -420,6 +421,21 @@ async def test_the_registration_charge_is_accepted_with_its_payment(
     [charge] = stored["RegistrationCharges"]
     assert {k: charge[k] for k in recorded} == recorded
     assert (charge["Amount"], charge["OrganizationID"]) == (5.0, HILLVIEW_BRANCH)
+
+
+@pytest.mark.parametrize("number", ["1e400", "-1.5e999"])
+async def test_a_payment_json_cannot_hold_is_a_polaris_error_naming_it(app_client, sample_tenant, number):
+    # Python reads 1e400 as infinity, which no JSON (nor jsonb) holds: refused as the body is read.
+    body = {**registration_body(HILLVIEW_BRANCH), "PatronAccountTxnCode": 2, "PatronPaymentMethod": 1}
+    data = json.dumps({**body, "RegistrationPayment": 12345}).replace("12345", number)
+    resp = await app_client.post(
+        url("/patrons"), data=data, headers={**headers(sample_tenant), "Content-Type": "application/json"}
+    )
+    assert resp.status == 400
+    answer = await resp.json()
+    assert is_polaris_error(answer, -1), answer
+    assert answer["Message"].startswith(f"Number {number} in the request body is out of range"), answer
+    assert await _by_barcode(app_client, sample_tenant, body["Barcode"]) == []
 
 
 @pytest.mark.parametrize(
