@@ -182,8 +182,10 @@ def permission_data(name: str) -> PermissionData:
 # Interface types Okapi accepts (InterfaceDescriptor.validateGeneral), and HTTP methods its RoutingEntry knows.
 _INTERFACE_TYPES = (None, "proxy", "system", "multiple")
 _METHODS = frozenset(["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "TRACE", "CONNECT", "PATCH", "*"])
-# Interface versions are major.minor: Okapi warns on a third part, Eureka's interface comparison
-# (applications-poc-tools InterfaceComparisonUtils) finds no match for what it cannot read.
+# Interface ids and versions as Eureka's mgr-applications refuses them when an application is registered
+# (InterfaceNameValidator: ID_PATTERN, VERSION_PATTERN). Okapi checks no id, and takes X.Y or X.Y.Z (warning
+# on a third part); Eureka's major.minor is the stricter, so both accept what passes here.
+_INTERFACE_ID = re.compile(r"[A-Za-z0-9._-]+")
 _INTERFACE_VERSION = re.compile(r"\d+\.\d+")
 
 
@@ -195,7 +197,12 @@ def descriptor_problems(descriptor: dict[str, Any]) -> list[str]:
     protects one endpoint (path and methods) only; every required permission is defined. Okapi's refusals
     on registration: a pathPattern it cannot read, an unknown method or interface type, a handler of a
     non-system interface without ``permissionsRequired``, a ``_tenant`` interface that is not
-    ``interfaceType: system`` (Okapi would never call it). And Eureka's: interface versions ``major.minor``."""
+    ``interfaceType: system`` (Okapi would never call it). And Eureka's (mgr-applications): interface ids of
+    letters, digits, ``._-`` and versions ``major.minor``.
+
+    Like the validator, which reads only ``permissionsRequired``, a permission that a handler both requires
+    and desires is no problem (the sidecar puts only desired ones in X-Okapi-Permissions), and a desired one
+    counts for no endpoint."""
     problems: list[str] = []
     sets = descriptor.get("permissionSets") or []
     defined = {p.get("permissionName") for p in sets}
@@ -210,9 +217,23 @@ def descriptor_problems(descriptor: dict[str, Any]) -> list[str]:
         if itype not in _INTERFACE_TYPES:
             problems.append(f"Bad interface type '{itype}' of interface {iid}")
         if iid == "_tenant" and itype != "system":
-            problems.append("Interface _tenant is not interfaceType system: Okapi would not call it")
-        if not _INTERFACE_VERSION.fullmatch(str(interface.get("version", ""))):
-            problems.append(f"Interface {iid} version {interface.get('version')!r} is not major.minor")
+            # Okapi's TenantManager calls only the handlers of a _tenant interface of interfaceType system
+            # (1.0 alone falls back to POST /_/tenant, logging "Define InterfaceType=system").
+            problems.append(
+                'Interface _tenant must be "interfaceType": "system": Okapi calls the handlers of no other '
+                "_tenant interface, so the tenant API would never be called on install, upgrade or disable"
+            )
+        version = interface.get("version")
+        if not (
+            isinstance(iid, str)
+            and _INTERFACE_ID.fullmatch(iid)
+            and isinstance(version, str)
+            and _INTERFACE_VERSION.fullmatch(version)
+        ):
+            problems.append(
+                f"Invalid provided interface name or version: {iid} {version} (Eureka takes an id of letters, "
+                "digits, '.', '_', '-' and a version major.minor)"
+            )
         for entry in interface.get("handlers") or ():
             pattern, methods = entry.get("pathPattern", ""), entry.get("methods") or []
             endpoint = f"{pattern} {methods}"

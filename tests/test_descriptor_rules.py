@@ -142,11 +142,29 @@ def _set_required(*names, index=0):
             lambda d: _handler(d).pop("permissionsRequired"),
             "Missing field permissionsRequired: /patron-block-conditions ['GET']",
         ),
-        (lambda d: _interface(d, "_tenant").pop("interfaceType"), "Interface _tenant is not interfaceType system"),
+        (
+            lambda d: _interface(d, "_tenant").pop("interfaceType"),
+            'Interface _tenant must be "interfaceType": "system": Okapi calls the handlers of no other',
+        ),
         (lambda d: _interface(d, "_tenant").__setitem__("interfaceType", "internal"), "Bad interface type"),
         (lambda d: _handler(d).__setitem__("pathPattern", "/patron-block-conditions.json"), "Invalid character ."),
         (lambda d: _handler(d).__setitem__("methods", ["FETCH"]), "Unknown method FETCH"),
-        (lambda d: _interface(d, "patron-block-conditions").__setitem__("version", "0.1.0"), "is not major.minor"),
+        (
+            lambda d: _interface(d, "patron-block-conditions").__setitem__("version", "0.1.0"),
+            "Invalid provided interface name or version: patron-block-conditions 0.1.0",
+        ),
+        (
+            lambda d: _interface(d, "patron-block-conditions").__setitem__("version", "1"),
+            "Invalid provided interface name or version: patron-block-conditions 1 ",
+        ),
+        (
+            lambda d: _interface(d, "patron-block-conditions").__setitem__("id", "patron block/conditions"),
+            "Invalid provided interface name or version: patron block/conditions 0.1",
+        ),
+        (
+            lambda d: _interface(d, "patron-block-conditions").__setitem__("id", "patron-block-conditions\n"),
+            "Invalid provided interface name or version: patron-block-conditions\n 0.1",
+        ),
     ],
     ids=[
         "name-grammar",
@@ -160,11 +178,30 @@ def _set_required(*names, index=0):
         "okapi-path-pattern",
         "okapi-method",
         "eureka-version",
+        "eureka-version-one-part",
+        "eureka-interface-id",
+        "eureka-interface-id-newline",
     ],
 )
 def test_each_rule_refuses_what_it_should(change, problem):
     problems = _broken(change)
     assert any(problem in p for p in problems), problems
+
+
+@pytest.mark.parametrize("iid", ["_custom", "polaris-patron-lookups2", "a.b_c-D9"])
+def test_eureka_interface_ids_are_accepted(iid):
+    assert _broken(lambda d: _interface(d, "patron-block-conditions").__setitem__("id", iid)) == []
+
+
+def test_a_permission_both_required_and_desired_is_accepted_as_the_validator_does():
+    # folio-module-descriptor-validator reads only permissionsRequired (its RoutingEntry has no
+    # permissionsDesired): a handler desiring what it requires is no problem, and the desired name counts for
+    # no endpoint, so desiring a permission another endpoint requires is none either.
+    def overlap(d):
+        entry = _handler(d)
+        entry["permissionsDesired"] = [*entry["permissionsRequired"], "patron-block-conditions.item.post"]
+
+    assert _broken(overlap) == []
 
 
 def test_system_interfaces_may_omit_permissions_required():
