@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import uuid
 
 import aiohttp
@@ -16,7 +17,7 @@ from mod_users.descriptor import render_descriptor
 from mod_users.okapi import context_from_headers
 from mod_users.tenant import api as tenant_api
 from tests.conftest import contract_of, unique_tenant
-from tests.eureka import EntitlementManager, Sidecar, keycloak_token
+from tests.eureka import SIGNATURE, EntitlementManager, Sidecar, keycloak_token, reencoded_query, request_id
 from tests.polaris.support import url
 
 DESCRIPTOR = render_descriptor(PROJECT_ROOT / "descriptors" / "ModuleDescriptor-template.json", "0.1.0")
@@ -39,7 +40,7 @@ class Eureka:
     def __init__(self, module_url: str, sidecar: Sidecar) -> None:
         self.module_url = module_url
         self.sidecar = sidecar
-        self.manager = EntitlementManager(sidecar.url)
+        self.manager = EntitlementManager(sidecar)
 
     async def call(self, method: str, path: str, tenant: str, *, token: str | None = None, **kwargs):
         """A client's call through the sidecar (as Kong passes it on): JSON body or None, and the status."""
@@ -97,7 +98,14 @@ async def test_an_install_as_the_entitlement_manager_sends_it_leaves_the_tenant_
     assert json.loads(done.body)["complete"] is True
     # What the module got was the sidecar's forward of the manager's call: chunked, no token, no user.
     sent = {k.lower(): v for k, v in eureka.sidecar.forwarded[-1].items()}
-    assert set(sent) == {"content-type", "x-okapi-tenant", "x-okapi-request-id", "x-okapi-url"}
+    assert set(sent) == {
+        "content-type",
+        "x-okapi-tenant",
+        "x-okapi-request-id",
+        "x-okapi-url",
+        "x-okapi-sidecar-signature",
+    }
+    assert re.fullmatch(r"\d{6}/tenant", sent["x-okapi-request-id"])
     # The very next business call finds the schema and the reference data.
     status, body = await eureka.call("GET", PBC, new_tenant, token=keycloak_token(new_tenant, USER))
     assert (status, body["totalRecords"]) == (200, 6)
@@ -159,16 +167,22 @@ async def test_upgrade_disable_and_purge_as_the_manager_sends_them(eureka, new_t
     # An upgrade carries module_to only; it keeps the data.
     assert (await eureka.manager.install(new_tenant, "mod-users-0.2.0", REFERENCE)).succeeded
     assert (await eureka.call("GET", PBC, new_tenant, token=token))[1]["totalRecords"] == 7
-    # Disabling without purge sends nothing: the data stays.
+    # Disabling without purge sends nothing: the sidecar stops passing the tenant's calls, the data stays for
+    # when it is enabled again.
     assert await eureka.manager.uninstall(new_tenant, "mod-users-0.2.0", purge=False) is None
+    status, body = await eureka.call("GET", PBC, new_tenant, token=token)
+    assert (status, body["errors"][0]["code"]) == (400, "tenant_not_enabled")
+    assert (await eureka.manager.install(new_tenant, "mod-users-0.2.0", REFERENCE)).succeeded
     assert (await eureka.call("GET", PBC, new_tenant, token=token))[1]["totalRecords"] == 7
     purged = await eureka.manager.uninstall(new_tenant, "mod-users-0.2.0", purge=True)
     assert purged is not None and purged.status == 204
+    eureka.sidecar.entitled.add(new_tenant)  # were it still enabled, the module itself says the data is gone
     status, body = await eureka.call("GET", PBC, new_tenant, token=token)
     assert status == 400 and "not initialised" in body
 
 
 async def test_a_keycloak_token_gives_the_user_behind_the_sidecar(eureka, tenant):
+    eureka.sidecar.entitled.add(tenant)
     eureka.sidecar.grants[USER] = CONDITION_PERMISSIONS
     condition = _condition("Made through the sidecar")
     status, body = await eureka.call("POST", PBC, tenant, token=keycloak_token(tenant, USER), json=condition)
@@ -199,6 +213,7 @@ SUMMARY = "/patrons/1002/blockssummary?logonBranchID=3&associatedblocks=false"
 async def test_polaris_calls_get_only_the_desired_permissions_the_user_holds(
     eureka, sample_tenant, granted, forged, status
 ):
+    eureka.sidecar.entitled.add(sample_tenant)
     eureka.sidecar.grants[USER] = granted
     headers = {"X-Okapi-Permissions": '["polaris.patron-status.blocks.view"]'} if forged else {}
     got, body = await eureka.call(
@@ -210,8 +225,47 @@ async def test_polaris_calls_get_only_the_desired_permissions_the_user_holds(
 
 
 async def test_only_descriptor_routes_are_reachable_through_the_sidecar(eureka, tenant):
-    assert (await eureka.call("GET", "/admin/health", tenant))[0] == 404
+    eureka.sidecar.entitled.add(tenant)
+    status, body = await eureka.call("GET", "/admin/health", tenant)
+    assert (status, body["errors"][0]["code"]) == (404, "route_not_found_error")
     assert (await eureka.call("GET", "/patron-block-conditions/x/y", tenant))[0] == 404
+
+
+async def test_a_tenant_the_module_is_not_entitled_for_is_refused_by_the_sidecar(eureka, tenant):
+    eureka.sidecar.grants[USER] = CONDITION_PERMISSIONS
+    status, body = await eureka.call("GET", PBC, tenant, token=keycloak_token(tenant, USER))
+    assert status == 400 and body["errors"][0] == {
+        "type": "TenantNotEnabledException",
+        "code": "tenant_not_enabled",
+        "message": f"Application is not enabled for tenant: {tenant}",
+    }
+    assert eureka.sidecar.forwarded == []  # the module never saw it
+
+
+async def test_the_module_gets_the_sidecars_request_id_signature_and_query_string(eureka, tenant):
+    eureka.sidecar.entitled.add(tenant)
+    eureka.sidecar.grants[USER] = CONDITION_PERMISSIONS
+    query = 'query=name=="Max*" sortby name&limit=2;offset=1&other=a+b~c'
+    status, body = await eureka.call(
+        "GET", f"{PBC}?{query}", tenant, token=keycloak_token(tenant, USER), headers={"X-Okapi-Request-Id": "987654/x"}
+    )
+    # The re-encoded query reached the module whole: the CQL with its spaces, and the ;-separated offset.
+    assert status == 200 and (len(body["patronBlockConditions"]), body["totalRecords"]) == (2, 5), body
+    assert eureka.sidecar.forwarded_urls[-1].endswith(
+        f"{PBC}?query=name%3D%3D%22Max*%22%20sortby%20name&limit=2&offset=1&other=a%20b%7Ec"
+    )
+    sent = eureka.sidecar.forwarded[-1]
+    assert re.fullmatch(r"987654/x;\d{6}/patron-block-conditions", sent["X-Okapi-Request-Id"])
+    assert sent[SIGNATURE] and sent["X-Okapi-Url"] == eureka.sidecar.url
+
+
+def test_the_sidecars_request_ids_and_query_strings():
+    assert re.fullmatch(r"\d{6}/tenant", request_id("/_/tenant/abc", None))
+    assert re.fullmatch(r"\d{6}/patron-block-conditions", request_id("/patron-block-conditions/1/2", None))
+    assert re.fullmatch(r"1/a;\d{6}/", request_id("/", "1/a"))
+    # Repeated names are grouped where the name first came; no value is an empty one; ; separates as & does.
+    assert reencoded_query("a=1&b=2&a=3;c&d=%41+%2B") == "a=1&a=3&b=2&c=&d=A%20%2B"
+    assert reencoded_query("") == ""
 
 
 def test_a_keycloak_token_names_the_tenant_and_the_user():
