@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import time
 
 import asyncpg
 import pytest
 
 from mod_users.app import init_app
+from mod_users.state import POOL
 from mod_users.storage.database import connect_kwargs
 from mod_users.storage.fairness import TenantGate, tenant_share
 from mod_users.storage.tenants import TenantSchema
@@ -28,30 +28,45 @@ async def test_a_tenant_whose_queries_hang_leaves_connections_for_the_others(
     # Tenant A's table is locked by someone else, so each of its requests holds a pooled connection while
     # it waits: as an expensive sort would, but for as long as the test likes.
     db = dataclasses.replace(db_settings, max_pool_size=4, acquire_timeout_ms=2000)
-    client = await aiohttp_client(init_app(settings, db, contract_of(settings.contract_dir)))
+    app = init_app(settings, db, contract_of(settings.contract_dir))
+    client = await aiohttp_client(app)
     assert (await client.get(f"{PATH}/{REFERENCE_ID}", headers={"X-Okapi-Tenant": tenant})).status == 200
+    gate, share = app[POOL].gate, tenant_share(4)
+    table = TenantSchema(fresh_tenant).table("patron_block_conditions")
     locker = await asyncpg.connect(**connect_kwargs(db_settings))
     try:
         tx = locker.transaction()
         await tx.start()
-        await locker.execute(f"LOCK TABLE {TenantSchema(fresh_tenant).table('patron_block_conditions')}")
+        await locker.execute(f"LOCK TABLE {table}")
+
+        async def blocked() -> int:
+            """A's queries waiting on the lock: each holds one of the pool's connections."""
+            sql = "SELECT count(*) FROM pg_locks WHERE relation = $1::regclass AND NOT granted"
+            return await locker.fetchval(sql, table)
+
         heavy = [
             asyncio.create_task(client.get(PATH, params={"query": "name=x"}, headers={"X-Okapi-Tenant": fresh_tenant}))
             for _ in range(12)
         ]
-        await asyncio.sleep(0.3)
-        started = time.monotonic()
-        cheap = [await client.get(f"{PATH}/{REFERENCE_ID}", headers={"X-Okapi-Tenant": tenant}) for _ in range(5)]
-        cheap_seconds = time.monotonic() - started
+        for _ in range(200):  # until A's requests have taken all the connections it may hold
+            if gate.held(fresh_tenant) == share and await blocked() == share:
+                break
+            await asyncio.sleep(0.02)
+        cheap = []
+        for _ in range(5):
+            resp = await client.get(f"{PATH}/{REFERENCE_ID}", headers={"X-Okapi-Tenant": tenant})
+            # B was answered while A held its whole share, every one of those connections stuck on the lock.
+            cheap.append((resp.status, gate.held(fresh_tenant), await blocked()))
+        answered_before_b = [task for task in heavy if task.done() and task.result().status == 200]
         await tx.rollback()
         heavy_answers = [await task for task in heavy]
     finally:
         await locker.close()
-    assert [resp.status for resp in cheap] == [200] * 5
-    assert cheap_seconds < 1.5
+    assert cheap == [(200, share, share)] * 5
+    assert answered_before_b == []  # none of A's queries got through before B's were answered
     # Tenant A had three of the four connections; those of its requests that found none answered 503.
     assert {resp.status for resp in heavy_answers} <= {200, 503}
-    assert sum(resp.status == 200 for resp in heavy_answers) >= 3
+    assert sum(resp.status == 200 for resp in heavy_answers) >= share
 
 
 def test_a_tenant_share_leaves_connections_for_others():
