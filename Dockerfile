@@ -4,7 +4,8 @@
 #   docker build -t mod-users:0.1.0 .                      the module (no database server inside)
 #   docker build --target demo -t mod-users-demo:0.1.0 .   all in one, for trying it: the embedded PostgreSQL
 #
-# The wheel is built from the checkout and installed with the versions of constraints.txt, as CI installs them.
+# The wheel is built from the checkout with the build backend constraints.txt pins, and installed with the
+# versions of constraints.txt, as CI installs them.
 
 FROM python:3.11-slim-bookworm AS build
 WORKDIR /src
@@ -15,7 +16,9 @@ COPY schemas ./schemas
 COPY descriptors ./descriptors
 COPY reference-data ./reference-data
 COPY sample-data ./sample-data
-RUN pip wheel --no-cache-dir --no-deps --wheel-dir /dist .
+# PIP_CONSTRAINT, not --constraint: pip hands the environment on to the isolated build environment it makes
+# for pyproject's build-system (setuptools), and only so does the lock decide the backend's version too.
+RUN PIP_CONSTRAINT=/src/constraints.txt pip wheel --no-cache-dir --no-deps --wheel-dir /dist .
 
 FROM python:3.11-slim-bookworm AS base
 # FOLIO's images run their module as the unprivileged user folio.

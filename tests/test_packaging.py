@@ -125,6 +125,18 @@ def test_the_lock_satisfies_the_declared_dependencies():
         assert locked is not None and requirement.specifier.contains(locked), spec
 
 
+def test_the_lock_pins_the_build_backend_and_the_image_builds_with_it():
+    from packaging.requirements import Requirement
+
+    pins = _pins()
+    for spec in tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["build-system"]["requires"]:
+        requirement = Requirement(spec)
+        locked = pins.get(_canonical(requirement.name))
+        assert locked is not None and requirement.specifier.contains(locked), spec
+    builds = [" ".join(w) for s in _dockerfile_stages().values() for w in s["lines"] if w[0] == "RUN" and "wheel" in w]
+    assert builds and all("PIP_CONSTRAINT=/src/constraints.txt" in build for build in builds), builds
+
+
 def test_the_package_metadata():
     project = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]
     assert project["license"] == "Apache-2.0" and (PROJECT_ROOT / "LICENSE").exists()  # SPDX, PEP 639
@@ -135,6 +147,7 @@ def test_the_package_metadata():
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
     """The wheel, built from the checkout as the image builds it (an isolated build of pyproject's backend)."""
+    import os
     import sys
 
     out = tmp_path_factory.mktemp("dist")
@@ -143,6 +156,7 @@ def wheel(tmp_path_factory) -> Path:
         capture_output=True,
         text=True,
         timeout=300,
+        env={**os.environ, "PIP_CONSTRAINT": str(CONSTRAINTS)},  # the locked build backend, as the image
     )
     assert built.returncode == 0, built.stderr
     (found,) = out.glob("mod_users-*.whl")
