@@ -255,8 +255,11 @@ def test_serve_starts_before_its_configured_database_and_answers_503(tmp_path):
         assert _call(port, "GET", "/patron-block-conditions")[0] == 503
     finally:
         log = _stop(proc)
-    assert "database unreachable at start-up" in log
-    messages = [json.loads(line)["message"] for line in log.splitlines() if line.startswith("{")]
+    lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    unreachable = [line for line in lines if line["message"].startswith("database unreachable at start-up")]
+    # Said by the module that connects to the database, not by the embedded cluster's (there is none here).
+    assert [line["logger"] for line in unreachable] == ["mod_users.storage.database"], unreachable
+    messages = [line["message"] for line in lines]
     assert not [m for m in messages if "embedded" in m.lower() or "data folder" in m]  # DB_HOST: no embedded cluster
 
 

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import functools
 import json
+import logging
 import ssl
 from collections.abc import AsyncIterator
 from typing import Any
@@ -14,6 +15,8 @@ import asyncpg
 
 from mod_users.config import DatabaseSettings
 from mod_users.storage.fairness import TenantGate
+
+log = logging.getLogger(__name__)
 
 # The advisory lock key that serialises database-wide DDL (extensions, shared functions) between
 # concurrent tenant inits and between several module instances.
@@ -39,6 +42,21 @@ async def ensure_database(db: DatabaseSettings) -> None:
                 await admin.execute(f"CREATE DATABASE {quoted}")
     finally:
         await admin.close()
+
+
+async def ensure_database_if_reachable(db: DatabaseSettings) -> bool:
+    """:func:`ensure_database` for a configured server, which an orchestrator may start after us: when it
+    cannot be reached, say so and return False (the service answers 503 until it is), rather than crash-loop.
+    Only a database that is missing when the server is reachable is created; one missing later answers 503."""
+    try:
+        await ensure_database(db)
+    except (OSError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError) as exc:
+        log.warning(
+            "database unreachable at start-up; answering 503 until it is",
+            extra={"database": f"{db.host}:{db.port}", "error": repr(exc)},
+        )
+        return False
+    return True
 
 
 @functools.lru_cache(maxsize=4)

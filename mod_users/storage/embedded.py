@@ -31,10 +31,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import asyncpg
-
 from mod_users.config import DatabaseSettings
-from mod_users.storage.database import ensure_database
+from mod_users.storage.database import ensure_database, ensure_database_if_reachable
 
 log = logging.getLogger(__name__)
 
@@ -470,16 +468,7 @@ def database_session(
     test session, the benchmarks).
     """
     if configured.host:
-        try:
-            asyncio.run(ensure_database(configured))
-        except (OSError, asyncpg.PostgresConnectionError, asyncpg.CannotConnectNowError) as exc:
-            # An orchestrator may start us before the database: serve (503 and an unhealthy
-            # /admin/health) until it answers, rather than crash-looping. Only a database that is
-            # missing when it is reachable is created; a missing one found later answers 503.
-            log.warning(
-                "database unreachable at start-up; answering 503 until it is",
-                extra={"database": f"{configured.host}:{configured.port}", "error": repr(exc)},
-            )
+        asyncio.run(ensure_database_if_reachable(configured))
         yield configured
         return
     throwaway = root is None
